@@ -1,0 +1,136 @@
+//! Service accounts (users of kind `service`) and their access keys. A key's id and secret are
+//! shown once, at creation; only the secret's hash is kept.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lanyard_store::{AccessKey, Organization, User, UserKind};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::users::{create_user, list_users, reachable, user_response, CreateUser, UserListQuery, UserView};
+use super::{timestamp, Page};
+use crate::auth::{Principal, ACCESS_KEY_PREFIX};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::permissions::TOKENS_MANAGE;
+use crate::secrets::{random_id, random_token};
+use crate::state::AppState;
+
+/// An access key, without its secret.
+#[derive(Serialize, ToSchema)]
+pub struct AccessKeyView {
+    pub access_key_id: String,
+    /// The service account (user id) the key acts as.
+    pub user_id: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<AccessKey> for AccessKeyView {
+    fn from(k: AccessKey) -> AccessKeyView {
+        AccessKeyView {
+            access_key_id: k.id,
+            user_id: k.user_id,
+            created_at: timestamp(k.created_at),
+            last_used_at: k.last_used_at.map(timestamp),
+            revoked_at: k.revoked_at.map(timestamp),
+        }
+    }
+}
+
+/// A new access key with its secret: the only time the secret is shown.
+#[derive(Serialize, ToSchema)]
+pub struct NewAccessKeyView {
+    pub access_key_id: String,
+    /// Keep it now: it cannot be shown again. If lost, create a new key and revoke this one.
+    pub secret: String,
+    /// `Authorization: Bearer <bearer_token>` authenticates as the service account.
+    pub bearer_token: String,
+    pub user_id: String,
+    pub created_at: String,
+}
+
+/// A service account of `org` that the caller may manage keys of.
+async fn service_account(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
+    who.require(state, org, action, TOKENS_MANAGE).await?;
+    let user = reachable(state, who, org, id, action).await?;
+    if user.kind != UserKind::Service {
+        return Err(ApiError::not_found(format!("{id} is not a service account; access keys belong to service accounts")));
+    }
+    Ok(user)
+}
+
+/// List service accounts (employees.view).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or short name"), super::PageQuery),
+    responses((status = 200, body = Page<UserView>), (status = 404, body = ErrorBody)))]
+pub async fn list_accounts(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Query(q): Query<super::PageQuery>) -> ApiResult<Json<Page<UserView>>> {
+    list_users(&state, &who, &org, UserListQuery { limit: q.limit, offset: q.offset, kind: Some(UserKind::Service) }).await
+}
+
+/// Create a service account (employees.create; roles only within the caller's permissions).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts", request_body = CreateUser,
+    params(("org" = String, Path, description = "Organization id or short name")),
+    responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_account(State(state): State<AppState>, who: Principal, Path(org): Path<String>, crate::json::Body(input): crate::json::Body<CreateUser>) -> ApiResult<Response> {
+    let org = who.org(&state, &org).await?;
+    let user = create_user(&state, &who, &org, input, UserKind::Service).await?;
+    Ok(user_response(StatusCode::CREATED, user))
+}
+
+/// List a service account's access keys, revoked ones included (tokens.manage).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
+    responses((status = 200, body = Vec<AccessKeyView>), (status = 404, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<Json<Vec<AccessKeyView>>> {
+    let org = who.org(&state, &org).await?;
+    let user = service_account(&state, &who, &org, &user, "access_key.list").await?;
+    let keys = state.store.list_access_keys(&org.id, &user.id).await?;
+    Ok(Json(keys.into_iter().map(AccessKeyView::from).collect()))
+}
+
+/// Create an access key; the secret is in this response only (tokens.manage).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
+    responses((status = 201, body = NewAccessKeyView), (status = 404, body = ErrorBody)))]
+pub async fn create(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<Response> {
+    let org = who.org(&state, &org).await?;
+    let user = service_account(&state, &who, &org, &user, "access_key.create").await?;
+    let key_id = random_id(ACCESS_KEY_PREFIX, 24);
+    let secret = random_token("", 32);
+    let mut audit = who.audit("access_key.create");
+    audit.detail = serde_json::json!({ "user_id": user.id });
+    let key = state
+        .store
+        .create_access_key(&org.id, &user.id, &key_id, &state.secrets.hash_secret(&secret), &audit)
+        .await?;
+    let location = format!("/api/v1/orgs/{}/service-accounts/{}/access-keys/{}", org.id, user.id, key.id);
+    let body = NewAccessKeyView {
+        bearer_token: format!("{}.{}", key.id, secret),
+        access_key_id: key.id,
+        secret,
+        user_id: key.user_id,
+        created_at: timestamp(key.created_at),
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Revoke an access key: it stops working at once (tokens.manage).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys/{key}", tag = "service accounts",
+    params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id"), ("key" = String, Path, description = "Access key id")),
+    responses((status = 200, body = AccessKeyView), (status = 404, body = ErrorBody)))]
+pub async fn revoke(State(state): State<AppState>, who: Principal, Path((org, user, key)): Path<(String, String, String)>) -> ApiResult<Json<AccessKeyView>> {
+    let org = who.org(&state, &org).await?;
+    let user = service_account(&state, &who, &org, &user, "access_key.revoke").await?;
+    let mut audit = who.audit("access_key.revoke");
+    audit.target = Some(key.clone());
+    Ok(Json(state.store.revoke_access_key(&org.id, &user.id, &key, &audit).await?.into()))
+}

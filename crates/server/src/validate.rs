@@ -1,0 +1,136 @@
+//! Input rules for the admin API. Each returns a 422 message that says what is accepted.
+
+use crate::error::ApiError;
+
+type Check = Result<(), ApiError>;
+
+/// Organization short names: lowercase letters, digits and hyphens, 2–63 characters, starting
+/// and ending with a letter or digit (they appear in URLs and e-mail-like hints).
+pub fn short_name(value: &str) -> Check {
+    let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_ends = !value.starts_with('-') && !value.ends_with('-');
+    if (2..=63).contains(&value.len()) && ok_chars && ok_ends {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "short_name {value:?} is not allowed: use 2–63 lowercase letters, digits and hyphens, \
+             starting and ending with a letter or digit"
+        )))
+    }
+}
+
+/// Free-text names shown to people: not blank, no control characters, at most `max` characters.
+pub fn label(field: &str, value: &str, max: usize) -> Check {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!("{field} is longer than {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
+/// A DNS domain claimed for e-mail: lowercase labels of letters, digits and hyphens, two or more.
+pub fn domain(value: &str) -> Check {
+    let labels: Vec<&str> = value.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if value.len() <= 253 && labels.len() >= 2 && labels.iter().all(label_ok) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "domain {value:?} is not a lowercase DNS name such as example.com"
+        )))
+    }
+}
+
+/// An e-mail address: one `@`, a non-empty local part, a domain with a dot; no spaces.
+pub fn email(value: &str) -> Check {
+    let valid = value.len() <= 254
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && value
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("email {value:?} is not an e-mail address such as ada@example.com")))
+    }
+}
+
+/// A local sign-in password: long enough to resist guessing, short enough to hash cheaply.
+pub fn password(value: &str) -> Check {
+    let n = value.chars().count();
+    if (12..=256).contains(&n) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("password must be 12 to 256 characters long"))
+    }
+}
+
+/// Page size and offset of list calls.
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let limit = limit.unwrap_or(50);
+    let offset = offset.unwrap_or(0);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 200"));
+    }
+    if offset < 0 {
+        return Err(ApiError::invalid("offset must not be negative"));
+    }
+    Ok((limit, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        for ok in ["ac", "acme", "acme-2", "a1"] {
+            assert!(short_name(ok).is_ok(), "{ok}");
+        }
+        let too_long = "a".repeat(64);
+        for bad in ["a", "Acme", "acme_", "-acme", "acme-", "ac me", "ácme", too_long.as_str()] {
+            assert!(short_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domains_and_emails() {
+        assert!(domain("example.com").is_ok());
+        assert!(domain("sub.example.co.uk").is_ok());
+        for bad in ["example", "Example.com", "-a.com", "a..com", "a.com."] {
+            assert!(domain(bad).is_err(), "{bad}");
+        }
+        assert!(email("ada@example.com").is_ok());
+        for bad in ["ada", "@example.com", "ada@example", "a da@example.com", "a@b@c.com", "a@.com"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_and_pages() {
+        assert!(label("name", "Acme Corp", 10).is_ok());
+        assert!(label("name", "  ", 10).is_err());
+        assert!(label("name", "a\nb", 10).is_err());
+        assert!(label("name", "12345678901", 10).is_err());
+        assert_eq!(page(None, None).unwrap(), (50, 0));
+        assert!(page(Some(0), None).is_err());
+        assert!(page(Some(201), None).is_err());
+        assert!(page(Some(5), Some(-1)).is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("short").is_err());
+        assert!(password("long enough pass").is_ok());
+    }
+}

@@ -1,0 +1,65 @@
+/// What can go wrong in the store, in classes the server maps to HTTP statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist in this organization.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule or a reference would be broken; the message names which.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's expected version did not match the stored one.
+    #[error("the resource was changed since it was read (version {current})")]
+    VersionMismatch {
+        /// The version stored now.
+        current: i64,
+    },
+    /// The database could not be reached or failed.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a JSON column that is not JSON, say).
+    #[error("stored value is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(conflict_message(db.constraint(), db.message()));
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::Conflict("a referenced resource does not exist".into());
+            }
+        }
+        StoreError::Database(err)
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        StoreError::Corrupt(err.to_string())
+    }
+}
+
+/// Turns a unique violation into a message naming the field. PostgreSQL names the constraint,
+/// SQLite names the columns in its message; both are matched.
+fn conflict_message(constraint: Option<&str>, message: &str) -> String {
+    let haystack = format!("{} {}", constraint.unwrap_or_default(), message);
+    let field = [
+        ("short_name", "an organization with this short_name already exists"),
+        ("business_unit_id", "an organization with this business_unit_id already exists"),
+        ("org_domains", "this e-mail domain is already claimed by an organization"),
+        ("domain", "this e-mail domain is already claimed by an organization"),
+        ("user_name", "a user with this user_name already exists in the organization"),
+        ("name_key", "a role with this name already exists in the organization"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| haystack.contains(needle));
+    match field {
+        Some((_, msg)) => msg.to_string(),
+        None => "a resource with these values already exists".to_string(),
+    }
+}

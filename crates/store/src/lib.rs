@@ -1,0 +1,43 @@
+//! Lanyard's persistence: one API over SQLite (the embedded default) and PostgreSQL.
+//!
+//! Every repository method is written once. The [`read!`]/[`write!`] macros expand a body for each
+//! backend, so the same SQL text (with `$1..$n` placeholders, which both drivers accept) runs on
+//! both; only the few statements that must differ live in [`dialect`]. Methods take the
+//! organization id first and never return another organization's rows.
+//!
+//! SQLite runs with WAL, `foreign_keys=ON`, a busy timeout and a single writer connection
+//! (readers use their own pool), so a read-then-write transaction can never lose a race for the
+//! write lock.
+
+mod audit;
+mod deployment;
+mod dialect;
+mod error;
+mod keys;
+mod model;
+mod orgs;
+mod pool;
+mod roles;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::StoreError;
+pub use model::*;
+pub use pool::{redact, Backend, Store};
+
+/// Result of every store call.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
