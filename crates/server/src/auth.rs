@@ -24,7 +24,7 @@ pub const ACCESS_KEY_PREFIX: &str = "lak_";
 #[derive(Debug, Clone)]
 pub enum Principal {
     Operator { key_id: String },
-    AccessKey { key_id: String, org_id: String, user_id: String, permissions: BTreeSet<String> },
+    AccessKey { key_id: String, org_id: String, permissions: BTreeSet<String> },
 }
 
 impl Principal {
@@ -169,7 +169,6 @@ async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Princ
     Ok(Principal::AccessKey {
         key_id: cred.key.id,
         org_id: cred.key.org_id,
-        user_id: cred.key.user_id,
         permissions,
     })
 }

@@ -1,1 +1,34 @@
-fn main() {}
+//! `lanyard`: enterprise identity for a SaaS product — SAML in, SCIM in, OIDC out.
+
+mod api;
+mod app;
+mod auth;
+mod cli;
+mod error;
+mod extract;
+mod metrics;
+mod permissions;
+mod secrets;
+mod state;
+mod validate;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(&args);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Service accounts (users of kind `service`) and their access keys. A key's id and secret are
 //! shown once, at creation; only the secret's hash is kept.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use crate::extract::Params;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +10,7 @@ use lanyard_store::{AccessKey, Organization, User, UserKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::users::{create_user, list_users, reachable, user_response, CreateUser, UserListQuery, UserView};
+use super::users::{create_user, list_users, reachable_user, user_response, CreateUser, UserListQuery, UserView};
 use super::{timestamp, Page};
 use crate::auth::{Principal, ACCESS_KEY_PREFIX};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -55,7 +56,7 @@ pub struct NewAccessKeyView {
 /// A service account of `org` that the caller may manage keys of.
 async fn service_account(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
     who.require(state, org, action, TOKENS_MANAGE).await?;
-    let user = reachable(state, who, org, id, action).await?;
+    let user = reachable_user(state, who, org, id, action).await?;
     if user.kind != UserKind::Service {
         return Err(ApiError::not_found(format!("{id} is not a service account; access keys belong to service accounts")));
     }
@@ -66,7 +67,7 @@ async fn service_account(state: &AppState, who: &Principal, org: &Organization, 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), super::PageQuery),
     responses((status = 200, body = Page<UserView>), (status = 404, body = ErrorBody)))]
-pub async fn list_accounts(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Query(q): Query<super::PageQuery>) -> ApiResult<Json<Page<UserView>>> {
+pub async fn list_accounts(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Params(q): Params<super::PageQuery>) -> ApiResult<Json<Page<UserView>>> {
     list_users(&state, &who, &org, UserListQuery { limit: q.limit, offset: q.offset, kind: Some(UserKind::Service) }).await
 }
 
@@ -74,7 +75,7 @@ pub async fn list_accounts(State(state): State<AppState>, who: Principal, Path(o
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts", request_body = CreateUser,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_account(State(state): State<AppState>, who: Principal, Path(org): Path<String>, crate::json::Body(input): crate::json::Body<CreateUser>) -> ApiResult<Response> {
+pub async fn create_account(State(state): State<AppState>, who: Principal, Path(org): Path<String>, crate::extract::Body(input): crate::extract::Body<CreateUser>) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
     let user = create_user(&state, &who, &org, input, UserKind::Service).await?;
     Ok(user_response(StatusCode::CREATED, user))

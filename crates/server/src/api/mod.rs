@@ -16,6 +16,13 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub use orgs::OrgView;
+
+/// What the command line needs of the organization endpoints.
+pub mod orgs_cli {
+    pub use super::orgs::create_from_cli as create;
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -1,4 +1,5 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use crate::extract::Params;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -9,7 +10,7 @@ use utoipa::ToSchema;
 use super::{timestamp, Page, PageQuery};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::json::Body;
+use crate::extract::Body;
 use crate::state::AppState;
 use crate::{permissions, validate};
 
@@ -112,7 +113,7 @@ fn check_domains(domains: &[String]) -> ApiResult<Vec<String>> {
 /// List organizations (an operator sees all; an access key sees its own).
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "organizations", params(PageQuery),
     responses((status = 200, body = Page<OrgView>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<OrgView>>> {
+pub async fn list(State(state): State<AppState>, who: Principal, Params(q): Params<PageQuery>) -> ApiResult<Json<Page<OrgView>>> {
     let (limit, offset) = validate::page(q.limit, q.offset)?;
     let (items, total) = match &who {
         Principal::Operator { .. } => {
@@ -200,4 +201,22 @@ pub async fn delete(State(state): State<AppState>, who: Principal, Path(org): Pa
     audit.detail = serde_json::json!({ "short_name": org.short_name });
     state.store.delete_org(&org.id, &audit).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `lanyard org create`: the same rules as the API, audited as the command line.
+pub async fn create_from_cli(
+    store: &lanyard_store::Store,
+    short_name: &str,
+    display_name: &str,
+    domains: &[String],
+    business_unit_id: Option<i64>,
+) -> ApiResult<Organization> {
+    let input = CreateOrg {
+        short_name: short_name.to_string(),
+        display_name: display_name.to_string(),
+        business_unit_id,
+        domains: domains.to_vec(),
+        settings: None,
+    };
+    create_org(store, "cli", input).await
 }

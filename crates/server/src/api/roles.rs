@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::timestamp;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::json::Body;
+use crate::extract::Body;
 use crate::permissions::{self, EMPLOYEES_VIEW, ROLES_MANAGE};
 use crate::state::AppState;
 use crate::validate;

@@ -1,6 +1,7 @@
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use crate::extract::Params;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{timestamp, Page};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::json::Body;
+use crate::extract::Body;
 use crate::permissions::{EMPLOYEES_CREATE, EMPLOYEES_EDIT, EMPLOYEES_VIEW};
 use crate::state::AppState;
 use crate::{secrets, validate};
@@ -212,7 +213,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
 }
 
 /// The user `id` of `org`, provided the caller holds every permission that user has.
-async fn reachable_user(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
+pub async fn reachable_user(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
     let user = state.store.get_user(&org.id, id).await?;
     let held = state.store.user_permissions(&org.id, &user.id).await?;
     who.require_all(state, org, action, &held).await?;
@@ -276,7 +277,7 @@ pub async fn list_users(state: &AppState, who: &Principal, org: &str, q: UserLis
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/users", tag = "users",
     params(("org" = String, Path, description = "Organization id or short name"), UserListQuery),
     responses((status = 200, body = Page<UserView>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Query(q): Query<UserListQuery>) -> ApiResult<Json<Page<UserView>>> {
+pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Params(q): Params<UserListQuery>) -> ApiResult<Json<Page<UserView>>> {
     list_users(&state, &who, &org, q).await
 }
 
@@ -375,4 +376,3 @@ pub async fn delete(State(state): State<AppState>, who: Principal, Path((org, us
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) use reachable_user as reachable;

@@ -1,4 +1,4 @@
-//! A JSON body extractor whose rejections are answered in the API's error format.
+//! Extractors whose rejections are answered in the API's error format.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -57,4 +57,22 @@ fn source_message(err: &dyn std::error::Error) -> String {
         inner = next;
     }
     inner.to_string()
+}
+
+/// Like `axum::extract::Query`, with rejections in the API's error format.
+pub struct Params<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Params<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Params(value)),
+            Err(e) => Err(ApiError::bad_request(format!("the query string is not valid here: {}", source_message(&e)))),
+        }
+    }
 }
