@@ -23,8 +23,14 @@ pub const ACCESS_KEY_PREFIX: &str = "lak_";
 /// The authenticated caller of an API request.
 #[derive(Debug, Clone)]
 pub enum Principal {
-    Operator { key_id: String },
-    AccessKey { key_id: String, org_id: String, permissions: BTreeSet<String> },
+    Operator {
+        key_id: String,
+    },
+    AccessKey {
+        key_id: String,
+        org_id: String,
+        permissions: BTreeSet<String>,
+    },
 }
 
 impl Principal {
@@ -45,7 +51,11 @@ impl Principal {
     /// whether it exists or not.
     pub async fn org(&self, state: &AppState, id_or_short_name: &str) -> ApiResult<Organization> {
         let not_found = || ApiError::not_found(format!("no organization {id_or_short_name:?}"));
-        let org = state.store.find_org(id_or_short_name).await?.ok_or_else(not_found)?;
+        let org = state
+            .store
+            .find_org(id_or_short_name)
+            .await?
+            .ok_or_else(not_found)?;
         match self {
             Principal::AccessKey { org_id, .. } if *org_id != org.id => Err(not_found()),
             _ => Ok(org),
@@ -53,10 +63,18 @@ impl Principal {
     }
 
     /// Succeeds for the operator and for callers holding `permission`; a refusal is audited.
-    pub async fn require(&self, state: &AppState, org: &Organization, action: &str, permission: &str) -> ApiResult<()> {
+    pub async fn require(
+        &self,
+        state: &AppState,
+        org: &Organization,
+        action: &str,
+        permission: &str,
+    ) -> ApiResult<()> {
         match self {
             Principal::Operator { .. } => Ok(()),
-            Principal::AccessKey { permissions: held, .. } if permissions::holds(held, permission) => Ok(()),
+            Principal::AccessKey {
+                permissions: held, ..
+            } if permissions::holds(held, permission) => Ok(()),
             Principal::AccessKey { .. } => {
                 let message = format!("this needs the {permission:?} permission, which the access key's roles do not grant");
                 Err(self.deny(state, Some(&org.id), action, message).await)
@@ -70,15 +88,33 @@ impl Principal {
             Principal::Operator { .. } => Ok(()),
             Principal::AccessKey { org_id, .. } => {
                 let org_id = org_id.clone();
-                Err(self.deny(state, Some(&org_id), action, "only an operator key may do this".into()).await)
+                Err(self
+                    .deny(
+                        state,
+                        Some(&org_id),
+                        action,
+                        "only an operator key may do this".into(),
+                    )
+                    .await)
             }
         }
     }
 
     /// Refuses unless this caller holds every permission in `granted`: nobody hands out more
     /// than they have, whether by granting roles or by acting on a more powerful user.
-    pub async fn require_all(&self, state: &AppState, org: &Organization, action: &str, granted: &BTreeSet<String>) -> ApiResult<()> {
-        let Principal::AccessKey { permissions: held, .. } = self else { return Ok(()) };
+    pub async fn require_all(
+        &self,
+        state: &AppState,
+        org: &Organization,
+        action: &str,
+        granted: &BTreeSet<String>,
+    ) -> ApiResult<()> {
+        let Principal::AccessKey {
+            permissions: held, ..
+        } = self
+        else {
+            return Ok(());
+        };
         let missing = permissions::missing(held, granted);
         if missing.is_empty() {
             return Ok(());
@@ -90,7 +126,13 @@ impl Principal {
         Err(self.deny(state, Some(&org.id), action, message).await)
     }
 
-    async fn deny(&self, state: &AppState, org_id: Option<&str>, action: &str, message: String) -> ApiError {
+    async fn deny(
+        &self,
+        state: &AppState,
+        org_id: Option<&str>,
+        action: &str,
+        message: String,
+    ) -> ApiError {
         let mut event = self.audit(action);
         event.org_id = org_id.map(str::to_string);
         event.outcome = Outcome::Denied;
@@ -109,7 +151,11 @@ impl FromRequestParts<AppState> for Principal {
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send an operator key or an access key as Authorization: Bearer <key>"))?
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "send an operator key or an access key as Authorization: Bearer <key>",
+                )
+            })?
             .to_str()
             .map_err(|_| ApiError::unauthorized("the Authorization header is not readable text"))?;
         let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
@@ -122,7 +168,10 @@ impl FromRequestParts<AppState> for Principal {
                 return access_key(state, id, secret).await;
             }
         } else if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = STANDARD.decode(value).ok().and_then(|b| String::from_utf8(b).ok());
+            let decoded = STANDARD
+                .decode(value)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
             if let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
                 return access_key(state, id, secret).await;
             }
@@ -154,17 +203,28 @@ async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Princ
     if !id.starts_with(ACCESS_KEY_PREFIX) {
         return Err(unknown());
     }
-    let cred = state.store.access_key_credential(id).await?.ok_or_else(unknown)?;
+    let cred = state
+        .store
+        .access_key_credential(id)
+        .await?
+        .ok_or_else(unknown)?;
     if !state.secrets.verify_secret(secret, &cred.secret_hash) {
         return Err(unknown());
     }
     if cred.key.revoked_at.is_some() {
-        return Err(ApiError::unauthorized("this access key was revoked; ask an admin for a new one"));
+        return Err(ApiError::unauthorized(
+            "this access key was revoked; ask an admin for a new one",
+        ));
     }
     if !cred.user_active || cred.user_kind != UserKind::Service {
-        return Err(ApiError::unauthorized("the service account of this access key is deactivated"));
+        return Err(ApiError::unauthorized(
+            "the service account of this access key is deactivated",
+        ));
     }
-    let permissions = state.store.user_permissions(&cred.key.org_id, &cred.key.user_id).await?;
+    let permissions = state
+        .store
+        .user_permissions(&cred.key.org_id, &cred.key.user_id)
+        .await?;
     state.store.touch_access_key(&cred.key).await?;
     Ok(Principal::AccessKey {
         key_id: cred.key.id,

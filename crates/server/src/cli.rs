@@ -16,10 +16,19 @@ use crate::secrets::{random_id, random_token, KeySource, Secrets, MASTER_KEY_ENV
 use crate::state::AppState;
 
 #[derive(Parser, Debug)]
-#[command(name = "lanyard", version, about = "Enterprise identity for a SaaS product: SAML and SCIM in, OpenID Connect out.")]
+#[command(
+    name = "lanyard",
+    version,
+    about = "Enterprise identity for a SaaS product: SAML and SCIM in, OpenID Connect out."
+)]
 pub struct Cli {
     /// Where Lanyard keeps its files (the SQLite database, the master key); created if missing.
-    #[arg(long, global = true, env = "LANYARD_DATA_DIR", default_value = "./lanyard-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "LANYARD_DATA_DIR",
+        default_value = "./lanyard-data"
+    )]
     data_dir: PathBuf,
     /// `sqlite://<path>` or `postgres://user@host/db`; default `sqlite://<data-dir>/lanyard.db`.
     #[arg(long, global = true, env = "LANYARD_DATABASE_URL")]
@@ -159,7 +168,9 @@ fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).with_context(|| format!("creating the data directory {}", dir.display()))
+    builder
+        .create(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))
 }
 
 fn print(cli: &Cli, value: serde_json::Value, text: &str) {
@@ -175,7 +186,10 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
     let state = AppState {
         store,
         secrets: Arc::new(secrets),
@@ -215,13 +229,22 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn operator_key(cli: &Cli, store: &Store, secrets: &Secrets, cmd: &OperatorKeyCommand) -> anyhow::Result<()> {
+async fn operator_key(
+    cli: &Cli,
+    store: &Store,
+    secrets: &Secrets,
+    cmd: &OperatorKeyCommand,
+) -> anyhow::Result<()> {
     match cmd {
         OperatorKeyCommand::Create => {
             let id = random_id("op_", 12);
             let key = random_token(OPERATOR_KEY_PREFIX, 32);
             store
-                .create_operator_key(&id, &secrets.hash_secret(&key), &AuditEvent::success("cli", "operator_key.create"))
+                .create_operator_key(
+                    &id,
+                    &secrets.hash_secret(&key),
+                    &AuditEvent::success("cli", "operator_key.create"),
+                )
                 .await?;
             if cli.json {
                 println!("{}", json!({ "key": key, "id": id }));
@@ -234,16 +257,29 @@ async fn operator_key(cli: &Cli, store: &Store, secrets: &Secrets, cmd: &Operato
             let keys = store.list_operator_keys().await?;
             let rows: Vec<_> = keys
                 .iter()
-                .map(|k| json!({
-                    "id": k.id,
-                    "created_at": timestamp(k.created_at),
-                    "last_used_at": k.last_used_at.map(timestamp),
-                    "revoked_at": k.revoked_at.map(timestamp),
-                }))
+                .map(|k| {
+                    json!({
+                        "id": k.id,
+                        "created_at": timestamp(k.created_at),
+                        "last_used_at": k.last_used_at.map(timestamp),
+                        "revoked_at": k.revoked_at.map(timestamp),
+                    })
+                })
                 .collect();
             let text = keys
                 .iter()
-                .map(|k| format!("{}\tcreated {}\t{}", k.id, timestamp(k.created_at), if k.revoked_at.is_some() { "revoked" } else { "active" }))
+                .map(|k| {
+                    format!(
+                        "{}\tcreated {}\t{}",
+                        k.id,
+                        timestamp(k.created_at),
+                        if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             print(cli, json!(rows), &text);
@@ -251,10 +287,13 @@ async fn operator_key(cli: &Cli, store: &Store, secrets: &Secrets, cmd: &Operato
         OperatorKeyCommand::Revoke { id } => {
             let mut audit = AuditEvent::success("cli", "operator_key.revoke");
             audit.target = Some(id.clone());
-            store.revoke_operator_key(id, &audit).await.map_err(|e| match e {
-                lanyard_store::StoreError::NotFound => anyhow!("no operator key {id:?}"),
-                other => other.into(),
-            })?;
+            store
+                .revoke_operator_key(id, &audit)
+                .await
+                .map_err(|e| match e {
+                    lanyard_store::StoreError::NotFound => anyhow!("no operator key {id:?}"),
+                    other => other.into(),
+                })?;
             print(cli, json!({ "revoked": id }), &format!("revoked {id}"));
         }
     }
@@ -263,7 +302,12 @@ async fn operator_key(cli: &Cli, store: &Store, secrets: &Secrets, cmd: &Operato
 
 async fn org(cli: &Cli, store: &Store, cmd: &OrgCommand) -> anyhow::Result<()> {
     match cmd {
-        OrgCommand::Create { short_name, name, domains, business_unit_id } => {
+        OrgCommand::Create {
+            short_name,
+            name,
+            domains,
+            business_unit_id,
+        } => {
             let org = orgs_cli::create(store, short_name, name, domains, *business_unit_id)
                 .await
                 .map_err(|e| anyhow!("{}", e.message))?;
@@ -271,17 +315,30 @@ async fn org(cli: &Cli, store: &Store, cmd: &OrgCommand) -> anyhow::Result<()> {
                 "created organization {} ({}), id {}, business unit {}",
                 org.short_name, org.display_name, org.id, org.business_unit_id
             );
-            print(cli, serde_json::to_value(crate::api::OrgView::from(org))?, &text);
+            print(
+                cli,
+                serde_json::to_value(crate::api::OrgView::from(org))?,
+                &text,
+            );
         }
         OrgCommand::List => {
             let page = store.list_orgs(i64::MAX, 0).await?;
             let text = page
                 .items
                 .iter()
-                .map(|o| format!("{}\t{}\t{}\t{}", o.short_name, o.id, o.business_unit_id, o.display_name))
+                .map(|o| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        o.short_name, o.id, o.business_unit_id, o.display_name
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
-            let views: Vec<_> = page.items.into_iter().map(crate::api::OrgView::from).collect();
+            let views: Vec<_> = page
+                .items
+                .into_iter()
+                .map(crate::api::OrgView::from)
+                .collect();
             print(cli, serde_json::to_value(views)?, &text);
         }
     }

@@ -69,10 +69,16 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Params(value)),
-            Err(e) => Err(ApiError::bad_request(format!("the query string is not valid here: {}", source_message(&e)))),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the query string is not valid here: {}",
+                source_message(&e)
+            ))),
         }
     }
 }

@@ -13,7 +13,9 @@ const REQUESTS: &str = "lanyard_http_requests_total";
 /// Installs the process-wide recorder. `None` if one is installed already (a second server in
 /// the same process), in which case `/metrics` answers 503.
 pub fn install() -> Option<PrometheusHandle> {
-    let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
     PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(DURATION.to_string()), &buckets)
         .ok()?

@@ -29,17 +29,25 @@ pub const AUDIT_VIEW: &str = "audit.view";
 /// viewing them (an admin who may edit someone may see them).
 pub fn holds(held: &BTreeSet<String>, wanted: &str) -> bool {
     held.contains(wanted)
-        || (wanted == EMPLOYEES_VIEW && (held.contains(EMPLOYEES_CREATE) || held.contains(EMPLOYEES_EDIT)))
+        || (wanted == EMPLOYEES_VIEW
+            && (held.contains(EMPLOYEES_CREATE) || held.contains(EMPLOYEES_EDIT)))
 }
 
 /// The names in `requested` that are not permissions, if any.
 pub fn unknown<'a>(requested: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
-    requested.into_iter().map(String::as_str).filter(|p| !ALL.contains(p)).collect()
+    requested
+        .into_iter()
+        .map(String::as_str)
+        .filter(|p| !ALL.contains(p))
+        .collect()
 }
 
 /// The permissions in `granted` that `held` lacks: granting them would raise someone above the
 /// granter, which is refused.
-pub fn missing<'a>(held: &BTreeSet<String>, granted: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
+pub fn missing<'a>(
+    held: &BTreeSet<String>,
+    granted: impl IntoIterator<Item = &'a String>,
+) -> Vec<&'a str> {
     let mut out: Vec<&str> = granted
         .into_iter()
         .filter(|p| !holds(held, p))
@@ -84,7 +92,11 @@ mod tests {
 
     #[test]
     fn granting_more_than_held_is_named() {
-        let granted = vec!["scim".to_string(), "employees.view".to_string(), "scim".to_string()];
+        let granted = vec![
+            "scim".to_string(),
+            "employees.view".to_string(),
+            "scim".to_string(),
+        ];
         assert_eq!(missing(&set(&["employees.edit"]), &granted), vec!["scim"]);
         assert!(missing(&set(&["scim", "employees.view"]), &granted).is_empty());
     }

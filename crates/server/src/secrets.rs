@@ -35,7 +35,10 @@ pub enum KeySource {
 impl Secrets {
     fn from_bytes(bytes: &[u8]) -> anyhow::Result<Secrets> {
         if bytes.len() != 32 {
-            bail!("the master key must be 32 bytes (base64-encoded), got {} bytes", bytes.len());
+            bail!(
+                "the master key must be 32 bytes (base64-encoded), got {} bytes",
+                bytes.len()
+            );
         }
         let seal_key = LessSafeKey::new(
             UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow!("unusable master key"))?,
@@ -51,14 +54,25 @@ impl Secrets {
     /// Loads the master key from the environment or `<data_dir>/master.key`, generating the file
     /// only when neither exists *and* the database holds nothing sealed under an earlier key.
     /// A key that does not open the database's check value stops start-up.
-    pub async fn load(data_dir: &Path, env_value: Option<&str>, store: &Store) -> anyhow::Result<(Secrets, KeySource)> {
+    pub async fn load(
+        data_dir: &Path,
+        env_value: Option<&str>,
+        store: &Store,
+    ) -> anyhow::Result<(Secrets, KeySource)> {
         let path = data_dir.join(MASTER_KEY_FILE);
-        let stored_check = store.master_key_check().await.context("reading the master-key check")?;
+        let stored_check = store
+            .master_key_check()
+            .await
+            .context("reading the master-key check")?;
         let (secrets, source) = if let Some(value) = env_value {
             let bytes = STANDARD
                 .decode(value.trim())
                 .with_context(|| format!("{MASTER_KEY_ENV} is not valid base64"))?;
-            (Secrets::from_bytes(&bytes).with_context(|| format!("{MASTER_KEY_ENV} is unusable"))?, KeySource::Environment)
+            (
+                Secrets::from_bytes(&bytes)
+                    .with_context(|| format!("{MASTER_KEY_ENV} is unusable"))?,
+                KeySource::Environment,
+            )
         } else if path.exists() {
             (read_key_file(&path)?, KeySource::File(path.clone()))
         } else if stored_check.is_some() {
@@ -98,7 +112,11 @@ impl Secrets {
         rand::fill(&mut nonce).expect("system random source");
         let mut buf = plaintext.to_vec();
         self.seal_key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(purpose.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(purpose.as_bytes()),
+                &mut buf,
+            )
             .expect("AES-GCM sealing cannot fail for in-memory data");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -114,7 +132,10 @@ impl Secrets {
         let (nonce, body) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut body = body.to_vec();
-        let plain = self.seal_key.open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut body).ok()?;
+        let plain = self
+            .seal_key
+            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut body)
+            .ok()?;
         Some(plain.to_vec())
     }
 
@@ -143,7 +164,8 @@ impl KeySource {
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<Secrets> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let bytes = STANDARD
         .decode(text.trim())
         .with_context(|| format!("{} is not valid base64", path.display()))?;
@@ -163,7 +185,8 @@ fn generate_key_file(path: &Path) -> anyhow::Result<Option<Secrets>> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
     };
-    writeln!(file, "{}", STANDARD.encode(bytes)).and_then(|_| file.sync_all())
+    writeln!(file, "{}", STANDARD.encode(bytes))
+        .and_then(|_| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(Some(Secrets::from_bytes(&bytes)?))
 }
@@ -182,7 +205,10 @@ pub fn random_id(prefix: &str, len: usize) -> String {
     rand::fill(&mut buf).expect("system random source");
     // 256 is not a multiple of 31; the slight bias does not matter for identifiers that are not
     // secrets.
-    let id: String = buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    let id: String = buf
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
     format!("{prefix}{id}")
 }
 
@@ -212,7 +238,10 @@ mod tests {
         let sealed = s.seal("a", b"hello");
         assert_eq!(s.open("a", &sealed).as_deref(), Some(&b"hello"[..]));
         assert_eq!(s.open("b", &sealed), None);
-        assert_eq!(Secrets::from_bytes(&[8u8; 32]).unwrap().open("a", &sealed), None);
+        assert_eq!(
+            Secrets::from_bytes(&[8u8; 32]).unwrap().open("a", &sealed),
+            None
+        );
         assert_ne!(s.seal("a", b"hello"), sealed, "nonces differ");
         assert_eq!(s.open("a", "short"), None);
     }
@@ -224,13 +253,17 @@ mod tests {
         assert!(s.verify_secret("token-1", &h));
         assert!(!s.verify_secret("token-2", &h));
         assert!(!s.verify_secret("token-1", "not base64!"));
-        assert!(!Secrets::from_bytes(&[8u8; 32]).unwrap().verify_secret("token-1", &h));
+        assert!(!Secrets::from_bytes(&[8u8; 32])
+            .unwrap()
+            .verify_secret("token-1", &h));
     }
 
     fn verify_password(password: &str, hash: &str) -> bool {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         let parsed = PasswordHash::new(hash).unwrap();
-        argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
     }
 
     #[test]

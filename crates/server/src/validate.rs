@@ -7,7 +7,9 @@ type Check = Result<(), ApiError>;
 /// Organization short names: lowercase letters, digits and hyphens, 2–63 characters, starting
 /// and ending with a letter or digit (they appear in URLs and e-mail-like hints).
 pub fn short_name(value: &str) -> Check {
-    let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let ok_ends = !value.starts_with('-') && !value.ends_with('-');
     if (2..=63).contains(&value.len()) && ok_chars && ok_ends {
         Ok(())
@@ -25,10 +27,14 @@ pub fn label(field: &str, value: &str, max: usize) -> Check {
         return Err(ApiError::invalid(format!("{field} must not be empty")));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field} is longer than {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} is longer than {max} characters"
+        )));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -38,7 +44,8 @@ pub fn domain(value: &str) -> Check {
     let labels: Vec<&str> = value.split('.').collect();
     let label_ok = |l: &&str| {
         (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -55,13 +62,19 @@ pub fn domain(value: &str) -> Check {
 pub fn email(value: &str) -> Check {
     let valid = value.len() <= 254
         && !value.chars().any(|c| c.is_whitespace() || c.is_control())
-        && value
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
     if valid {
         Ok(())
     } else {
-        Err(ApiError::invalid(format!("email {value:?} is not an e-mail address such as ada@example.com")))
+        Err(ApiError::invalid(format!(
+            "email {value:?} is not an e-mail address such as ada@example.com"
+        )))
     }
 }
 
@@ -71,7 +84,9 @@ pub fn password(value: &str) -> Check {
     if (12..=256).contains(&n) {
         Ok(())
     } else {
-        Err(ApiError::invalid("password must be 12 to 256 characters long"))
+        Err(ApiError::invalid(
+            "password must be 12 to 256 characters long",
+        ))
     }
 }
 
@@ -98,7 +113,16 @@ mod tests {
             assert!(short_name(ok).is_ok(), "{ok}");
         }
         let too_long = "a".repeat(64);
-        for bad in ["a", "Acme", "acme_", "-acme", "acme-", "ac me", "ácme", too_long.as_str()] {
+        for bad in [
+            "a",
+            "Acme",
+            "acme_",
+            "-acme",
+            "acme-",
+            "ac me",
+            "ácme",
+            too_long.as_str(),
+        ] {
             assert!(short_name(bad).is_err(), "{bad}");
         }
     }
@@ -111,7 +135,14 @@ mod tests {
             assert!(domain(bad).is_err(), "{bad}");
         }
         assert!(email("ada@example.com").is_ok());
-        for bad in ["ada", "@example.com", "ada@example", "a da@example.com", "a@b@c.com", "a@.com"] {
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "a@b@c.com",
+            "a@.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

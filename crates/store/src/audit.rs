@@ -47,7 +47,12 @@ impl Store {
     }
 
     /// One organization's audit records, newest first.
-    pub async fn list_audit(&self, org_id: &str, limit: i64, offset: i64) -> Result<Page<AuditRecord>> {
+    pub async fn list_audit(
+        &self,
+        org_id: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<AuditRecord>> {
         let (rows, total): (Vec<AuditRow>, i64) = read!(self, |p| {
             let rows = sqlx::query_as(
                 "SELECT id, seq, org_id, actor, action, target, outcome, detail, created_at \

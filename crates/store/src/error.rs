@@ -49,12 +49,30 @@ impl From<serde_json::Error> for StoreError {
 fn conflict_message(constraint: Option<&str>, message: &str) -> String {
     let haystack = format!("{} {}", constraint.unwrap_or_default(), message);
     let field = [
-        ("short_name", "an organization with this short_name already exists"),
-        ("business_unit_id", "an organization with this business_unit_id already exists"),
-        ("org_domains", "this e-mail domain is already claimed by an organization"),
-        ("domain", "this e-mail domain is already claimed by an organization"),
-        ("user_name", "a user with this user_name already exists in the organization"),
-        ("name_key", "a role with this name already exists in the organization"),
+        (
+            "short_name",
+            "an organization with this short_name already exists",
+        ),
+        (
+            "business_unit_id",
+            "an organization with this business_unit_id already exists",
+        ),
+        (
+            "org_domains",
+            "this e-mail domain is already claimed by an organization",
+        ),
+        (
+            "domain",
+            "this e-mail domain is already claimed by an organization",
+        ),
+        (
+            "user_name",
+            "a user with this user_name already exists in the organization",
+        ),
+        (
+            "name_key",
+            "a role with this name already exists in the organization",
+        ),
     ]
     .into_iter()
     .find(|(needle, _)| haystack.contains(needle));

@@ -48,6 +48,24 @@ struct OperatorKeyRow {
     revoked_at: Option<i64>,
 }
 
+#[derive(sqlx::FromRow)]
+struct OperatorKeyHashRow {
+    #[sqlx(flatten)]
+    key: OperatorKeyRow,
+    secret_hash: String,
+}
+
+impl From<OperatorKeyRow> for OperatorKey {
+    fn from(r: OperatorKeyRow) -> OperatorKey {
+        OperatorKey {
+            id: r.id,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
 impl Store {
     /// Stores a new access key (its id and the hash of its secret) for a service account of
     /// this organization, and audits it. Keys go only to service accounts.
@@ -96,7 +114,12 @@ impl Store {
     }
 
     /// One access key of a user of this organization.
-    pub async fn get_access_key(&self, org_id: &str, user_id: &str, key_id: &str) -> Result<AccessKey> {
+    pub async fn get_access_key(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        key_id: &str,
+    ) -> Result<AccessKey> {
         let row: Option<AccessKeyRow> = read!(self, |p| {
             sqlx::query_as(
                 "SELECT id, org_id, user_id, created_at, last_used_at, revoked_at FROM access_keys \
@@ -184,27 +207,41 @@ impl Store {
     }
 
     /// Stores a new operator key by the hash of its secret, and audits it.
-    pub async fn create_operator_key(&self, id: &str, secret_hash: &str, audit: &AuditEvent) -> Result<OperatorKey> {
+    pub async fn create_operator_key(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        audit: &AuditEvent,
+    ) -> Result<OperatorKey> {
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            sqlx::query("INSERT INTO operator_keys (id, secret_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(secret_hash)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO operator_keys (id, secret_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(secret_hash)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
             let mut audit = audit.clone();
             audit.target.get_or_insert_with(|| id.to_string());
             insert_audit!(&mut *tx, &audit, None)?;
             tx.commit().await?;
         });
-        Ok(self.operator_key_by_hash(secret_hash).await?.ok_or(StoreError::NotFound)?.0)
+        Ok(self
+            .operator_key_by_hash(secret_hash)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .0)
     }
 
     /// The operator key whose secret hashes to `secret_hash`, with the stored hash (for a
     /// constant-time comparison by the caller).
-    pub async fn operator_key_by_hash(&self, secret_hash: &str) -> Result<Option<(OperatorKey, String)>> {
-        let row: Option<(String, i64, Option<i64>, Option<i64>, String)> = read!(self, |p| {
+    pub async fn operator_key_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<(OperatorKey, String)>> {
+        let row: Option<OperatorKeyHashRow> = read!(self, |p| {
             sqlx::query_as(
                 "SELECT id, created_at, last_used_at, revoked_at, secret_hash FROM operator_keys \
                  WHERE secret_hash = $1",
@@ -213,9 +250,7 @@ impl Store {
             .fetch_optional(p)
             .await
         })?;
-        Ok(row.map(|(id, created_at, last_used_at, revoked_at, hash)| {
-            (OperatorKey { id, created_at, last_used_at, revoked_at }, hash)
-        }))
+        Ok(row.map(|r| (r.key.into(), r.secret_hash)))
     }
 
     /// Every operator key, newest first.
@@ -228,15 +263,7 @@ impl Store {
             .fetch_all(p)
             .await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|r| OperatorKey {
-                id: r.id,
-                created_at: r.created_at,
-                last_used_at: r.last_used_at,
-                revoked_at: r.revoked_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(OperatorKey::from).collect())
     }
 
     /// Revokes an operator key and audits it.
@@ -270,7 +297,12 @@ impl Store {
             return Ok(());
         }
         let sql = format!("UPDATE {table} SET last_used_at = $1 WHERE id = $2");
-        write!(self, |p| sqlx::query(&sql).bind(now).bind(id).execute(p).await.map(|_| ()))?;
+        write!(self, |p| sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }

@@ -108,7 +108,9 @@ impl UserKind {
         match s {
             "human" => Ok(UserKind::Human),
             "service" => Ok(UserKind::Service),
-            other => Err(crate::StoreError::Corrupt(format!("unknown user kind {other:?}"))),
+            other => Err(crate::StoreError::Corrupt(format!(
+                "unknown user kind {other:?}"
+            ))),
         }
     }
 }

@@ -61,7 +61,11 @@ macro_rules! set_domains {
 
 impl Store {
     /// Creates an organization with its domains and default roles, and audits it, atomically.
-    pub async fn create_org(&self, new: &NewOrganization, audit: &AuditEvent) -> Result<Organization> {
+    pub async fn create_org(
+        &self,
+        new: &NewOrganization,
+        audit: &AuditEvent,
+    ) -> Result<Organization> {
         let id = new_id();
         let now = now_ms();
         let settings = serde_json::to_string(&new.settings)?;
@@ -128,12 +132,16 @@ impl Store {
                 }
             }
         });
-        found.map(|(row, domains)| row.into_org(domains)).transpose()
+        found
+            .map(|(row, domains)| row.into_org(domains))
+            .transpose()
     }
 
     /// The organization with this id or short name, or [`StoreError::NotFound`].
     pub async fn get_org(&self, id_or_short_name: &str) -> Result<Organization> {
-        self.find_org(id_or_short_name).await?.ok_or(StoreError::NotFound)
+        self.find_org(id_or_short_name)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// The organization that claims an e-mail domain.
@@ -168,7 +176,9 @@ impl Store {
             .bind(offset)
             .fetch_all(p)
             .await?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM organizations").fetch_one(p).await?;
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+                .fetch_one(p)
+                .await?;
             (rows, domains, total)
         });
         let items = rows
@@ -186,7 +196,12 @@ impl Store {
     }
 
     /// Applies a patch to an organization and audits it, atomically.
-    pub async fn update_org(&self, id: &str, patch: &OrganizationPatch, audit: &AuditEvent) -> Result<Organization> {
+    pub async fn update_org(
+        &self,
+        id: &str,
+        patch: &OrganizationPatch,
+        audit: &AuditEvent,
+    ) -> Result<Organization> {
         let current = self.get_org(id).await?;
         let display_name = patch.display_name.as_ref().unwrap_or(&current.display_name);
         let settings = serde_json::to_string(patch.settings.as_ref().unwrap_or(&current.settings))?;

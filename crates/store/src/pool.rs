@@ -117,7 +117,9 @@ impl Store {
     /// Applies the migrations of this store's dialect that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
+            Pool::Sqlite { writer, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(writer).await?
+            }
             Pool::Postgres(pg) => sqlx::migrate!("./migrations/postgres").run(pg).await?,
         }
         Ok(())
@@ -125,7 +127,10 @@ impl Store {
 
     /// Succeeds when the database answers a query.
     pub async fn ping(&self) -> Result<()> {
-        read!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        read!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -145,9 +150,15 @@ impl Store {
     pub async fn schema_columns(&self) -> Result<Vec<(String, String, bool)>> {
         let rows = match &self.pool {
             Pool::Sqlite { reader, .. } => {
-                sqlx::query_as(dialect::SQLITE_COLUMNS).fetch_all(reader).await?
+                sqlx::query_as(dialect::SQLITE_COLUMNS)
+                    .fetch_all(reader)
+                    .await?
             }
-            Pool::Postgres(pg) => sqlx::query_as(dialect::POSTGRES_COLUMNS).fetch_all(pg).await?,
+            Pool::Postgres(pg) => {
+                sqlx::query_as(dialect::POSTGRES_COLUMNS)
+                    .fetch_all(pg)
+                    .await?
+            }
         };
         Ok(rows)
     }
@@ -159,7 +170,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }

@@ -89,11 +89,18 @@ impl Store {
 
     /// Like [`Store::find_role`], but a missing role is [`StoreError::NotFound`].
     pub async fn get_role(&self, org_id: &str, id_or_name: &str) -> Result<Role> {
-        self.find_role(org_id, id_or_name).await?.ok_or(StoreError::NotFound)
+        self.find_role(org_id, id_or_name)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Creates a role and audits it, atomically.
-    pub async fn create_role(&self, org_id: &str, role: &NewRole, audit: &AuditEvent) -> Result<Role> {
+    pub async fn create_role(
+        &self,
+        org_id: &str,
+        role: &NewRole,
+        audit: &AuditEvent,
+    ) -> Result<Role> {
         let id = write!(self, |p| {
             let mut tx = p.begin().await?;
             let id = insert_role!(&mut *tx, org_id, role, now_ms())?;
@@ -107,11 +114,18 @@ impl Store {
     }
 
     /// Applies a patch to a role and audits it, atomically.
-    pub async fn update_role(&self, org_id: &str, id: &str, patch: &RolePatch, audit: &AuditEvent) -> Result<Role> {
+    pub async fn update_role(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &RolePatch,
+        audit: &AuditEvent,
+    ) -> Result<Role> {
         let current = self.get_role(org_id, id).await?;
         let name = patch.name.as_ref().unwrap_or(&current.name);
         let description = patch.description.as_ref().unwrap_or(&current.description);
-        let permissions = serde_json::to_string(patch.permissions.as_ref().unwrap_or(&current.permissions))?;
+        let permissions =
+            serde_json::to_string(patch.permissions.as_ref().unwrap_or(&current.permissions))?;
         write!(self, |p| {
             let mut tx = p.begin().await?;
             let updated = sqlx::query(

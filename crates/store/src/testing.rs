@@ -38,7 +38,12 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("lanyard.db").display());
-                Some(TestDb { url, backend, dir, postgres: None })
+                Some(TestDb {
+                    url,
+                    backend,
+                    dir,
+                    postgres: None,
+                })
             }
             Backend::Postgres => {
                 if postgres_skipped() {
@@ -62,7 +67,12 @@ impl TestDb {
                     .expect("create test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 let url = format!("{base}/{name}");
-                Some(TestDb { url, backend, dir, postgres: Some((admin, name)) })
+                Some(TestDb {
+                    url,
+                    backend,
+                    dir,
+                    postgres: Some((admin, name)),
+                })
             }
         }
     }
@@ -70,10 +80,14 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.postgres.take() else { return };
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
         // Drop runs outside any async context we can rely on: use a private runtime on a thread.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async {
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -98,7 +112,9 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let db = $crate::testing::TestDb::new($crate::Backend::Sqlite).await.unwrap();
+                let db = $crate::testing::TestDb::new($crate::Backend::Sqlite)
+                    .await
+                    .unwrap();
                 super::$body(db).await;
             }
 

@@ -42,7 +42,10 @@ impl UserRow {
             roles: roles
                 .iter()
                 .filter(|r| r.user_id == self.id)
-                .map(|r| RoleRef { id: r.id.clone(), name: r.name.clone() })
+                .map(|r| RoleRef {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                })
                 .collect(),
             kind: UserKind::parse(&self.kind)?,
             attributes: serde_json::from_str(&self.attributes)?,
@@ -87,7 +90,9 @@ macro_rules! set_user_roles {
             .execute(&mut *$tx)
             .await?;
             if added.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!("role {role_id} does not exist")));
+                return Err(StoreError::Conflict(format!(
+                    "role {role_id} does not exist"
+                )));
             }
         }
     }};
@@ -95,7 +100,12 @@ macro_rules! set_user_roles {
 
 impl Store {
     /// Creates a user with roles and audits it, atomically.
-    pub async fn create_user(&self, org_id: &str, new: &NewUser, audit: &AuditEvent) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        org_id: &str,
+        new: &NewUser,
+        audit: &AuditEvent,
+    ) -> Result<User> {
         let id = new_id();
         let now = now_ms();
         let attributes = serde_json::to_string(&new.attributes)?;
@@ -137,10 +147,16 @@ impl Store {
 
     /// A user of this organization by user name (case-insensitive).
     pub async fn find_user_by_name(&self, org_id: &str, user_name: &str) -> Result<Option<User>> {
-        self.find_user_where(org_id, "user_name_key = $2", &user_name_key(user_name)).await
+        self.find_user_where(org_id, "user_name_key = $2", &user_name_key(user_name))
+            .await
     }
 
-    async fn find_user_where(&self, org_id: &str, condition: &str, value: &str) -> Result<Option<User>> {
+    async fn find_user_where(
+        &self,
+        org_id: &str,
+        condition: &str,
+        value: &str,
+    ) -> Result<Option<User>> {
         let found: Option<(UserRow, Vec<UserRoleRow>)> = read!(self, |p| {
             let row: Option<UserRow> = sqlx::query_as(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND {condition}"
@@ -168,7 +184,9 @@ impl Store {
 
     /// Like [`Store::find_user`], but a missing user is [`StoreError::NotFound`].
     pub async fn get_user(&self, org_id: &str, id: &str) -> Result<User> {
-        self.find_user(org_id, id).await?.ok_or(StoreError::NotFound)
+        self.find_user(org_id, id)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// A page of an organization's users, ordered by user name.
@@ -224,16 +242,20 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<User> {
         let current: UserRow = read!(self, |p| {
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"))
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(p)
-                .await
+            sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(p)
+            .await
         })?
         .ok_or(StoreError::NotFound)?;
         if let Some(expected) = expected_version {
             if expected != current.version {
-                return Err(StoreError::VersionMismatch { current: current.version });
+                return Err(StoreError::VersionMismatch {
+                    current: current.version,
+                });
             }
         }
         let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {

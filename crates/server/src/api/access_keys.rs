@@ -1,8 +1,8 @@
 //! Service accounts (users of kind `service`) and their access keys. A key's id and secret are
 //! shown once, at creation; only the secret's hash is kept.
 
-use axum::extract::{Path, State};
 use crate::extract::Params;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,7 +10,9 @@ use lanyard_store::{AccessKey, Organization, User, UserKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::users::{create_user, list_users, reachable_user, user_response, CreateUser, UserListQuery, UserView};
+use super::users::{
+    create_user, list_users, reachable_user, user_response, CreateUser, UserListQuery, UserView,
+};
 use super::{timestamp, Page};
 use crate::auth::{Principal, ACCESS_KEY_PREFIX};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -54,11 +56,19 @@ pub struct NewAccessKeyView {
 }
 
 /// A service account of `org` that the caller may manage keys of.
-async fn service_account(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
+async fn service_account(
+    state: &AppState,
+    who: &Principal,
+    org: &Organization,
+    id: &str,
+    action: &str,
+) -> ApiResult<User> {
     who.require(state, org, action, TOKENS_MANAGE).await?;
     let user = reachable_user(state, who, org, id, action).await?;
     if user.kind != UserKind::Service {
-        return Err(ApiError::not_found(format!("{id} is not a service account; access keys belong to service accounts")));
+        return Err(ApiError::not_found(format!(
+            "{id} is not a service account; access keys belong to service accounts"
+        )));
     }
     Ok(user)
 }
@@ -67,15 +77,35 @@ async fn service_account(state: &AppState, who: &Principal, org: &Organization, 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), super::PageQuery),
     responses((status = 200, body = Page<UserView>), (status = 404, body = ErrorBody)))]
-pub async fn list_accounts(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Params(q): Params<super::PageQuery>) -> ApiResult<Json<Page<UserView>>> {
-    list_users(&state, &who, &org, UserListQuery { limit: q.limit, offset: q.offset, kind: Some(UserKind::Service) }).await
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Params(q): Params<super::PageQuery>,
+) -> ApiResult<Json<Page<UserView>>> {
+    list_users(
+        &state,
+        &who,
+        &org,
+        UserListQuery {
+            limit: q.limit,
+            offset: q.offset,
+            kind: Some(UserKind::Service),
+        },
+    )
+    .await
 }
 
 /// Create a service account (employees.create; roles only within the caller's permissions).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts", tag = "service accounts", request_body = CreateUser,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_account(State(state): State<AppState>, who: Principal, Path(org): Path<String>, crate::extract::Body(input): crate::extract::Body<CreateUser>) -> ApiResult<Response> {
+pub async fn create_account(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    crate::extract::Body(input): crate::extract::Body<CreateUser>,
+) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
     let user = create_user(&state, &who, &org, input, UserKind::Service).await?;
     Ok(user_response(StatusCode::CREATED, user))
@@ -85,7 +115,11 @@ pub async fn create_account(State(state): State<AppState>, who: Principal, Path(
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
     responses((status = 200, body = Vec<AccessKeyView>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<Json<Vec<AccessKeyView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<AccessKeyView>>> {
     let org = who.org(&state, &org).await?;
     let user = service_account(&state, &who, &org, &user, "access_key.list").await?;
     let keys = state.store.list_access_keys(&org.id, &user.id).await?;
@@ -96,7 +130,11 @@ pub async fn list(State(state): State<AppState>, who: Principal, Path((org, user
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
     responses((status = 201, body = NewAccessKeyView), (status = 404, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
     let user = service_account(&state, &who, &org, &user, "access_key.create").await?;
     let key_id = random_id(ACCESS_KEY_PREFIX, 24);
@@ -105,9 +143,18 @@ pub async fn create(State(state): State<AppState>, who: Principal, Path((org, us
     audit.detail = serde_json::json!({ "user_id": user.id });
     let key = state
         .store
-        .create_access_key(&org.id, &user.id, &key_id, &state.secrets.hash_secret(&secret), &audit)
+        .create_access_key(
+            &org.id,
+            &user.id,
+            &key_id,
+            &state.secrets.hash_secret(&secret),
+            &audit,
+        )
         .await?;
-    let location = format!("/api/v1/orgs/{}/service-accounts/{}/access-keys/{}", org.id, user.id, key.id);
+    let location = format!(
+        "/api/v1/orgs/{}/service-accounts/{}/access-keys/{}",
+        org.id, user.id, key.id
+    );
     let body = NewAccessKeyView {
         bearer_token: format!("{}.{}", key.id, secret),
         access_key_id: key.id,
@@ -128,10 +175,20 @@ pub async fn create(State(state): State<AppState>, who: Principal, Path((org, us
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys/{key}", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id"), ("key" = String, Path, description = "Access key id")),
     responses((status = 200, body = AccessKeyView), (status = 404, body = ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, who: Principal, Path((org, user, key)): Path<(String, String, String)>) -> ApiResult<Json<AccessKeyView>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user, key)): Path<(String, String, String)>,
+) -> ApiResult<Json<AccessKeyView>> {
     let org = who.org(&state, &org).await?;
     let user = service_account(&state, &who, &org, &user, "access_key.revoke").await?;
     let mut audit = who.audit("access_key.revoke");
     audit.target = Some(key.clone());
-    Ok(Json(state.store.revoke_access_key(&org.id, &user.id, &key, &audit).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .revoke_access_key(&org.id, &user.id, &key, &audit)
+            .await?
+            .into(),
+    ))
 }

@@ -1,5 +1,5 @@
-use axum::extract::{Path, State};
 use crate::extract::Params;
+use axum::extract::{Path, State};
 use axum::Json;
 use lanyard_store::AuditRecord;
 use serde::Serialize;
@@ -49,10 +49,20 @@ impl From<AuditRecord> for AuditView {
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", tag = "audit",
     params(("org" = String, Path, description = "Organization id or short name"), PageQuery),
     responses((status = 200, body = Page<AuditView>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Params(q): Params<PageQuery>) -> ApiResult<Json<Page<AuditView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<Page<AuditView>>> {
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "audit.list", AUDIT_VIEW).await?;
     let (limit, offset) = validate::page(q.limit, q.offset)?;
     let page = state.store.list_audit(&org.id, limit, offset).await?;
-    Ok(Json(Page { items: page.items.into_iter().map(AuditView::from).collect(), total: page.total, limit, offset }))
+    Ok(Json(Page {
+        items: page.items.into_iter().map(AuditView::from).collect(),
+        total: page.total,
+        limit,
+        offset,
+    }))
 }

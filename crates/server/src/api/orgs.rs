@@ -1,5 +1,5 @@
-use axum::extract::{Path, State};
 use crate::extract::Params;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -92,10 +92,16 @@ pub struct UpdateOrg {
 fn merge_settings(base: OrgSettings, input: Option<SettingsInput>) -> ApiResult<OrgSettings> {
     let Some(input) = input else { return Ok(base) };
     let settings = OrgSettings {
-        default_provisioning_role: input.default_provisioning_role.unwrap_or(base.default_provisioning_role),
+        default_provisioning_role: input
+            .default_provisioning_role
+            .unwrap_or(base.default_provisioning_role),
         jit_provisioning: input.jit_provisioning.unwrap_or(base.jit_provisioning),
     };
-    validate::label("settings.default_provisioning_role", &settings.default_provisioning_role, 64)?;
+    validate::label(
+        "settings.default_provisioning_role",
+        &settings.default_provisioning_role,
+        64,
+    )?;
     Ok(settings)
 }
 
@@ -113,7 +119,11 @@ fn check_domains(domains: &[String]) -> ApiResult<Vec<String>> {
 /// List organizations (an operator sees all; an access key sees its own).
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "organizations", params(PageQuery),
     responses((status = 200, body = Page<OrgView>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Params(q): Params<PageQuery>) -> ApiResult<Json<Page<OrgView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Json<Page<OrgView>>> {
     let (limit, offset) = validate::page(q.limit, q.offset)?;
     let (items, total) = match &who {
         Principal::Operator { .. } => {
@@ -125,25 +135,44 @@ pub async fn list(State(state): State<AppState>, who: Principal, Params(q): Para
             (if offset == 0 { vec![own] } else { vec![] }, 1)
         }
     };
-    Ok(Json(Page { items: items.into_iter().map(OrgView::from).collect(), total, limit, offset }))
+    Ok(Json(Page {
+        items: items.into_iter().map(OrgView::from).collect(),
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// Create an organization with the roles `Admin` and `Agent` (operator only).
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "organizations", request_body = CreateOrg,
     responses((status = 201, body = OrgView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, who: Principal, Body(input): Body<CreateOrg>) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Body(input): Body<CreateOrg>,
+) -> ApiResult<impl IntoResponse> {
     who.require_operator(&state, "org.create").await?;
     let org = create_org(&state.store, &who.actor(), input).await?;
     let location = format!("/api/v1/orgs/{}", org.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(OrgView::from(org))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(OrgView::from(org)),
+    ))
 }
 
 /// Validates and creates an organization; shared by the API and the CLI.
-pub async fn create_org(store: &lanyard_store::Store, actor: &str, input: CreateOrg) -> ApiResult<Organization> {
+pub async fn create_org(
+    store: &lanyard_store::Store,
+    actor: &str,
+    input: CreateOrg,
+) -> ApiResult<Organization> {
     validate::short_name(&input.short_name)?;
     validate::label("display_name", &input.display_name, 200)?;
     if input.business_unit_id.is_some_and(|id| id <= 0) {
-        return Err(ApiError::invalid("business_unit_id must be a positive number"));
+        return Err(ApiError::invalid(
+            "business_unit_id must be a positive number",
+        ));
     }
     let new = NewOrganization {
         short_name: input.short_name,
@@ -162,7 +191,11 @@ pub async fn create_org(store: &lanyard_store::Store, actor: &str, input: Create
 #[utoipa::path(get, path = "/api/v1/orgs/{org}", tag = "organizations",
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 200, body = OrgView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, who: Principal, Path(org): Path<String>) -> ApiResult<Json<OrgView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+) -> ApiResult<Json<OrgView>> {
     Ok(Json(who.org(&state, &org).await?.into()))
 }
 
@@ -170,7 +203,12 @@ pub async fn get(State(state): State<AppState>, who: Principal, Path(org): Path<
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}", tag = "organizations", request_body = UpdateOrg,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 200, body = OrgView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Body(input): Body<UpdateOrg>) -> ApiResult<Json<OrgView>> {
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Body(input): Body<UpdateOrg>,
+) -> ApiResult<Json<OrgView>> {
     let org = who.org(&state, &org).await?;
     who.require_operator(&state, "org.update").await?;
     if let Some(name) = &input.display_name {
@@ -186,14 +224,24 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path(org): Pa
     };
     let mut audit = who.audit("org.update");
     audit.target = Some(org.id.clone());
-    Ok(Json(state.store.update_org(&org.id, &patch, &audit).await?.into()))
+    Ok(Json(
+        state
+            .store
+            .update_org(&org.id, &patch, &audit)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete an organization and everything it owns (operator only).
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}", tag = "organizations",
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, who: Principal, Path(org): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+) -> ApiResult<StatusCode> {
     let org = who.org(&state, &org).await?;
     who.require_operator(&state, "org.delete").await?;
     let mut audit = who.audit("org.delete");

@@ -79,7 +79,9 @@ fn check_permissions(requested: &[String]) -> ApiResult<Vec<String>> {
 
 fn check_description(description: &str) -> ApiResult<()> {
     if description.chars().count() > 500 {
-        return Err(ApiError::invalid("description is longer than 500 characters"));
+        return Err(ApiError::invalid(
+            "description is longer than 500 characters",
+        ));
     }
     Ok(())
 }
@@ -87,7 +89,9 @@ fn check_description(description: &str) -> ApiResult<()> {
 /// Roles may be read by whoever manages them and by whoever sees employees (to assign them).
 fn viewing_permission(who: &Principal) -> &'static str {
     match who {
-        Principal::AccessKey { permissions: held, .. } if permissions::holds(held, ROLES_MANAGE) => ROLES_MANAGE,
+        Principal::AccessKey {
+            permissions: held, ..
+        } if permissions::holds(held, ROLES_MANAGE) => ROLES_MANAGE,
         _ => EMPLOYEES_VIEW,
     }
 }
@@ -96,9 +100,14 @@ fn viewing_permission(who: &Principal) -> &'static str {
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/roles", tag = "roles",
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 200, body = Vec<RoleView>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path<String>) -> ApiResult<Json<Vec<RoleView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Vec<RoleView>>> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "role.list", viewing_permission(&who)).await?;
+    who.require(&state, &org, "role.list", viewing_permission(&who))
+        .await?;
     let roles = state.store.list_roles(&org.id).await?;
     Ok(Json(roles.into_iter().map(RoleView::from).collect()))
 }
@@ -107,30 +116,59 @@ pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/roles", tag = "roles", request_body = CreateRole,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = RoleView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Body(input): Body<CreateRole>) -> ApiResult<impl IntoResponse> {
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Body(input): Body<CreateRole>,
+) -> ApiResult<impl IntoResponse> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "role.create", ROLES_MANAGE).await?;
+    who.require(&state, &org, "role.create", ROLES_MANAGE)
+        .await?;
     validate::label("name", &input.name, 64)?;
     check_description(&input.description)?;
     let permissions = check_permissions(&input.permissions)?;
-    who.require_all(&state, &org, "role.create", &permissions.iter().cloned().collect()).await?;
+    who.require_all(
+        &state,
+        &org,
+        "role.create",
+        &permissions.iter().cloned().collect(),
+    )
+    .await?;
     let mut audit = who.audit("role.create");
     audit.detail = serde_json::json!({ "name": input.name, "permissions": permissions });
     let role = state
         .store
-        .create_role(&org.id, &NewRole { name: input.name, description: input.description, permissions }, &audit)
+        .create_role(
+            &org.id,
+            &NewRole {
+                name: input.name,
+                description: input.description,
+                permissions,
+            },
+            &audit,
+        )
         .await?;
     let location = format!("/api/v1/orgs/{}/roles/{}", org.id, role.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(RoleView::from(role))))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(RoleView::from(role)),
+    ))
 }
 
 /// Get a role by id or name.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/roles/{role}", tag = "roles",
     params(("org" = String, Path, description = "Organization id or short name"), ("role" = String, Path, description = "Role id or name")),
     responses((status = 200, body = RoleView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, who: Principal, Path((org, role)): Path<(String, String)>) -> ApiResult<Json<RoleView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, role)): Path<(String, String)>,
+) -> ApiResult<Json<RoleView>> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "role.get", viewing_permission(&who)).await?;
+    who.require(&state, &org, "role.get", viewing_permission(&who))
+        .await?;
     Ok(Json(state.store.get_role(&org.id, &role).await?.into()))
 }
 
@@ -138,9 +176,15 @@ pub async fn get(State(state): State<AppState>, who: Principal, Path((org, role)
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}/roles/{role}", tag = "roles", request_body = UpdateRole,
     params(("org" = String, Path, description = "Organization id or short name"), ("role" = String, Path, description = "Role id or name")),
     responses((status = 200, body = RoleView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, who: Principal, Path((org, role)): Path<(String, String)>, Body(input): Body<UpdateRole>) -> ApiResult<Json<RoleView>> {
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, role)): Path<(String, String)>,
+    Body(input): Body<UpdateRole>,
+) -> ApiResult<Json<RoleView>> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "role.update", ROLES_MANAGE).await?;
+    who.require(&state, &org, "role.update", ROLES_MANAGE)
+        .await?;
     let current = state.store.get_role(&org.id, &role).await?;
     if let Some(name) = &input.name {
         validate::label("name", name, 64)?;
@@ -148,30 +192,59 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path((org, ro
     if let Some(d) = &input.description {
         check_description(d)?;
     }
-    let permissions = input.permissions.as_deref().map(check_permissions).transpose()?;
+    let permissions = input
+        .permissions
+        .as_deref()
+        .map(check_permissions)
+        .transpose()?;
     // Both what the role has and what it would get must be within the caller's reach.
     let mut touched: BTreeSet<String> = current.permissions.iter().cloned().collect();
     touched.extend(permissions.iter().flatten().cloned());
-    who.require_all(&state, &org, "role.update", &touched).await?;
+    who.require_all(&state, &org, "role.update", &touched)
+        .await?;
     let mut audit = who.audit("role.update");
     audit.target = Some(current.id.clone());
     audit.detail = serde_json::json!({ "name": input.name, "permissions": permissions });
-    let patch = RolePatch { name: input.name, description: input.description, permissions };
-    Ok(Json(state.store.update_role(&org.id, &current.id, &patch, &audit).await?.into()))
+    let patch = RolePatch {
+        name: input.name,
+        description: input.description,
+        permissions,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_role(&org.id, &current.id, &patch, &audit)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete a role that no user holds (roles.manage).
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/roles/{role}", tag = "roles",
     params(("org" = String, Path, description = "Organization id or short name"), ("role" = String, Path, description = "Role id or name")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, who: Principal, Path((org, role)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, role)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "role.delete", ROLES_MANAGE).await?;
+    who.require(&state, &org, "role.delete", ROLES_MANAGE)
+        .await?;
     let current = state.store.get_role(&org.id, &role).await?;
-    who.require_all(&state, &org, "role.delete", &current.permissions.iter().cloned().collect()).await?;
+    who.require_all(
+        &state,
+        &org,
+        "role.delete",
+        &current.permissions.iter().cloned().collect(),
+    )
+    .await?;
     let mut audit = who.audit("role.delete");
     audit.target = Some(current.id.clone());
     audit.detail = serde_json::json!({ "name": current.name });
-    state.store.delete_role(&org.id, &current.id, &audit).await?;
+    state
+        .store
+        .delete_role(&org.id, &current.id, &audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, State};
 use crate::extract::Params;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -122,7 +122,9 @@ pub struct UpdateUser {
 }
 
 /// Tells a field sent as `null` (Some(None)) from one left out (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -147,11 +149,17 @@ fn check_optional(field: &str, value: Option<&str>, max: usize) -> ApiResult<()>
     }
 }
 
-fn check_user_fields(user_name: Option<&str>, email: Option<&str>, names: [(&str, Option<&str>); 4]) -> ApiResult<()> {
+fn check_user_fields(
+    user_name: Option<&str>,
+    email: Option<&str>,
+    names: [(&str, Option<&str>); 4],
+) -> ApiResult<()> {
     if let Some(name) = user_name {
         validate::label("user_name", name, 256)?;
         if name.trim() != name {
-            return Err(ApiError::invalid("user_name must not start or end with spaces"));
+            return Err(ApiError::invalid(
+                "user_name must not start or end with spaces",
+            ));
         }
     }
     if let Some(email) = email {
@@ -164,12 +172,18 @@ fn check_user_fields(user_name: Option<&str>, email: Option<&str>, names: [(&str
 }
 
 /// Role names to ids in this organization, and the permissions they carry.
-async fn resolve_roles(state: &AppState, org: &Organization, names: &[String]) -> ApiResult<(Vec<String>, BTreeSet<String>)> {
+async fn resolve_roles(
+    state: &AppState,
+    org: &Organization,
+    names: &[String],
+) -> ApiResult<(Vec<String>, BTreeSet<String>)> {
     let mut ids = Vec::new();
     let mut perms = BTreeSet::new();
     for name in names {
         let role = state.store.find_role(&org.id, name).await?.ok_or_else(|| {
-            ApiError::invalid(format!("role {name:?} does not exist in this organization; create it first"))
+            ApiError::invalid(format!(
+                "role {name:?} does not exist in this organization; create it first"
+            ))
         })?;
         perms.extend(role.permissions);
         ids.push(role.id);
@@ -200,7 +214,9 @@ pub fn user_response(status: StatusCode, user: User) -> Response {
 
 /// The version an `If-Match` header asks for; `None` when absent or `*`.
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
         return Ok(None);
@@ -209,11 +225,19 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be an ETag this API sent, such as W/\"3\""))
+        .map_err(|_| {
+            ApiError::bad_request("If-Match must be an ETag this API sent, such as W/\"3\"")
+        })
 }
 
 /// The user `id` of `org`, provided the caller holds every permission that user has.
-pub async fn reachable_user(state: &AppState, who: &Principal, org: &Organization, id: &str, action: &str) -> ApiResult<User> {
+pub async fn reachable_user(
+    state: &AppState,
+    who: &Principal,
+    org: &Organization,
+    id: &str,
+    action: &str,
+) -> ApiResult<User> {
     let user = state.store.get_user(&org.id, id).await?;
     let held = state.store.user_permissions(&org.id, &user.id).await?;
     who.require_all(state, org, action, &held).await?;
@@ -221,7 +245,13 @@ pub async fn reachable_user(state: &AppState, who: &Principal, org: &Organizatio
 }
 
 /// Creates a user of `kind` after the checks shared by users and service accounts.
-pub async fn create_user(state: &AppState, who: &Principal, org: &Organization, input: CreateUser, kind: UserKind) -> ApiResult<User> {
+pub async fn create_user(
+    state: &AppState,
+    who: &Principal,
+    org: &Organization,
+    input: CreateUser,
+    kind: UserKind,
+) -> ApiResult<User> {
     let action = match kind {
         UserKind::Human => "user.create",
         UserKind::Service => "service_account.create",
@@ -238,7 +268,9 @@ pub async fn create_user(state: &AppState, who: &Principal, org: &Organization, 
         ],
     )?;
     if kind == UserKind::Service && input.password.is_some() {
-        return Err(ApiError::invalid("service accounts authenticate with access keys, not passwords"));
+        return Err(ApiError::invalid(
+            "service accounts authenticate with access keys, not passwords",
+        ));
     }
     let (role_ids, granted) = resolve_roles(state, org, &input.roles).await?;
     who.require_all(state, org, action, &granted).await?;
@@ -265,19 +297,45 @@ pub async fn create_user(state: &AppState, who: &Principal, org: &Organization, 
 }
 
 /// Lists users of `kind` (or all) a page at a time.
-pub async fn list_users(state: &AppState, who: &Principal, org: &str, q: UserListQuery) -> ApiResult<Json<Page<UserView>>> {
+pub async fn list_users(
+    state: &AppState,
+    who: &Principal,
+    org: &str,
+    q: UserListQuery,
+) -> ApiResult<Json<Page<UserView>>> {
     let org = who.org(state, org).await?;
-    who.require(state, &org, "user.list", EMPLOYEES_VIEW).await?;
+    who.require(state, &org, "user.list", EMPLOYEES_VIEW)
+        .await?;
     let (limit, offset) = validate::page(q.limit, q.offset)?;
-    let page = state.store.list_users(&org.id, &UserQuery { kind: q.kind, limit, offset }).await?;
-    Ok(Json(Page { items: page.items.into_iter().map(UserView::from).collect(), total: page.total, limit, offset }))
+    let page = state
+        .store
+        .list_users(
+            &org.id,
+            &UserQuery {
+                kind: q.kind,
+                limit,
+                offset,
+            },
+        )
+        .await?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(UserView::from).collect(),
+        total: page.total,
+        limit,
+        offset,
+    }))
 }
 
 /// List users, ordered by user name (employees.view).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/users", tag = "users",
     params(("org" = String, Path, description = "Organization id or short name"), UserListQuery),
     responses((status = 200, body = Page<UserView>), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Params(q): Params<UserListQuery>) -> ApiResult<Json<Page<UserView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Params(q): Params<UserListQuery>,
+) -> ApiResult<Json<Page<UserView>>> {
     list_users(&state, &who, &org, q).await
 }
 
@@ -285,7 +343,12 @@ pub async fn list(State(state): State<AppState>, who: Principal, Path(org): Path
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/users", tag = "users", request_body = CreateUser,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = UserView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, who: Principal, Path(org): Path<String>, Body(input): Body<CreateUser>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Body(input): Body<CreateUser>,
+) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
     let user = create_user(&state, &who, &org, input, UserKind::Human).await?;
     let location = format!("/api/v1/orgs/{}/users/{}", org.id, user.id);
@@ -300,19 +363,34 @@ pub async fn create(State(state): State<AppState>, who: Principal, Path(org): Pa
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/users/{user}", tag = "users",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "user.get", EMPLOYEES_VIEW).await?;
-    Ok(user_response(StatusCode::OK, state.store.get_user(&org.id, &user).await?))
+    who.require(&state, &org, "user.get", EMPLOYEES_VIEW)
+        .await?;
+    Ok(user_response(
+        StatusCode::OK,
+        state.store.get_user(&org.id, &user).await?,
+    ))
 }
 
 /// Change a user (employees.edit). Honours `If-Match` with the ETag of a previous read.
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}/users/{user}", tag = "users", request_body = UpdateUser,
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>, headers: HeaderMap, Body(input): Body<UpdateUser>) -> ApiResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(input): Body<UpdateUser>,
+) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "user.update", EMPLOYEES_EDIT).await?;
+    who.require(&state, &org, "user.update", EMPLOYEES_EDIT)
+        .await?;
     let expected = if_match(&headers)?;
     let current = reachable_user(&state, &who, &org, &user, "user.update").await?;
     let flat = |v: &Option<Option<String>>| v.clone().flatten();
@@ -329,14 +407,17 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path((org, us
     let role_ids = match &input.roles {
         Some(names) => {
             let (ids, granted) = resolve_roles(&state, &org, names).await?;
-            who.require_all(&state, &org, "user.update", &granted).await?;
+            who.require_all(&state, &org, "user.update", &granted)
+                .await?;
             Some(ids)
         }
         None => None,
     };
     let password_hash = match input.password {
         Some(Some(_)) if current.kind == UserKind::Service => {
-            return Err(ApiError::invalid("service accounts authenticate with access keys, not passwords"));
+            return Err(ApiError::invalid(
+                "service accounts authenticate with access keys, not passwords",
+            ));
         }
         Some(Some(p)) => Some(Some(hash_password(p).await?)),
         Some(None) => Some(None),
@@ -357,7 +438,10 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path((org, us
         attributes: input.attributes,
         password_hash,
     };
-    let updated = state.store.update_user(&org.id, &current.id, &patch, expected, &audit).await?;
+    let updated = state
+        .store
+        .update_user(&org.id, &current.id, &patch, expected, &audit)
+        .await?;
     Ok(user_response(StatusCode::OK, updated))
 }
 
@@ -365,14 +449,21 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path((org, us
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/users/{user}", tag = "users",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "User id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, who: Principal, Path((org, user)): Path<(String, String)>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let org = who.org(&state, &org).await?;
-    who.require(&state, &org, "user.delete", EMPLOYEES_EDIT).await?;
+    who.require(&state, &org, "user.delete", EMPLOYEES_EDIT)
+        .await?;
     let current = reachable_user(&state, &who, &org, &user, "user.delete").await?;
     let mut audit = who.audit("user.delete");
     audit.target = Some(current.id.clone());
     audit.detail = serde_json::json!({ "user_name": current.user_name });
-    state.store.delete_user(&org.id, &current.id, &audit).await?;
+    state
+        .store
+        .delete_user(&org.id, &current.id, &audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

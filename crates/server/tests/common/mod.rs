@@ -23,13 +23,19 @@ pub fn lanyard(data_dir: &Path, database_url: &str) -> Command {
             cmd.env_remove(name);
         }
     }
-    cmd.arg("--data-dir").arg(data_dir).arg("--database-url").arg(database_url);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url);
     cmd
 }
 
 /// Runs a CLI command to completion.
 pub fn run_cli(data_dir: &Path, database_url: &str, args: &[&str]) -> Output {
-    lanyard(data_dir, database_url).args(args).output().expect("run lanyard")
+    lanyard(data_dir, database_url)
+        .args(args)
+        .output()
+        .expect("run lanyard")
 }
 
 /// A running server.
@@ -48,18 +54,36 @@ impl Server {
     pub async fn start(db: &TestDb) -> Server {
         let data_dir = db.dir.path().join("data");
         let out = run_cli(&data_dir, &db.url, &["--json", "operator-key", "create"]);
-        assert!(out.status.success(), "operator-key create: {}", String::from_utf8_lossy(&out.stderr));
-        let created: Value = serde_json::from_slice(&out.stdout).expect("operator-key create --json prints JSON");
+        assert!(
+            out.status.success(),
+            "operator-key create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value =
+            serde_json::from_slice(&out.stdout).expect("operator-key create --json prints JSON");
         let operator_key = created["key"].as_str().expect("key").to_string();
         Server::spawn(data_dir, db.url.clone(), operator_key, &[])
     }
 
     /// Starts `lanyard serve` with extra environment, waiting until it listens.
-    pub fn spawn(data_dir: PathBuf, database_url: String, operator_key: String, env: &[(&str, &str)]) -> Server {
+    pub fn spawn(
+        data_dir: PathBuf,
+        database_url: String,
+        operator_key: String,
+        env: &[(&str, &str)],
+    ) -> Server {
         let (child, base, log) = spawn_serve(&data_dir, &database_url, env).unwrap_or_else(|log| {
             panic!("server did not start:\n{}", log.join("\n"));
         });
-        Server { child, base, data_dir, database_url, operator_key, log, client: reqwest::Client::new() }
+        Server {
+            child,
+            base,
+            data_dir,
+            database_url,
+            operator_key,
+            log,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// Kills the process at once (SIGKILL): no shutdown, no flushing.
@@ -90,7 +114,13 @@ impl Server {
     }
 
     /// Sends a request with `auth` as the Authorization header (if any) and a JSON body (if any).
-    pub async fn call(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path));
         if let Some(auth) = auth {
             req = req.header("authorization", auth);
@@ -101,7 +131,9 @@ impl Server {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.expect("body");
-        let value = if text.is_empty() { Value::Null } else {
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status} non-JSON body: {text}"))
         };
         (status, value)
@@ -125,15 +157,30 @@ impl Server {
     pub async fn access_key_with(&self, org: &str, permissions: &[&str]) -> String {
         let role = format!("role-{}", uuid_like());
         let (s, body) = self
-            .op(Method::POST, &format!("/api/v1/orgs/{org}/roles"), Some(serde_json::json!({ "name": role, "permissions": permissions })))
+            .op(
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/roles"),
+                Some(serde_json::json!({ "name": role, "permissions": permissions })),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{body}");
         let (s, account) = self
-            .op(Method::POST, &format!("/api/v1/orgs/{org}/service-accounts"), Some(serde_json::json!({ "user_name": format!("svc-{role}"), "roles": [role] })))
+            .op(
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/service-accounts"),
+                Some(serde_json::json!({ "user_name": format!("svc-{role}"), "roles": [role] })),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{account}");
         let (s, key) = self
-            .op(Method::POST, &format!("/api/v1/orgs/{org}/service-accounts/{}/access-keys", account["id"].as_str().unwrap()), None)
+            .op(
+                Method::POST,
+                &format!(
+                    "/api/v1/orgs/{org}/service-accounts/{}/access-keys",
+                    account["id"].as_str().unwrap()
+                ),
+                None,
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{key}");
         format!("Bearer {}", key["bearer_token"].as_str().unwrap())
@@ -148,7 +195,10 @@ impl Drop for Server {
 
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}", n)
 }
 
@@ -156,7 +206,11 @@ type Spawned = (Child, String, Arc<Mutex<Vec<String>>>);
 
 /// Starts `serve --listen 127.0.0.1:0 --log-format json` and reads the bound address from the
 /// "listening" log line. Err carries the log when the process ends first.
-pub fn spawn_serve(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Result<Spawned, Vec<String>> {
+pub fn spawn_serve(
+    data_dir: &Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> Result<Spawned, Vec<String>> {
     let mut cmd = lanyard(data_dir, database_url);
     cmd.args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
