@@ -57,7 +57,14 @@ impl Principal {
             .await?
             .ok_or_else(not_found)?;
         match self {
-            Principal::AccessKey { org_id, .. } if *org_id != org.id => Err(not_found()),
+            Principal::AccessKey { org_id, .. } if *org_id != org.id => {
+                // Answered as if it did not exist; recorded in the caller's own log.
+                let own = org_id.clone();
+                let reason = "asked for another organization".to_string();
+                Err(self
+                    .refuse(state, Some(&own), "org.access", reason, not_found())
+                    .await)
+            }
             _ => Ok(org),
         }
     }
@@ -133,14 +140,40 @@ impl Principal {
         action: &str,
         message: String,
     ) -> ApiError {
-        let mut event = self.audit(action);
-        event.org_id = org_id.map(str::to_string);
-        event.outcome = Outcome::Denied;
-        event.detail = serde_json::json!({ "reason": message });
-        if let Err(e) = state.store.append_audit(&event).await {
-            tracing::error!(error = %e, "could not audit a refusal");
-        }
-        ApiError::forbidden(message)
+        let answer = ApiError::forbidden(message.clone());
+        self.refuse(state, org_id, action, message, answer).await
+    }
+
+    /// Audits a refusal by this caller and returns the answer to give.
+    async fn refuse(
+        &self,
+        state: &AppState,
+        org_id: Option<&str>,
+        action: &str,
+        reason: String,
+        answer: ApiError,
+    ) -> ApiError {
+        audit_refusal(state, &self.actor(), org_id, action, None, reason).await;
+        answer
+    }
+}
+
+/// Writes a `denied` audit row; a failure to write it is logged, not answered.
+async fn audit_refusal(
+    state: &AppState,
+    actor: &str,
+    org_id: Option<&str>,
+    action: &str,
+    target: Option<&str>,
+    reason: String,
+) {
+    let mut event = AuditEvent::success(actor, action);
+    event.org_id = org_id.map(str::to_string);
+    event.target = target.map(str::to_string);
+    event.outcome = Outcome::Denied;
+    event.detail = serde_json::json!({ "reason": reason });
+    if let Err(e) = state.store.append_audit(&event).await {
+        tracing::error!(error = %e, "could not audit a refusal");
     }
 }
 
@@ -200,7 +233,10 @@ async fn operator(state: &AppState, token: &str) -> ApiResult<Principal> {
 
 async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Principal> {
     let unknown = || ApiError::unauthorized("unknown access key id or wrong secret");
-    if !id.starts_with(ACCESS_KEY_PREFIX) {
+    let well_formed = id.starts_with(ACCESS_KEY_PREFIX)
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !well_formed {
         return Err(unknown());
     }
     let cred = state
@@ -211,15 +247,19 @@ async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Princ
     if !state.secrets.verify_secret(secret, &cred.secret_hash) {
         return Err(unknown());
     }
-    if cred.key.revoked_at.is_some() {
-        return Err(ApiError::unauthorized(
-            "this access key was revoked; ask an admin for a new one",
-        ));
-    }
-    if !cred.user_active || cred.user_kind != UserKind::Service {
-        return Err(ApiError::unauthorized(
-            "the service account of this access key is deactivated",
-        ));
+    let refusal = if cred.key.revoked_at.is_some() {
+        Some("this access key was revoked; ask an admin for a new one")
+    } else if !cred.user_active || cred.user_kind != UserKind::Service {
+        Some("the service account of this access key is deactivated")
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        // The secret was right, so this is the key's holder: worth a line in its org's log.
+        let actor = format!("access_key:{}", cred.key.id);
+        let (org, key) = (Some(cred.key.org_id.as_str()), Some(cred.key.id.as_str()));
+        audit_refusal(state, &actor, org, "authenticate", key, message.into()).await;
+        return Err(ApiError::unauthorized(message));
     }
     let permissions = state
         .store

@@ -88,6 +88,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::not_found("no such resource in this organization"),
             StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::InvalidInput(message) => ApiError::bad_request(message),
             StoreError::VersionMismatch { current } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use aws_lc_rs::{hmac, rand};
+use aws_lc_rs::{hkdf, hmac, rand};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use lanyard_store::Store;
@@ -40,14 +40,22 @@ impl Secrets {
                 bytes.len()
             );
         }
+        // Each use gets its own key, derived with HKDF-SHA256, so the encryption key and the
+        // hashing pepper never share material and either can be rotated by its label.
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"lanyard master key").extract(bytes);
+        let derive = |label: &[u8]| -> anyhow::Result<[u8; 32]> {
+            let mut out = [0u8; 32];
+            let info = [label];
+            prk.expand(&info, hkdf::HKDF_SHA256)
+                .and_then(|okm| okm.fill(&mut out))
+                .map_err(|_| anyhow!("deriving a key from the master key failed"))?;
+            Ok(out)
+        };
         let seal_key = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow!("unusable master key"))?,
+            UnboundKey::new(&AES_256_GCM, &derive(b"lanyard/v1/seal")?)
+                .map_err(|_| anyhow!("unusable master key"))?,
         );
-        // The pepper is a separate key derived from the master key, so hashes never reuse the
-        // encryption key directly.
-        let derive = hmac::Key::new(hmac::HMAC_SHA256, bytes);
-        let pepper_bytes = hmac::sign(&derive, b"lanyard secret-hash pepper v1");
-        let pepper = hmac::Key::new(hmac::HMAC_SHA256, pepper_bytes.as_ref());
+        let pepper = hmac::Key::new(hmac::HMAC_SHA256, &derive(b"lanyard/v1/secret-hash")?);
         Ok(Secrets { seal_key, pepper })
     }
 
@@ -90,6 +98,11 @@ impl Secrets {
         };
         let check = match stored_check {
             Some(check) => check,
+            None if store.issued_secret_count().await? > 0 => bail!(
+                "this database holds issued keys but no master-key check; refusing to adopt the key \
+                 ({}) without proof it is the one they were made under",
+                source.describe()
+            ),
             None => store
                 .init_master_key_check(&secrets.seal(CHECK_PURPOSE, CHECK_PLAINTEXT))
                 .await

@@ -11,14 +11,48 @@ pub fn short_name(value: &str) -> Check {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let ok_ends = !value.starts_with('-') && !value.ends_with('-');
-    if (2..=63).contains(&value.len()) && ok_chars && ok_ends {
+    if (2..=63).contains(&value.len()) && ok_chars && ok_ends && !is_uuid(value) {
         Ok(())
     } else {
         Err(ApiError::invalid(format!(
             "short_name {value:?} is not allowed: use 2–63 lowercase letters, digits and hyphens, \
-             starting and ending with a letter or digit"
+             starting and ending with a letter or digit, and not shaped like an id"
         )))
     }
+}
+
+/// Names that look like ids are refused where a path segment may be either an id or a name:
+/// otherwise one resource could be named after another's id and be found in its place.
+pub fn not_an_id(field: &str, value: &str) -> Check {
+    if is_uuid(value) {
+        return Err(ApiError::invalid(format!(
+            "{field} must not be shaped like an id"
+        )));
+    }
+    Ok(())
+}
+
+fn is_uuid(value: &str) -> bool {
+    uuid::Uuid::try_parse(value.trim()).is_ok()
+}
+
+/// Longer free text: at most `max` characters; line breaks and tabs allowed, other control
+/// characters (NUL among them) not.
+pub fn text(field: &str, value: &str, max: usize) -> Check {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Free-text names shown to people: not blank, no control characters, at most `max` characters.
@@ -114,6 +148,7 @@ mod tests {
         }
         let too_long = "a".repeat(64);
         for bad in [
+            "0b7f3c1e-8d2a-4c55-9e61-3f2a7b9c0d14",
             "a",
             "Acme",
             "acme_",
@@ -157,6 +192,16 @@ mod tests {
         assert!(page(Some(0), None).is_err());
         assert!(page(Some(201), None).is_err());
         assert!(page(Some(5), Some(-1)).is_err());
+    }
+
+    #[test]
+    fn ids_and_free_text() {
+        assert!(not_an_id("name", "Admin").is_ok());
+        assert!(not_an_id("name", "0B7F3C1E-8D2A-4C55-9E61-3F2A7B9C0D14").is_err());
+        assert!(not_an_id("name", "0b7f3c1e8d2a4c559e613f2a7b9c0d14").is_err());
+        assert!(text("description", "line one\nline two", 100).is_ok());
+        assert!(text("description", "nul\0byte", 100).is_err());
+        assert!(text("description", "toolong", 3).is_err());
     }
 
     #[test]

@@ -399,6 +399,19 @@ async fn access_keys_by_permission(db: TestDb) {
     let (s, e) = call(GET, "/api/v1/orgs/acme/users", None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert!(e["message"].as_str().unwrap().contains("revoked"));
+    let (_, log) = server
+        .op(GET, "/api/v1/orgs/acme/audit?limit=200", None)
+        .await;
+    let refused = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "authenticate" && r["outcome"] == "denied")
+        .count();
+    assert_eq!(
+        refused, 2,
+        "the deactivated and the revoked attempt are audited: {log}"
+    );
 
     // Access keys belong to service accounts only.
     let (_, human) = server
@@ -616,9 +629,14 @@ async fn invalid_input(db: TestDb) {
     let before = snapshot(&server).await;
     let auth = format!("Bearer {}", server.operator_key);
 
+    // No connection reuse: a server may close a connection whose oversized body it did not read,
+    // and the next case must not inherit that.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let raw = |method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>| {
-        let mut req = server
-            .client
+        let mut req = client
             .request(method, server.url(path))
             .header("authorization", &auth)
             .body(body);
@@ -791,14 +809,13 @@ async fn invalid_input(db: TestDb) {
         ),
         (
             "no credentials",
-            server.client.get(server.url("/api/v1/orgs")),
+            client.get(server.url("/api/v1/orgs")),
             StatusCode::UNAUTHORIZED,
             "Bearer",
         ),
         (
             "bad credentials",
-            server
-                .client
+            client
                 .get(server.url("/api/v1/orgs"))
                 .bearer_auth("lyo_not-a-key"),
             StatusCode::UNAUTHORIZED,
@@ -861,3 +878,151 @@ async fn invalid_input(db: TestDb) {
     assert_eq!(after, expected, "bad input changed stored data");
 }
 both_backends!(invalid_input_is_4xx_json_and_changes_nothing, invalid_input);
+
+async fn confusion_and_escalation(db: TestDb) {
+    let server = Server::start(&db).await;
+    server.create_org("acme").await;
+    let (_, roles) = server.op(GET, "/api/v1/orgs/acme/roles", None).await;
+    let admin_id = roles[0]["id"].as_str().unwrap().to_string();
+
+    // A name shaped like an id could be found in place of the resource with that id.
+    let (s, e) = server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/roles",
+            Some(json!({ "name": admin_id })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, _) = server.op(POST, "/api/v1/orgs", Some(json!({ "short_name": "0b7f3c1e-8d2a-4c55-9e61-3f2a7b9c0d14", "display_name": "X" }))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Changing a role acts on its holders: a caller may not weaken or strengthen a role held by
+    // someone with permissions the caller lacks.
+    let (_, viewers) = server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/roles",
+            Some(json!({ "name": "Viewers", "permissions": ["employees.view"] })),
+        )
+        .await;
+    server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/roles",
+            Some(json!({ "name": "Auditors", "permissions": ["audit.view"] })),
+        )
+        .await;
+    server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/users",
+            Some(json!({ "user_name": "una", "roles": ["Viewers", "Auditors"] })),
+        )
+        .await;
+    let key = server
+        .access_key_with("acme", &["roles.manage", "employees.view"])
+        .await;
+    let viewers_path = format!(
+        "/api/v1/orgs/acme/roles/{}",
+        viewers["id"].as_str().unwrap()
+    );
+    let (s, e) = server
+        .call(
+            PATCH,
+            &viewers_path,
+            Some(&key),
+            Some(json!({ "permissions": [] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("audit.view"));
+    let (_, still) = server.op(GET, &viewers_path, None).await;
+    assert_eq!(still["permissions"], json!(["employees.view"]));
+    // A role no stronger than the caller, held by no one stronger, may be changed.
+    let (s, e) = server
+        .call(
+            PATCH,
+            "/api/v1/orgs/acme/roles/Agent",
+            Some(&key),
+            Some(json!({ "description": "Provisioned users" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    // …but not given what the caller does not hold.
+    let (s, _) = server
+        .call(
+            PATCH,
+            "/api/v1/orgs/acme/roles/Agent",
+            Some(&key),
+            Some(json!({ "permissions": ["tokens.manage"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Characters a database cannot hold are bad input, never a server error.
+    let (s, e) = server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/roles",
+            Some(json!({ "name": "Nul", "description": "a\u{0}b" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    for path in [
+        "/api/v1/orgs/acme/users/%00",
+        "/api/v1/orgs/%00",
+        "/api/v1/orgs/acme/roles/a%00b",
+        "/api/v1/orgs/%FF/users",
+    ] {
+        let (s, e) = server.op(GET, path, None).await;
+        assert!(
+            s == StatusCode::BAD_REQUEST || s == StatusCode::NOT_FOUND,
+            "{path}: {s} {e}"
+        );
+        assert!(e["error"].is_string(), "{path}: {e}");
+    }
+    use base64::Engine;
+    let nul_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("lak_\u{0}:x")
+    );
+    let (s, _) = server
+        .call(GET, "/api/v1/orgs", Some(&nul_basic), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Refusals that reveal nothing to the caller still leave a trace in the caller's own log.
+    let other = server.create_org("globex").await;
+    let (s, _) = server
+        .call(
+            GET,
+            &format!("/api/v1/orgs/{}", other["id"].as_str().unwrap()),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, log) = server
+        .op(GET, "/api/v1/orgs/acme/audit?limit=200", None)
+        .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "org.access" && r["outcome"] == "denied"),
+        "{log}"
+    );
+    let (_, globex_log) = server
+        .op(GET, "/api/v1/orgs/globex/audit?limit=200", None)
+        .await;
+    assert!(
+        !globex_log.to_string().contains("org.access"),
+        "the other org's log does not learn of it"
+    );
+}
+both_backends!(
+    confusion_and_escalation_attempts_fail,
+    confusion_and_escalation
+);

@@ -13,6 +13,19 @@ impl Store {
         Ok(value)
     }
 
+    /// How many issued secrets (operator keys, access keys) are stored: their hashes depend on
+    /// the master key, so a database holding any is not fresh, check value or not.
+    pub async fn issued_secret_count(&self) -> Result<i64> {
+        let n = read!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM operator_keys) + (SELECT COUNT(*) FROM access_keys)",
+            )
+            .fetch_one(p)
+            .await
+        })?;
+        Ok(n)
+    }
+
     /// Records the master-key check value unless one exists; returns the value now stored.
     pub async fn init_master_key_check(&self, value: &str) -> Result<String> {
         let stored = write!(self, |p| {

@@ -7,6 +7,9 @@ pub enum StoreError {
     /// A uniqueness rule or a reference would be broken; the message names which.
     #[error("{0}")]
     Conflict(String),
+    /// A value the database refuses to hold.
+    #[error("{0}")]
+    InvalidInput(String),
     /// The caller's expected version did not match the stored one.
     #[error("the resource was changed since it was read (version {current})")]
     VersionMismatch {
@@ -32,6 +35,13 @@ impl From<sqlx::Error> for StoreError {
             }
             if db.is_foreign_key_violation() {
                 return StoreError::Conflict("a referenced resource does not exist".into());
+            }
+            // SQLSTATE class 22 (data exception): a value the database cannot hold, such as a
+            // NUL character in text on PostgreSQL. That is bad input, not a database failure.
+            if db.code().is_some_and(|c| c.starts_with("22")) {
+                return StoreError::InvalidInput(
+                    "a value contains characters that cannot be stored (such as NUL)".into(),
+                );
             }
         }
         StoreError::Database(err)

@@ -68,26 +68,33 @@ impl From<OperatorKeyRow> for OperatorKey {
 
 impl Store {
     /// Stores a new access key (its id and the hash of its secret) for a service account of
-    /// this organization, and audits it. Keys go only to service accounts.
+    /// this organization, and audits it. Keys go only to service accounts, and only while the
+    /// account is at `user_version`.
     pub async fn create_access_key(
         &self,
         org_id: &str,
         user_id: &str,
+        user_version: i64,
         key_id: &str,
         secret_hash: &str,
         audit: &AuditEvent,
     ) -> Result<AccessKey> {
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            let kind: Option<String> =
-                sqlx::query_scalar("SELECT kind FROM users WHERE org_id = $1 AND id = $2")
+            let user: Option<(String, i64)> =
+                sqlx::query_as("SELECT kind, version FROM users WHERE org_id = $1 AND id = $2")
                     .bind(org_id)
                     .bind(user_id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            match kind.as_deref() {
+            match user.as_ref().map(|(k, v)| (k.as_str(), *v)) {
                 None => return Err(StoreError::NotFound),
-                Some(k) if k != UserKind::Service.as_str() => {
+                // The caller checked the account at `user_version`; a change since (new roles,
+                // say) must be checked again, not slipped past.
+                Some((_, current)) if current != user_version => {
+                    return Err(StoreError::VersionMismatch { current })
+                }
+                Some((k, _)) if k != UserKind::Service.as_str() => {
                     return Err(StoreError::Conflict(
                         "access keys belong to service accounts only".into(),
                     ))

@@ -110,11 +110,12 @@ impl Store {
         self.get_org(&id).await
     }
 
-    /// Finds an organization by id or short name.
+    /// Finds an organization by id or short name; an id match wins.
     pub async fn find_org(&self, id_or_short_name: &str) -> Result<Option<Organization>> {
         let found = read!(self, |p| {
             let row: Option<OrgRow> = sqlx::query_as(&format!(
-                "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1 OR short_name = $1"
+                "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1 OR short_name = $1 \
+                 ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
             ))
             .bind(id_or_short_name)
             .fetch_optional(p)

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
 use crate::{now_ms, AuditEvent, NewRole, Result, Role, RolePatch, Store, StoreError};
@@ -72,11 +74,12 @@ impl Store {
         rows.into_iter().map(Role::try_from).collect()
     }
 
-    /// A role of this organization by id or by name (case-insensitive).
+    /// A role of this organization by id or by name (case-insensitive); an id match wins.
     pub async fn find_role(&self, org_id: &str, id_or_name: &str) -> Result<Option<Role>> {
         let row: Option<RoleRow> = read!(self, |p| {
             sqlx::query_as(&format!(
-                "SELECT {ROLE_COLUMNS} FROM roles WHERE org_id = $1 AND (id = $2 OR name_key = $3)"
+                "SELECT {ROLE_COLUMNS} FROM roles WHERE org_id = $1 AND (id = $2 OR name_key = $3) \
+                 ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1"
             ))
             .bind(org_id)
             .bind(id_or_name)
@@ -150,6 +153,28 @@ impl Store {
         self.get_role(org_id, &current.id).await
     }
 
+    /// Every permission held, through any role, by the users who hold role `id`: what changing
+    /// that role touches.
+    pub async fn role_holders_permissions(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> Result<BTreeSet<String>> {
+        let lists: Vec<String> = read!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT r.permissions FROM user_roles held \
+                 JOIN user_roles other ON other.user_id = held.user_id \
+                 JOIN roles r ON r.id = other.role_id \
+                 WHERE held.role_id = $2 AND r.org_id = $1",
+            )
+            .bind(org_id)
+            .bind(id)
+            .fetch_all(p)
+            .await
+        })?;
+        permission_union(lists)
+    }
+
     /// Deletes a role that no user holds, and audits it.
     pub async fn delete_role(&self, org_id: &str, id: &str, audit: &AuditEvent) -> Result<()> {
         write!(self, |p| {
@@ -180,4 +205,13 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// The union of JSON permission lists as stored in `roles.permissions`.
+pub(crate) fn permission_union(lists: Vec<String>) -> Result<BTreeSet<String>> {
+    let mut all = BTreeSet::new();
+    for list in lists {
+        all.extend(serde_json::from_str::<Vec<String>>(&list)?);
+    }
+    Ok(all)
 }

@@ -344,10 +344,6 @@ impl Store {
             .fetch_all(p)
             .await
         })?;
-        let mut all = BTreeSet::new();
-        for list in lists {
-            all.extend(serde_json::from_str::<Vec<String>>(&list)?);
-        }
-        Ok(all)
+        crate::roles::permission_union(lists)
     }
 }

@@ -189,6 +189,67 @@ async fn org_roles_users(db: TestDb) {
         Err(StoreError::NotFound)
     ));
 
+    // What a role's holders hold, through any of their roles.
+    let agent = store.get_role(&org.id, "Agent").await.unwrap();
+    let both = UserPatch {
+        role_ids: Some(vec![agent.id.clone(), admin.id.clone()]),
+        ..Default::default()
+    };
+    store
+        .update_user(&org.id, &u.id, &both, None, &audit("user.update"))
+        .await
+        .unwrap();
+    let through_agent = store
+        .role_holders_permissions(&org.id, &agent.id)
+        .await
+        .unwrap();
+    assert!(through_agent.contains("scim") && through_agent.contains("roles.manage"));
+    let lone = store
+        .create_role(
+            &org.id,
+            &NewRole {
+                name: "Lone".into(),
+                description: String::new(),
+                permissions: vec!["x".into()],
+            },
+            &audit("role.create"),
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .role_holders_permissions(&org.id, &lone.id)
+        .await
+        .unwrap()
+        .is_empty());
+    // A role named after another role's id is not found in its place: the id wins.
+    let decoy = NewRole {
+        name: agent.id.clone(),
+        description: String::new(),
+        permissions: vec![],
+    };
+    store
+        .create_role(&org.id, &decoy, &audit("role.create"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        store
+            .update_role(
+                &org.id,
+                &agent.id,
+                &RolePatch {
+                    description: Some("touched".into()),
+                    ..Default::default()
+                },
+                &audit("role.update"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_role(&org.id, &agent.id).await.unwrap().name,
+            "Agent"
+        );
+    }
+
     let perms = store.user_permissions(&org.id, &u.id).await.unwrap();
     assert!(perms.contains("scim") && perms.contains("roles.manage"));
 
@@ -205,14 +266,14 @@ async fn org_roles_users(db: TestDb) {
         .items
         .iter()
         .all(|r| r.org_id.as_deref() == Some(org.id.as_str())));
-    let failed_updates = log
+    let updates = log
         .items
         .iter()
         .filter(|r| r.action == "user.update")
         .count();
     assert_eq!(
-        failed_updates, 1,
-        "only the update that happened is audited"
+        updates, 2,
+        "only the updates that happened are audited (not the refused ones)"
     );
     assert!(log.items.iter().any(|r| r.action == "org.create"));
 
@@ -246,12 +307,12 @@ async fn access_and_operator_keys(db: TestDb) {
 
     assert!(matches!(
         store
-            .create_access_key(&org.id, &human.id, "ak_1", "h1", &audit("k"))
+            .create_access_key(&org.id, &human.id, 1, "ak_1", "h1", &audit("k"))
             .await,
         Err(StoreError::Conflict(_))
     ));
     let key = store
-        .create_access_key(&org.id, &svc.id, "ak_2", "h2", &audit("k"))
+        .create_access_key(&org.id, &svc.id, 1, "ak_2", "h2", &audit("k"))
         .await
         .unwrap();
     assert_eq!(key.last_used_at, None);
@@ -302,6 +363,28 @@ async fn access_and_operator_keys(db: TestDb) {
         .0
         .revoked_at
         .is_some());
+
+    // A key is minted only for the account version that was checked.
+    let promote = UserPatch {
+        display_name: Some(Some("Bot".into())),
+        ..Default::default()
+    };
+    store
+        .update_user(&org.id, &svc.id, &promote, None, &audit("u"))
+        .await
+        .unwrap();
+    let stale = store
+        .create_access_key(&org.id, &svc.id, 1, "ak_3", "h3", &audit("k"))
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionMismatch { current: 2 })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.issued_secret_count().await.unwrap(),
+        2,
+        "ak_2 and op_1"
+    );
 
     assert_eq!(store.init_master_key_check("first").await.unwrap(), "first");
     assert_eq!(

@@ -146,6 +146,7 @@ pub async fn create(
         .create_access_key(
             &org.id,
             &user.id,
+            user.version,
             &key_id,
             &state.secrets.hash_secret(&secret),
             &audit,

@@ -77,13 +77,9 @@ fn check_permissions(requested: &[String]) -> ApiResult<Vec<String>> {
     Ok(set.into_iter().collect())
 }
 
-fn check_description(description: &str) -> ApiResult<()> {
-    if description.chars().count() > 500 {
-        return Err(ApiError::invalid(
-            "description is longer than 500 characters",
-        ));
-    }
-    Ok(())
+fn check_name(name: &str) -> ApiResult<()> {
+    validate::label("name", name, 64)?;
+    validate::not_an_id("name", name)
 }
 
 /// Roles may be read by whoever manages them and by whoever sees employees (to assign them).
@@ -125,8 +121,8 @@ pub async fn create(
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "role.create", ROLES_MANAGE)
         .await?;
-    validate::label("name", &input.name, 64)?;
-    check_description(&input.description)?;
+    check_name(&input.name)?;
+    validate::text("description", &input.description, 500)?;
     let permissions = check_permissions(&input.permissions)?;
     who.require_all(
         &state,
@@ -187,19 +183,26 @@ pub async fn update(
         .await?;
     let current = state.store.get_role(&org.id, &role).await?;
     if let Some(name) = &input.name {
-        validate::label("name", name, 64)?;
+        check_name(name)?;
     }
     if let Some(d) = &input.description {
-        check_description(d)?;
+        validate::text("description", d, 500)?;
     }
     let permissions = input
         .permissions
         .as_deref()
         .map(check_permissions)
         .transpose()?;
-    // Both what the role has and what it would get must be within the caller's reach.
+    // What the role has, what it would get, and everything its holders hold must all be within
+    // the caller's reach: changing a role acts on every user who holds it.
     let mut touched: BTreeSet<String> = current.permissions.iter().cloned().collect();
     touched.extend(permissions.iter().flatten().cloned());
+    touched.extend(
+        state
+            .store
+            .role_holders_permissions(&org.id, &current.id)
+            .await?,
+    );
     who.require_all(&state, &org, "role.update", &touched)
         .await?;
     let mut audit = who.audit("role.update");

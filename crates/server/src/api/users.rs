@@ -425,7 +425,23 @@ pub async fn update(
     };
     let mut audit = who.audit("user.update");
     audit.target = Some(current.id.clone());
-    audit.detail = serde_json::json!({ "active": input.active, "roles": input.roles, "password_changed": password_hash.is_some() });
+    let changed: Vec<&str> = [
+        ("user_name", input.user_name.is_some()),
+        ("email", input.email.is_some()),
+        ("given_name", input.given_name.is_some()),
+        ("family_name", input.family_name.is_some()),
+        ("display_name", input.display_name.is_some()),
+        ("active", input.active.is_some()),
+        ("external_id", input.external_id.is_some()),
+        ("roles", input.roles.is_some()),
+        ("attributes", input.attributes.is_some()),
+        ("password", password_hash.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect();
+    audit.detail =
+        serde_json::json!({ "changed": changed, "active": input.active, "roles": input.roles });
     let patch = UserPatch {
         user_name: input.user_name,
         email: input.email,
@@ -438,6 +454,9 @@ pub async fn update(
         attributes: input.attributes,
         password_hash,
     };
+    // Without If-Match, the write is still bound to the version whose permissions were checked
+    // above, so a user promoted meanwhile is not edited on the strength of the old check.
+    let expected = expected.or(Some(current.version));
     let updated = state
         .store
         .update_user(&org.id, &current.id, &patch, expected, &audit)
