@@ -287,6 +287,73 @@ mod tests {
         assert!(!verify_password("wrong", &h));
     }
 
+    /// A fresh SQLite store in its own folder, which also serves as the data directory.
+    async fn fresh() -> (lanyard_store::testing::TestDb, Store) {
+        let db = lanyard_store::testing::TestDb::new(lanyard_store::Backend::Sqlite)
+            .await
+            .unwrap();
+        let store = Store::open(&db.url).await.unwrap();
+        (db, store)
+    }
+
+    #[tokio::test]
+    async fn first_start_generates_a_private_key_file_and_later_starts_reuse_it() {
+        let (db, store) = fresh().await;
+        let (first, source) = Secrets::load(db.dir.path(), None, &store).await.unwrap();
+        let path = db.dir.path().join(MASTER_KEY_FILE);
+        assert_eq!(source, KeySource::Generated(path.clone()));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, source) = Secrets::load(db.dir.path(), None, &store).await.unwrap();
+        assert_eq!(source, KeySource::File(path));
+        assert_eq!(first.hash_secret("t"), again.hash_secret("t"));
+    }
+
+    #[tokio::test]
+    async fn issued_keys_without_a_check_value_refuse_a_new_key() {
+        let (db, store) = fresh().await;
+        let audit = lanyard_store::AuditEvent::success("test", "operator_key.create");
+        store
+            .create_operator_key("op_1", "hash", &audit)
+            .await
+            .unwrap();
+        let err = Secrets::load(db.dir.path(), None, &store)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("holds issued keys"), "{err}");
+        assert!(
+            store.master_key_check().await.unwrap().is_none(),
+            "nothing recorded"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_or_missing_key_is_refused_once_data_exists() {
+        let (db, store) = fresh().await;
+        Secrets::load(db.dir.path(), None, &store).await.unwrap();
+        let wrong = STANDARD.encode([9u8; 32]);
+        let err = Secrets::load(db.dir.path(), Some(&wrong), &store)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("is not the one"), "{err}");
+        let err = Secrets::load(db.dir.path(), Some("not base64"), &store)
+            .await
+            .err()
+            .expect("refused");
+        assert!(format!("{err:#}").contains("base64"), "{err:#}");
+        std::fs::remove_file(db.dir.path().join(MASTER_KEY_FILE)).unwrap();
+        let err = Secrets::load(db.dir.path(), None, &store)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("no key was given"), "{err}");
+        assert!(!db.dir.path().join(MASTER_KEY_FILE).exists());
+    }
+
     #[test]
     fn wrong_length_keys_are_refused() {
         assert!(Secrets::from_bytes(&[1u8; 16]).is_err());
