@@ -1,1 +1,16 @@
-//! SAML 2.0 service-provider protocol rules. Filled in by the SAML work; nothing here pretends to work yet.
+//! SAML 2.0 service-provider protocol rules, as pure functions over bytes and values: no IO, no
+//! async, no database.
+//!
+//! The design goal is that the bytes a signature was verified over and the bytes that are then
+//! read can never drift apart: a message is parsed once ([`xml::parse`]), the signature verifier
+//! ([`dsig`]) returns a handle to the element it proved, and the reader ([`response`]) accepts
+//! only such a handle.
+
+pub mod c14n;
+pub mod certs;
+pub mod dsig;
+mod error;
+pub mod time;
+pub mod xml;
+
+pub use error::Error;
