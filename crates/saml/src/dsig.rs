@@ -40,6 +40,11 @@ impl<'a, 'i> Verified<'a, 'i> {
         self.node
     }
 
+    /// An assertion decrypted from ciphertext that a verified Response signature covers.
+    pub(crate) fn through_signed_ciphertext(node: Node<'a, 'i>) -> Verified<'a, 'i> {
+        Verified { node }
+    }
+
     /// Whether `other` is the verified element or inside it (so covered by its signature).
     pub fn covers(&self, other: Node<'_, '_>) -> bool {
         other.ancestors().any(|a| a.id() == self.node.id())

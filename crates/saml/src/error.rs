@@ -52,6 +52,6 @@ pub enum Error {
     UnsolicitedNotAllowed,
     #[error("the assertion has no bearer subject confirmation for this service")]
     NoBearerConfirmation,
-    #[error("the encrypted assertion could not be decrypted; check the SP encryption certificate configured at the IdP")]
+    #[error("the encrypted assertion could not be decrypted and verified; check the SP encryption certificate configured at the IdP, and the IdP signing certificate configured here")]
     Decryption,
 }

@@ -10,7 +10,9 @@ pub mod c14n;
 pub mod certs;
 pub mod dsig;
 mod error;
+pub mod response;
 pub mod time;
 pub mod xml;
+pub mod xmlenc;
 
 pub use error::Error;

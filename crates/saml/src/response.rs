@@ -1,0 +1,571 @@
+//! Validating a `samlp:Response` for one IdP connection (SAML 2.0 core §2–3, Web Browser SSO
+//! profile §4.1). The identity is read only from an assertion covered by a verified signature.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use roxmltree::{Document, Node};
+
+use crate::certs::Certificate;
+use crate::dsig::{self, Policy, Verified};
+use crate::xml::{self, children_named, is, one_child, Limits, NS_ASSERTION, NS_DSIG, NS_PROTOCOL};
+use crate::xmlenc::{self, DecryptionKey};
+use crate::Error;
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// What the service provider knows about one IdP connection.
+#[derive(Debug, Clone)]
+pub struct Connection<'c> {
+    /// Our entity ID: the audience assertions must name.
+    pub sp_entity_id: &'c str,
+    /// Our Assertion Consumer Service URL: Destination and Recipient must equal it.
+    pub acs_url: &'c str,
+    /// The IdP's entity ID (its Issuer).
+    pub idp_issuer: &'c str,
+    /// The IdP's signing certificates (1–5); only these are trusted.
+    pub certificates: &'c [Certificate],
+    /// Algorithms tolerated.
+    pub policy: Policy,
+    /// Accept responses nobody asked for (IdP-initiated sign-on).
+    pub allow_idp_initiated: bool,
+    /// Accept a signature by an expired certificate.
+    pub allow_expired_certificate: bool,
+    /// Tolerated clock difference, in milliseconds.
+    pub clock_skew_ms: i64,
+    /// Parsing limits.
+    pub limits: Limits,
+    /// The SP's private keys for encrypted assertions (tried in turn); empty when the IdP does
+    /// not encrypt.
+    pub decryption_keys: &'c [DecryptionKey],
+}
+
+/// The default tolerated clock difference: 180 s.
+pub const DEFAULT_CLOCK_SKEW_MS: i64 = 180_000;
+
+/// Which request, if any, the response must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected<'r> {
+    /// We sent an AuthnRequest with this ID (looked up by the caller from its pending requests).
+    Request(&'r str),
+    /// No pending request: an IdP-initiated response.
+    Unsolicited,
+}
+
+/// One SAML attribute with all its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub name_format: Option<String>,
+    pub friendly_name: Option<String>,
+    pub values: Vec<String>,
+}
+
+/// The verified identity a Response carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub issuer: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
+    /// Unix ms.
+    pub session_not_on_or_after: Option<i64>,
+    /// Unix ms.
+    pub issue_instant: i64,
+    /// For the caller's replay cache: the assertion's ID…
+    pub assertion_id: String,
+    /// …and until when (unix ms) it must be remembered.
+    pub not_on_or_after: i64,
+    /// The request answered, if any.
+    pub in_response_to: Option<String>,
+    pub attributes: Vec<Attribute>,
+    /// Whether the Response itself was signed (as well as, or instead of, the assertion).
+    pub response_signed: bool,
+    pub assertion_signed: bool,
+}
+
+impl Identity {
+    /// All values of the attribute named `name`.
+    pub fn attribute(&self, name: &str) -> Option<&[String]> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.values.as_slice())
+    }
+}
+
+/// Unverified facts read before validation, only to choose which connection's certificates to
+/// try and which pending request to compare with. Nothing here may decide anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    pub response_issuer: Option<String>,
+    pub assertion_issuer: Option<String>,
+    pub in_response_to: Option<String>,
+    /// The `OrganizationName` attribute, when present in a plain assertion.
+    pub organization_name: Option<String>,
+}
+
+/// Decodes the `SAMLResponse` form field of the HTTP-POST binding (base64, line breaks allowed).
+pub fn decode_post(value: &str, limits: Limits) -> Result<Vec<u8>, Error> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.len() / 4 * 3 > limits.max_bytes + 3 {
+        return Err(Error::TooLarge {
+            limit: limits.max_bytes,
+        });
+    }
+    STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| Error::Encoding("SAMLResponse is not valid base64".into()))
+}
+
+fn root_response<'a, 'i>(doc: &'a Document<'i>) -> Result<Node<'a, 'i>, Error> {
+    let root = doc.root_element();
+    if !is(root, NS_PROTOCOL, "Response") {
+        return Err(Error::Malformed(format!(
+            "expected a samlp:Response, got {}",
+            root.tag_name().name()
+        )));
+    }
+    Ok(root)
+}
+
+fn issuer_text(node: Node<'_, '_>) -> Result<Option<String>, Error> {
+    one_child(node, NS_ASSERTION, "Issuer")?
+        .map(|i| xml::text(i).map(|t| t.trim().to_string()))
+        .transpose()
+}
+
+/// Reads the [`Hints`] of a Response without verifying anything.
+pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
+    let doc = xml::parse(bytes, limits)?;
+    let response = root_response(&doc)?;
+    let assertion = children_named(response, NS_ASSERTION, "Assertion").next();
+    let organization_name = assertion.and_then(|a| {
+        a.descendants()
+            .find(|n| {
+                is(*n, NS_ASSERTION, "Attribute") && n.attribute("Name") == Some("OrganizationName")
+            })
+            .and_then(|attr| children_named(attr, NS_ASSERTION, "AttributeValue").next())
+            .and_then(|v| xml::text(v).ok())
+    });
+    Ok(Hints {
+        response_issuer: issuer_text(response).ok().flatten(),
+        assertion_issuer: assertion.and_then(|a| issuer_text(a).ok().flatten()),
+        in_response_to: response.attribute("InResponseTo").map(str::to_string),
+        organization_name,
+    })
+}
+
+/// Validates a decoded Response for `connection` at `now_ms` (unix ms).
+pub fn validate(
+    bytes: &[u8],
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    now_ms: i64,
+) -> Result<Identity, Error> {
+    let doc = xml::parse(bytes, connection.limits)?;
+    let response = root_response(&doc)?;
+    require_version(response)?;
+    check_status(response)?;
+
+    // Exactly one assertion in the whole document, plain or encrypted, a direct child of the
+    // Response, and no signature anywhere but on the Response or that assertion: copies parked in
+    // Extensions, Advice or a Signature's Object (signature wrapping) are refused outright.
+    let assertions: Vec<Node> = doc
+        .descendants()
+        .filter(|n| is(*n, NS_ASSERTION, "Assertion"))
+        .collect();
+    let encrypted: Vec<Node> = doc
+        .descendants()
+        .filter(|n| is(*n, NS_ASSERTION, "EncryptedAssertion"))
+        .collect();
+    let assertion = match (assertions.as_slice(), encrypted.as_slice()) {
+        ([one], []) | ([], [one]) => *one,
+        _ => return Err(Error::AssertionCount(assertions.len() + encrypted.len())),
+    };
+    if assertion.parent_element().map(|p| p.id()) != Some(response.id()) {
+        return Err(Error::Malformed(
+            "the assertion is not a direct child of the Response".into(),
+        ));
+    }
+    only_signatures_on(&doc, &[response, assertion])?;
+
+    let usable = usable_certificates(connection, now_ms)?;
+    let response_verified = dsig::verify(&doc, response, &usable, connection.policy)?;
+    if encrypted.is_empty() {
+        let assertion_verified = dsig::verify(&doc, assertion, &usable, connection.policy)?;
+        let trusted: Verified = match (assertion_verified, response_verified) {
+            (Some(v), _) => v,
+            (None, Some(r)) => r,
+            (None, None) => return Err(Error::Unsigned),
+        };
+        return read_identity(
+            connection,
+            expected,
+            now_ms,
+            response,
+            response_verified.is_some(),
+            assertion,
+            trusted,
+        );
+    }
+
+    // Encrypted: decrypt, parse the plaintext on its own, and verify the assertion there.
+    let plaintext = xmlenc::decrypt_assertion(assertion, connection.decryption_keys)?;
+    decrypted_identity(
+        &plaintext,
+        connection,
+        expected,
+        now_ms,
+        response,
+        response_verified.is_some(),
+        &usable,
+    )
+}
+
+/// Validates the assertion decrypted from an `EncryptedAssertion`.
+fn decrypted_identity(
+    plaintext: &[u8],
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    now_ms: i64,
+    response: Node<'_, '_>,
+    response_signed: bool,
+    usable: &[Certificate],
+) -> Result<Identity, Error> {
+    // Until the plaintext is shown authentic, a failure says only "decryption failed" unless the
+    // Response signature covered the ciphertext: anyone can encrypt to our public certificate,
+    // and distinct errors here would make a decryption (padding) oracle.
+    let opaque = |e: Error| {
+        if response_signed {
+            e
+        } else {
+            Error::Decryption
+        }
+    };
+    let inner = xml::parse(plaintext, connection.limits).map_err(opaque)?;
+    let root = inner.root_element();
+    let nested = inner
+        .descendants()
+        .filter(|n| is(*n, NS_ASSERTION, "Assertion"))
+        .count();
+    if !is(root, NS_ASSERTION, "Assertion") || nested != 1 {
+        return Err(opaque(Error::AssertionCount(nested)));
+    }
+    only_signatures_on(&inner, &[root]).map_err(opaque)?;
+    let trusted = match dsig::verify(&inner, root, usable, connection.policy).map_err(opaque)? {
+        Some(v) => v,
+        // The Response signature covers the ciphertext, and with it this plaintext.
+        None if response_signed => Verified::through_signed_ciphertext(root),
+        None => return Err(Error::Decryption),
+    };
+    read_identity(
+        connection,
+        expected,
+        now_ms,
+        response,
+        response_signed,
+        root,
+        trusted,
+    )
+}
+
+/// Refuses any `ds:Signature` whose parent is not one of `allowed`.
+fn only_signatures_on(doc: &Document<'_>, allowed: &[Node<'_, '_>]) -> Result<(), Error> {
+    for sig in doc.descendants().filter(|n| is(*n, NS_DSIG, "Signature")) {
+        let parent = sig.parent_element().map(|p| p.id());
+        if !allowed.iter().any(|a| Some(a.id()) == parent) {
+            return Err(Error::SignatureStructure(
+                "a Signature sits somewhere other than on the Response or the Assertion".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The connection's certificates valid at `now_ms`. Expired ones are left out (unless the
+/// connection allows them); if that leaves none, the error names the expiry so the admin knows
+/// to upload the new certificate.
+fn usable_certificates(
+    connection: &Connection<'_>,
+    now_ms: i64,
+) -> Result<Vec<Certificate>, Error> {
+    let now_s = now_ms / 1000;
+    let usable: Vec<Certificate> = connection
+        .certificates
+        .iter()
+        .filter(|c| {
+            c.check_validity(now_s, connection.allow_expired_certificate)
+                .is_ok()
+        })
+        .cloned()
+        .collect();
+    if usable.is_empty() {
+        if let Some(cert) = connection.certificates.iter().max_by_key(|c| c.not_after) {
+            cert.check_validity(now_s, false)?;
+        }
+        return Err(Error::UnknownSigner);
+    }
+    Ok(usable)
+}
+
+fn require_version(node: Node<'_, '_>) -> Result<(), Error> {
+    match node.attribute("Version") {
+        Some("2.0") => Ok(()),
+        other => Err(Error::Malformed(format!(
+            "unsupported SAML version {other:?}"
+        ))),
+    }
+}
+
+fn check_status(response: Node<'_, '_>) -> Result<(), Error> {
+    let status = one_child(response, NS_PROTOCOL, "Status")?
+        .ok_or_else(|| Error::Malformed("the Response has no Status".into()))?;
+    let code = one_child(status, NS_PROTOCOL, "StatusCode")?
+        .ok_or_else(|| Error::Malformed("the Status has no StatusCode".into()))?;
+    let value = code.attribute("Value").unwrap_or_default();
+    if value == SUCCESS {
+        return Ok(());
+    }
+    let mut full = value.to_string();
+    if let Some(sub) =
+        one_child(code, NS_PROTOCOL, "StatusCode")?.and_then(|s| s.attribute("Value"))
+    {
+        full = format!("{full} / {sub}");
+    }
+    let message = one_child(status, NS_PROTOCOL, "StatusMessage")?.and_then(|m| xml::text(m).ok());
+    Err(Error::Status {
+        code: full,
+        message,
+    })
+}
+
+fn mismatch(what: &'static str, expected: &str, got: &str) -> Error {
+    Error::Mismatch {
+        what,
+        expected: expected.to_string(),
+        got: got.to_string(),
+    }
+}
+
+fn time_attr(node: Node<'_, '_>, name: &str) -> Result<Option<i64>, Error> {
+    node.attribute(name)
+        .map(|v| crate::time::parse(v, name))
+        .transpose()
+}
+
+fn read_identity(
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    now: i64,
+    response: Node<'_, '_>,
+    response_signed: bool,
+    assertion: Node<'_, '_>,
+    trusted: Verified<'_, '_>,
+) -> Result<Identity, Error> {
+    // Only an assertion the verifier vouched for is read.
+    if !trusted.covers(assertion) {
+        return Err(Error::Unsigned);
+    }
+    let skew = connection.clock_skew_ms;
+
+    // The Response's own envelope. When only the assertion is signed these are unprotected, so
+    // they are checked for consistency but the assertion's own fields decide.
+    let destination = response.attribute("Destination");
+    if response_signed && destination.is_none() {
+        return Err(Error::Malformed(
+            "a signed Response must carry a Destination (SAML bindings §3.5.5.2)".into(),
+        ));
+    }
+    if let Some(d) = destination.filter(|d| *d != connection.acs_url) {
+        return Err(mismatch("Response Destination", connection.acs_url, d));
+    }
+    if let Some(issuer) = issuer_text(response)?.filter(|i| i != connection.idp_issuer) {
+        return Err(mismatch("Response Issuer", connection.idp_issuer, &issuer));
+    }
+    let response_irt = response.attribute("InResponseTo");
+    match (expected, response_irt) {
+        (Expected::Request(id), Some(got)) if got != id => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        (Expected::Unsolicited, Some(got)) => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        _ => {}
+    }
+    if expected == Expected::Unsolicited && !connection.allow_idp_initiated {
+        return Err(Error::UnsolicitedNotAllowed);
+    }
+
+    require_version(assertion)?;
+    let assertion_id = assertion
+        .attribute("ID")
+        .ok_or_else(|| Error::Malformed("the assertion has no ID".into()))?;
+    let issue_instant = time_attr(assertion, "IssueInstant")?
+        .ok_or_else(|| Error::Malformed("the assertion has no IssueInstant".into()))?;
+    let issuer = issuer_text(assertion)?
+        .ok_or_else(|| Error::Malformed("the assertion has no Issuer".into()))?;
+    if issuer != connection.idp_issuer {
+        return Err(mismatch("assertion Issuer", connection.idp_issuer, &issuer));
+    }
+
+    // Subject: the NameID and a bearer confirmation for us.
+    let subject = one_child(assertion, NS_ASSERTION, "Subject")?
+        .ok_or_else(|| Error::Malformed("the assertion has no Subject".into()))?;
+    let name_id = one_child(subject, NS_ASSERTION, "NameID")?
+        .ok_or_else(|| Error::Malformed("the Subject has no NameID".into()))?;
+    let name_id_value = xml::text(name_id)?.trim().to_string();
+    if name_id_value.is_empty() {
+        return Err(Error::Malformed("the NameID is empty".into()));
+    }
+    let mut confirmation_error = Error::NoBearerConfirmation;
+    let mut confirmed_until = None;
+    let mut in_response_to = None;
+    for confirmation in children_named(subject, NS_ASSERTION, "SubjectConfirmation") {
+        if confirmation.attribute("Method") != Some(BEARER) {
+            continue;
+        }
+        match check_bearer(connection, expected, now, confirmation) {
+            Ok((until, irt)) => {
+                confirmed_until = Some(until);
+                in_response_to = irt;
+                break;
+            }
+            Err(e) => confirmation_error = e,
+        }
+    }
+    let confirmed_until = confirmed_until.ok_or(confirmation_error)?;
+
+    // Conditions: time window and audience.
+    let conditions = one_child(assertion, NS_ASSERTION, "Conditions")?
+        .ok_or_else(|| Error::Malformed("the assertion has no Conditions".into()))?;
+    if let Some(not_before) = time_attr(conditions, "NotBefore")? {
+        if now + skew < not_before {
+            return Err(Error::NotYetValid {
+                not_before: crate::time::format_ms(not_before),
+            });
+        }
+    }
+    let conditions_until = time_attr(conditions, "NotOnOrAfter")?;
+    if let Some(until) = conditions_until {
+        if now - skew >= until {
+            return Err(Error::Expired {
+                not_on_or_after: crate::time::format_ms(until),
+            });
+        }
+    }
+    let restrictions: Vec<Node> =
+        children_named(conditions, NS_ASSERTION, "AudienceRestriction").collect();
+    if restrictions.is_empty() {
+        return Err(Error::WrongAudience {
+            audiences: vec![],
+            expected: connection.sp_entity_id.to_string(),
+        });
+    }
+    for restriction in restrictions {
+        let audiences: Vec<String> = children_named(restriction, NS_ASSERTION, "Audience")
+            .map(|a| xml::text(a).map(|t| t.trim().to_string()))
+            .collect::<Result<_, _>>()?;
+        if !audiences.iter().any(|a| a == connection.sp_entity_id) {
+            return Err(Error::WrongAudience {
+                audiences,
+                expected: connection.sp_entity_id.to_string(),
+            });
+        }
+    }
+
+    // Session.
+    let authn = children_named(assertion, NS_ASSERTION, "AuthnStatement")
+        .next()
+        .ok_or_else(|| Error::Malformed("the assertion has no AuthnStatement".into()))?;
+    let session_not_on_or_after = time_attr(authn, "SessionNotOnOrAfter")?;
+    if let Some(until) = session_not_on_or_after {
+        if now - skew >= until {
+            return Err(Error::Expired {
+                not_on_or_after: crate::time::format_ms(until),
+            });
+        }
+    }
+
+    let mut attributes = Vec::new();
+    for statement in children_named(assertion, NS_ASSERTION, "AttributeStatement") {
+        for attr in children_named(statement, NS_ASSERTION, "Attribute") {
+            let name = attr
+                .attribute("Name")
+                .ok_or_else(|| Error::Malformed("an Attribute has no Name".into()))?;
+            let values = children_named(attr, NS_ASSERTION, "AttributeValue")
+                .map(xml::text)
+                .collect::<Result<Vec<_>, _>>()?;
+            attributes.push(Attribute {
+                name: name.to_string(),
+                name_format: attr.attribute("NameFormat").map(str::to_string),
+                friendly_name: attr.attribute("FriendlyName").map(str::to_string),
+                values,
+            });
+        }
+    }
+
+    Ok(Identity {
+        issuer,
+        name_id: name_id_value,
+        name_id_format: name_id.attribute("Format").map(str::to_string),
+        session_index: authn.attribute("SessionIndex").map(str::to_string),
+        session_not_on_or_after,
+        issue_instant,
+        assertion_id: assertion_id.to_string(),
+        not_on_or_after: conditions_until.map_or(confirmed_until, |c| c.max(confirmed_until))
+            + skew,
+        in_response_to,
+        attributes,
+        response_signed,
+        assertion_signed: trusted.node().id() == assertion.id(),
+    })
+}
+
+/// Checks one bearer `SubjectConfirmation`; returns its expiry and InResponseTo.
+fn check_bearer(
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    now: i64,
+    confirmation: Node<'_, '_>,
+) -> Result<(i64, Option<String>), Error> {
+    let data = one_child(confirmation, NS_ASSERTION, "SubjectConfirmationData")?
+        .ok_or(Error::NoBearerConfirmation)?;
+    let recipient = data.attribute("Recipient").unwrap_or_default();
+    if recipient != connection.acs_url {
+        return Err(mismatch(
+            "SubjectConfirmationData Recipient",
+            connection.acs_url,
+            recipient,
+        ));
+    }
+    let until = time_attr(data, "NotOnOrAfter")?
+        .ok_or_else(|| Error::Malformed("the bearer confirmation has no NotOnOrAfter".into()))?;
+    if now - connection.clock_skew_ms >= until {
+        return Err(Error::Expired {
+            not_on_or_after: crate::time::format_ms(until),
+        });
+    }
+    if let Some(not_before) = time_attr(data, "NotBefore")? {
+        if now + connection.clock_skew_ms < not_before {
+            return Err(Error::NotYetValid {
+                not_before: crate::time::format_ms(not_before),
+            });
+        }
+    }
+    let irt = data.attribute("InResponseTo");
+    match (expected, irt) {
+        (Expected::Request(id), Some(got)) if got == id => {}
+        (Expected::Request(_), Some(got)) => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        (Expected::Request(id), None) => {
+            return Err(Error::UnknownInResponseTo(format!("(none; expected {id})")))
+        }
+        (Expected::Unsolicited, Some(got)) => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        (Expected::Unsolicited, None) => {}
+    }
+    Ok((until, irt.map(str::to_string)))
+}
