@@ -10,8 +10,10 @@ pub mod c14n;
 pub mod certs;
 pub mod dsig;
 mod error;
+pub mod metadata;
 pub mod response;
 pub mod time;
+mod writer;
 pub mod xml;
 pub mod xmlenc;
 
