@@ -6,12 +6,15 @@
 //! ([`dsig`]) returns a handle to the element it proved, and the reader ([`response`]) accepts
 //! only such a handle.
 
+pub mod bindings;
 pub mod c14n;
 pub mod certs;
 pub mod dsig;
 mod error;
 pub mod metadata;
+pub mod requests;
 pub mod response;
+pub mod signing;
 pub mod time;
 mod writer;
 pub mod xml;

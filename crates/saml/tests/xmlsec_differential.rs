@@ -42,6 +42,7 @@ fn xmlsec_accepts(xml: &str, id: &str, cert: &str) -> bool {
         .arg(common::dir().join("keys").join(cert))
         .args(["--id-attr:ID", &format!("{NS_ASSERTION}:Assertion")])
         .args(["--id-attr:ID", &format!("{NS_PROTOCOL}:Response")])
+        .args(["--id-attr:ID", &format!("{NS_PROTOCOL}:AuthnRequest")])
         .args(["--node-id", id])
         .arg(&file)
         .output()
@@ -142,4 +143,40 @@ fn never_more_permissive_than_xmlsec1() {
         assert!(xmlsec_accepts(&sha1.xml, &id, "idp1.cert.pem"));
     }
     assert!(compared >= 20, "only {compared} comparisons made");
+}
+
+#[test]
+fn xmlsec1_verifies_what_we_sign() {
+    if !xmlsec_available() {
+        return;
+    }
+    let request = lanyard_saml::requests::AuthnRequest {
+        id: "_req_signed",
+        issue_instant: 1_767_225_600_000,
+        destination: "https://idp.example/sso",
+        sp_entity_id: "https://sp.lanyard.test/saml",
+        acs_url: "https://sp.lanyard.test/saml",
+        name_id_format: None,
+        force_authn: true,
+    }
+    .to_xml();
+    for (key, cert) in [
+        ("idp1.key.pem", "idp1.cert.pem"),
+        ("idp-ec.key.pem", "idp-ec.cert.pem"),
+    ] {
+        let key = lanyard_saml::signing::SigningKey::parse(
+            &std::fs::read(common::dir().join("keys").join(key)).unwrap(),
+        )
+        .unwrap();
+        let signed = dsig::sign_enveloped(&request, &key).unwrap();
+        assert!(
+            xmlsec_accepts(&signed, "_req_signed", cert),
+            "xmlsec1 rejects our {cert} signature:\n{signed}"
+        );
+        assert!(!xmlsec_accepts(
+            &signed.replace("ForceAuthn=\"true\"", "ForceAuthn=\"false\""),
+            "_req_signed",
+            cert
+        ));
+    }
 }
