@@ -64,6 +64,15 @@ enum Command {
     /// Organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// SAML tools for support staff.
+    #[command(subcommand)]
+    Saml(SamlCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum SamlCommand {
+    /// Print the verdict on a saved SAML response: the identity, or exactly why it is refused.
+    Verify(crate::saml_cli::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -130,6 +139,10 @@ pub fn init_logging(cli: &Cli) {
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Offline tools need no database.
+    if let Command::Saml(cmd) = &cli.command {
+        return saml(&cli, cmd);
+    }
     let (store, secrets) = open(&cli).await?;
     let result = match &cli.command {
         Command::Serve(args) => serve(store.clone(), secrets, args).await,
@@ -139,6 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::OperatorKey(cmd) => operator_key(&cli, &store, &secrets, cmd).await,
         Command::Org(cmd) => org(&cli, &store, cmd).await,
+        Command::Saml(cmd) => saml(&cli, cmd),
     };
     store.close().await;
     result
@@ -227,6 +241,15 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+fn saml(cli: &Cli, cmd: &SamlCommand) -> anyhow::Result<()> {
+    match cmd {
+        SamlCommand::Verify(args) => match crate::saml_cli::verify(args, cli.json)? {
+            true => Ok(()),
+            false => Err(anyhow!("the response was refused")),
+        },
+    }
 }
 
 async fn operator_key(

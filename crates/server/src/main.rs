@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod metrics;
 mod permissions;
+mod saml_cli;
 mod secrets;
 mod state;
 mod validate;
