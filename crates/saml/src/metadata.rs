@@ -149,6 +149,8 @@ pub fn read_idp(bytes: &[u8], limits: Limits) -> Result<IdpMetadata, Error> {
 /// What our own metadata says.
 #[derive(Debug, Clone)]
 pub struct SpMetadata<'a> {
+    /// An `ID` for the document (needed to sign it).
+    pub id: Option<&'a str>,
     pub entity_id: &'a str,
     /// The Assertion Consumer Service (HTTP-POST).
     pub acs_url: &'a str,
@@ -168,6 +170,7 @@ pub fn write_sp(sp: &SpMetadata<'_>) -> String {
         "md:EntityDescriptor",
         &[
             ("xmlns:md", Some(NS_METADATA)),
+            ("ID", sp.id),
             ("entityID", Some(sp.entity_id)),
         ],
     );
@@ -234,6 +237,17 @@ pub fn write_sp(sp: &SpMetadata<'_>) -> String {
     x.finish()
 }
 
+/// Writes SP metadata signed with an enveloped signature (needs `sp.id`).
+pub fn write_sp_signed(
+    sp: &SpMetadata<'_>,
+    key: &crate::signing::SigningKey,
+) -> Result<String, Error> {
+    if sp.id.is_none() {
+        return Err(Error::Malformed("signed metadata needs an ID".into()));
+    }
+    crate::dsig::sign_enveloped(&write_sp(sp), key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +255,7 @@ mod tests {
     #[test]
     fn our_metadata_reads_back() {
         let xml = write_sp(&SpMetadata {
+            id: None,
             entity_id: "https://sp.example/saml",
             acs_url: "https://sp.example/saml",
             slo_url: Some("https://sp.example/saml/slo"),
@@ -275,6 +290,7 @@ mod tests {
     #[test]
     fn values_are_escaped() {
         let xml = write_sp(&SpMetadata {
+            id: None,
             entity_id: "https://sp.example/saml?a=1&b=\"2\"",
             acs_url: "https://sp.example/<acs>",
             slo_url: None,

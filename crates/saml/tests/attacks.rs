@@ -618,3 +618,27 @@ fn idp_status_failures_carry_the_idps_code_and_message() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn an_expired_certificate_is_refused_unless_allowed() {
+    let f = Fixture::load("entra");
+    let later = lanyard_saml::time::parse("2036-01-01T00:00:00Z", "t").unwrap();
+    let e = response::validate(f.xml.as_bytes(), &f.connection(), f.expected(), later).unwrap_err();
+    match &e {
+        Error::CertificateExpired { not_after, .. } => {
+            assert_eq!(not_after, "2035-01-01T00:00:00Z")
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        e.to_string().contains("2035-01-01"),
+        "the message names the expiry: {e}"
+    );
+    // Allowed, the certificate is used; the assertion itself is then too old.
+    let mut c = f.connection();
+    c.allow_expired_certificate = true;
+    assert!(matches!(
+        response::validate(f.xml.as_bytes(), &c, f.expected(), later),
+        Err(Error::Expired { .. })
+    ));
+}

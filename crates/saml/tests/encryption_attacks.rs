@@ -22,11 +22,15 @@ fn encrypt_to_sp(assertion: &str) -> String {
     let oaep = OaepPublicEncryptingKey::new(public).unwrap();
     let content_key = [7u8; 32];
     let mut wrapped = vec![0u8; oaep.ciphertext_size()];
-    let wrapped = oaep.encrypt(&OAEP_SHA1_MGF1SHA1, &content_key, &mut wrapped, None).unwrap().to_vec();
+    let wrapped = oaep
+        .encrypt(&OAEP_SHA1_MGF1SHA1, &content_key, &mut wrapped, None)
+        .unwrap()
+        .to_vec();
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &content_key).unwrap());
     let iv = [9u8; 12];
     let mut body = assertion.as_bytes().to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::empty(), &mut body).unwrap();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(iv), Aad::empty(), &mut body)
+        .unwrap();
     let mut data = iv.to_vec();
     data.extend_from_slice(&body);
     format!(
@@ -42,7 +46,10 @@ fn encrypt_to_sp(assertion: &str) -> String {
 
 fn assertion_range(xml_text: &str) -> std::ops::Range<usize> {
     let doc = xml::parse(xml_text.as_bytes(), Limits::default()).unwrap();
-    let node = doc.descendants().find(|n| xml::is(*n, NS_ASSERTION, "Assertion")).unwrap();
+    let node = doc
+        .descendants()
+        .find(|n| xml::is(*n, NS_ASSERTION, "Assertion"))
+        .unwrap();
     node.range()
 }
 
@@ -59,14 +66,28 @@ fn our_encryption_helper_matches_what_idps_send() {
     let mut assertion = entra.xml[r.clone()].to_string();
     // The assertion must carry its own namespace declarations once lifted out of the Response.
     if !assertion.contains("xmlns:saml2=") {
-        assertion = assertion.replacen("<saml2:Assertion", &format!("<saml2:Assertion xmlns:saml2=\"{NS_ASSERTION}\""), 1);
+        assertion = assertion.replacen(
+            "<saml2:Assertion",
+            &format!("<saml2:Assertion xmlns:saml2=\"{NS_ASSERTION}\""),
+            1,
+        );
     }
-    let text = format!("{}{}{}", &entra.xml[..r.start], encrypt_to_sp(&assertion), &entra.xml[r.end..]);
+    let text = format!(
+        "{}{}{}",
+        &entra.xml[..r.start],
+        encrypt_to_sp(&assertion),
+        &entra.xml[r.end..]
+    );
     f.xml = text;
     // The Okta response is also signed over its (now replaced) content: strip that signature.
     let mut stripped = f.xml.clone();
     let doc = xml::parse(stripped.as_bytes(), Limits::default()).unwrap();
-    let sig = doc.root_element().children().find(|n| n.has_tag_name(("http://www.w3.org/2000/09/xmldsig#", "Signature"))).unwrap().range();
+    let sig = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name(("http://www.w3.org/2000/09/xmldsig#", "Signature")))
+        .unwrap()
+        .range();
     drop(doc);
     stripped.replace_range(sig, "");
     let id = run(&f, &stripped).expect("an IdP-signed assertion encrypted to us");
@@ -80,14 +101,36 @@ fn an_unsigned_assertion_encrypted_by_an_attacker_is_refused() {
     let r = assertion_range(&unsigned.xml);
     let mut assertion = unsigned.xml[r.clone()].replacen("ada@acme.example", "eve@acme.example", 1);
     if !assertion.contains("xmlns:saml2=") {
-        assertion = assertion.replacen("<saml2:Assertion", &format!("<saml2:Assertion xmlns:saml2=\"{NS_ASSERTION}\""), 1);
+        assertion = assertion.replacen(
+            "<saml2:Assertion",
+            &format!("<saml2:Assertion xmlns:saml2=\"{NS_ASSERTION}\""),
+            1,
+        );
     }
-    let attack = format!("{}{}{}", &unsigned.xml[..r.start], encrypt_to_sp(&assertion), &unsigned.xml[r.end..]);
+    let attack = format!(
+        "{}{}{}",
+        &unsigned.xml[..r.start],
+        encrypt_to_sp(&assertion),
+        &unsigned.xml[r.end..]
+    );
     assert_eq!(run(&f, &attack).unwrap_err(), Error::Decryption);
     // Garbage plaintext and a well-formed non-assertion look exactly the same.
-    for plaintext in ["not xml at all", "<x/>", "<saml2:Assertion xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>"] {
-        let attack = format!("{}{}{}", &unsigned.xml[..r.start], encrypt_to_sp(plaintext), &unsigned.xml[r.end..]);
-        assert_eq!(run(&f, &attack).unwrap_err(), Error::Decryption, "{plaintext}");
+    for plaintext in [
+        "not xml at all",
+        "<x/>",
+        "<saml2:Assertion xmlns:saml2=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",
+    ] {
+        let attack = format!(
+            "{}{}{}",
+            &unsigned.xml[..r.start],
+            encrypt_to_sp(plaintext),
+            &unsigned.xml[r.end..]
+        );
+        assert_eq!(
+            run(&f, &attack).unwrap_err(),
+            Error::Decryption,
+            "{plaintext}"
+        );
     }
 }
 
@@ -96,7 +139,11 @@ fn tampered_ciphertexts_all_fail_the_same_way() {
     for name in ["encrypted-gcm", "encrypted-cbc"] {
         let f = Fixture::load(name);
         let doc = xml::parse(f.xml.as_bytes(), Limits::default()).unwrap();
-        let values: Vec<_> = doc.descendants().filter(|n| n.has_tag_name(("http://www.w3.org/2001/04/xmlenc#", "CipherValue"))).map(|n| n.range()).collect();
+        let values: Vec<_> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name(("http://www.w3.org/2001/04/xmlenc#", "CipherValue")))
+            .map(|n| n.range())
+            .collect();
         drop(doc);
         for range in values {
             let text = &f.xml[range.clone()];
@@ -106,7 +153,11 @@ fn tampered_ciphertexts_all_fail_the_same_way() {
             let c = attack.as_bytes()[at];
             let flipped = if c == b'A' { "B" } else { "A" };
             attack.replace_range(at..at + 1, flipped);
-            assert_eq!(run(&f, &attack).unwrap_err(), Error::Decryption, "{name} at {at}");
+            assert_eq!(
+                run(&f, &attack).unwrap_err(),
+                Error::Decryption,
+                "{name} at {at}"
+            );
         }
     }
 }
@@ -114,10 +165,24 @@ fn tampered_ciphertexts_all_fail_the_same_way() {
 #[test]
 fn rsa_1_5_and_unknown_algorithms_are_refused() {
     let f = Fixture::load("encrypted-gcm");
-    let attack = f.xml.replacen("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", "http://www.w3.org/2001/04/xmlenc#rsa-1_5", 1);
-    assert!(matches!(run(&f, &attack), Err(Error::AlgorithmNotAllowed(_))));
-    let attack = f.xml.replacen("http://www.w3.org/2009/xmlenc11#aes256-gcm", "http://www.w3.org/2001/04/xmlenc#tripledes-cbc", 1);
-    assert!(matches!(run(&f, &attack), Err(Error::AlgorithmNotAllowed(_))));
+    let attack = f.xml.replacen(
+        "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+        "http://www.w3.org/2001/04/xmlenc#rsa-1_5",
+        1,
+    );
+    assert!(matches!(
+        run(&f, &attack),
+        Err(Error::AlgorithmNotAllowed(_))
+    ));
+    let attack = f.xml.replacen(
+        "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+        "http://www.w3.org/2001/04/xmlenc#tripledes-cbc",
+        1,
+    );
+    assert!(matches!(
+        run(&f, &attack),
+        Err(Error::AlgorithmNotAllowed(_))
+    ));
 }
 
 #[test]

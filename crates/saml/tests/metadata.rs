@@ -49,3 +49,33 @@ fn okta_entra_and_adfs_metadata_read() {
         }
     }
 }
+
+#[test]
+fn our_signed_metadata_verifies() {
+    use lanyard_saml::dsig::{self, Policy};
+    use lanyard_saml::metadata::{write_sp_signed, SpMetadata};
+    let key = lanyard_saml::signing::SigningKey::parse(
+        &std::fs::read(common::dir().join("keys/idp1.key.pem")).unwrap(),
+    )
+    .unwrap();
+    let cert = common::cert("idp1.cert.pem");
+    let sp = SpMetadata {
+        id: Some("_md_1"),
+        entity_id: "https://sp.lanyard.test/saml",
+        acs_url: "https://sp.lanyard.test/saml",
+        slo_url: Some("https://sp.lanyard.test/saml/slo"),
+        signing_cert: Some(&cert),
+        encryption_cert: Some(&cert),
+        name_id_format: None,
+        authn_requests_signed: true,
+        want_assertions_signed: true,
+    };
+    let xml = write_sp_signed(&sp, &key).unwrap();
+    let doc = lanyard_saml::xml::parse(xml.as_bytes(), Limits::default()).unwrap();
+    assert!(
+        dsig::verify(&doc, doc.root_element(), &[cert.clone()], Policy::default())
+            .unwrap()
+            .is_some()
+    );
+    assert!(write_sp_signed(&SpMetadata { id: None, ..sp }, &key).is_err());
+}
