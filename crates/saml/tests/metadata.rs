@@ -72,10 +72,13 @@ fn our_signed_metadata_verifies() {
     };
     let xml = write_sp_signed(&sp, &key).unwrap();
     let doc = lanyard_saml::xml::parse(xml.as_bytes(), Limits::default()).unwrap();
-    assert!(
-        dsig::verify(&doc, doc.root_element(), &[cert.clone()], Policy::default())
-            .unwrap()
-            .is_some()
-    );
+    assert!(dsig::verify(
+        &doc,
+        doc.root_element(),
+        std::slice::from_ref(&cert),
+        Policy::default()
+    )
+    .unwrap()
+    .is_some());
     assert!(write_sp_signed(&SpMetadata { id: None, ..sp }, &key).is_err());
 }
