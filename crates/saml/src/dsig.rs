@@ -15,6 +15,7 @@ use roxmltree::{Document, Node};
 
 use crate::c14n::{self, EXC_C14N, EXC_C14N_WITH_COMMENTS};
 use crate::certs::{Certificate, PublicKey};
+use crate::xml;
 use crate::xml::{child_elements, is, NS_DSIG};
 use crate::Error;
 
@@ -32,6 +33,8 @@ pub struct Policy {
 #[derive(Debug, Clone, Copy)]
 pub struct Verified<'a, 'i> {
     node: Node<'a, 'i>,
+    /// Signed by its own signature (not only through an enclosing, signed ciphertext).
+    own: bool,
 }
 
 impl<'a, 'i> Verified<'a, 'i> {
@@ -42,7 +45,12 @@ impl<'a, 'i> Verified<'a, 'i> {
 
     /// An assertion decrypted from ciphertext that a verified Response signature covers.
     pub(crate) fn through_signed_ciphertext(node: Node<'a, 'i>) -> Verified<'a, 'i> {
-        Verified { node }
+        Verified { node, own: false }
+    }
+
+    /// Whether the element carries its own verified signature.
+    pub fn is_own_signature(&self) -> bool {
+        self.own
     }
 
     /// Whether `other` is the verified element or inside it (so covered by its signature).
@@ -101,8 +109,7 @@ fn structure(message: &str) -> Error {
 
 /// The `Algorithm` attribute of an element.
 fn algorithm<'a>(node: Node<'a, '_>) -> Result<&'a str, Error> {
-    node.attribute("Algorithm")
-        .ok_or_else(|| structure("an Algorithm attribute is missing"))
+    xml::attr(node, "Algorithm").ok_or_else(|| structure("an Algorithm attribute is missing"))
 }
 
 /// Element children of `node`, requiring exactly the names in `expected` (an entry ending in `?`
@@ -150,8 +157,7 @@ fn inclusive_prefixes<'a>(method: Node<'a, '_>) -> Result<Vec<&'a str>, Error> {
             ));
         }
         prefixes.extend(
-            child
-                .attribute("PrefixList")
+            xml::attr(child, "PrefixList")
                 .unwrap_or("")
                 .split_whitespace(),
         );
@@ -160,6 +166,14 @@ fn inclusive_prefixes<'a>(method: Node<'a, '_>) -> Result<Vec<&'a str>, Error> {
         }
     }
     prefixes.retain(|p| !p.is_empty());
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    // Real IdPs list a handful (`xs`, `#default`); a long list only costs verification time.
+    if prefixes.len() > 16 {
+        return Err(structure(
+            "an InclusiveNamespaces PrefixList names more than 16 prefixes",
+        ));
+    }
     Ok(prefixes)
 }
 
@@ -205,7 +219,7 @@ fn elements_with_id<'a, 'i>(doc: &'a Document<'i>, value: &str) -> usize {
         .filter(|n| {
             ["ID", "Id", "id"]
                 .iter()
-                .any(|a| n.attribute(*a) == Some(value))
+                .any(|a| xml::attr(*n, a) == Some(value))
         })
         .count()
 }
@@ -235,10 +249,9 @@ pub fn verify<'a, 'i>(
         (info[0].unwrap(), info[1].unwrap(), info[2].unwrap());
 
     // The one Reference must point at the element being consumed, by an ID nothing else has.
-    let id = element
-        .attribute("ID")
+    let id = xml::attr(element, "ID")
         .ok_or_else(|| structure("the signed element has no ID attribute"))?;
-    let uri = reference.attribute("URI").unwrap_or("");
+    let uri = xml::attr(reference, "URI").unwrap_or("");
     if uri.strip_prefix('#') != Some(id) {
         return Err(Error::SignatureStructure(format!(
             "the signature references {uri:?}, not the element it sits in (#{id})"
@@ -315,7 +328,10 @@ pub fn verify<'a, 'i>(
     if !same {
         return Err(Error::DigestMismatch);
     }
-    Ok(Some(Verified { node: element }))
+    Ok(Some(Verified {
+        node: element,
+        own: true,
+    }))
 }
 
 fn verifies(alg: SignatureAlg, key: &PublicKey, message: &[u8], sig: &[u8]) -> bool {
@@ -351,9 +367,7 @@ pub fn sign_enveloped(xml: &str, key: &crate::signing::SigningKey) -> Result<Str
         },
     )?;
     let root = doc.root_element();
-    let id = root
-        .attribute("ID")
-        .ok_or_else(|| structure("the element to sign has no ID"))?;
+    let id = xml::attr(root, "ID").ok_or_else(|| structure("the element to sign has no ID"))?;
     if child_elements(root).any(|n| is(n, NS_DSIG, "Signature")) {
         return Err(structure("the element is signed already"));
     }

@@ -22,7 +22,7 @@ pub enum Error {
     Certificate(String),
     #[error("the certificate {subject} expired at {not_after}; upload the IdP's new certificate")]
     CertificateExpired { subject: String, not_after: String },
-    #[error("the IdP reported failure: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    #[error("the IdP reported failure: {code}{} (as the unsigned status says; not verified)", message.as_deref().map(|m| format!(": {m:?}")).unwrap_or_default())]
     Status {
         code: String,
         message: Option<String>,

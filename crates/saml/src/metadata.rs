@@ -52,8 +52,8 @@ fn endpoints(descriptor: Node<'_, '_>, local: &str) -> Vec<Endpoint> {
     children_named(descriptor, NS_METADATA, local)
         .filter_map(|e| {
             Some(Endpoint {
-                binding: e.attribute("Binding")?.to_string(),
-                location: e.attribute("Location")?.to_string(),
+                binding: xml::attr(e, "Binding")?.to_string(),
+                location: xml::attr(e, "Location")?.to_string(),
             })
         })
         .collect()
@@ -90,8 +90,7 @@ pub fn read_idp(bytes: &[u8], limits: Limits) -> Result<IdpMetadata, Error> {
             "expected an EntityDescriptor (SAML 2.0 metadata)".into(),
         ));
     };
-    let entity_id = entity
-        .attribute("entityID")
+    let entity_id = xml::attr(entity, "entityID")
         .ok_or_else(|| Error::Malformed("the EntityDescriptor has no entityID".into()))?
         .to_string();
     let idp = xml::one_child(entity, NS_METADATA, "IDPSSODescriptor")?.ok_or_else(|| {
@@ -116,7 +115,7 @@ pub fn read_idp(bytes: &[u8], limits: Limits) -> Result<IdpMetadata, Error> {
                 Certificate::parse(&der)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        match key.attribute("use") {
+        match xml::attr(key, "use") {
             Some("encryption") => encryption_certs.extend(certs),
             Some("signing") | None => signing_certs.extend(certs),
             Some(other) => {
@@ -132,7 +131,7 @@ pub fn read_idp(bytes: &[u8], limits: Limits) -> Result<IdpMetadata, Error> {
         ));
     }
     let name_id_formats = children_named(idp, NS_METADATA, "NameIDFormat")
-        .map(|n| xml::text(n).map(|t| t.trim().to_string()))
+        .map(|n| xml::text(n).map(|t| xml::trim(&t).to_string()))
         .collect::<Result<_, _>>()?;
     let signed = child_elements(entity).any(|n| is(n, NS_DSIG, "Signature"));
     Ok(IdpMetadata {
@@ -273,8 +272,8 @@ mod tests {
         let acs = children_named(sp, NS_METADATA, "AssertionConsumerService")
             .next()
             .unwrap();
-        assert_eq!(acs.attribute("Location"), Some("https://sp.example/saml"));
-        assert_eq!(acs.attribute("Binding"), Some(BINDING_POST));
+        assert_eq!(xml::attr(acs, "Location"), Some("https://sp.example/saml"));
+        assert_eq!(xml::attr(acs, "Binding"), Some(BINDING_POST));
         assert_eq!(
             children_named(sp, NS_METADATA, "SingleLogoutService").count(),
             2

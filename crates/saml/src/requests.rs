@@ -2,6 +2,9 @@
 
 use roxmltree::Node;
 
+use crate::bindings::RedirectMessage;
+use crate::certs::Certificate;
+use crate::dsig::{self, Policy};
 use crate::metadata::BINDING_POST;
 use crate::writer::Xml;
 use crate::xml::{self, children_named, is, one_child, Limits, NS_ASSERTION, NS_PROTOCOL};
@@ -93,22 +96,20 @@ fn common<'a, 'i>(
     if !is(root, NS_PROTOCOL, local) {
         return Err(Error::Malformed(format!("expected a samlp:{local}")));
     }
-    if root.attribute("Version") != Some("2.0") {
+    if xml::attr(root, "Version") != Some("2.0") {
         return Err(Error::Malformed("unsupported SAML version".into()));
     }
-    let id = root
-        .attribute("ID")
-        .ok_or_else(|| Error::Malformed(format!("the {local} has no ID")))?;
-    let instant = root
-        .attribute("IssueInstant")
+    let id =
+        xml::attr(root, "ID").ok_or_else(|| Error::Malformed(format!("the {local} has no ID")))?;
+    let instant = xml::attr(root, "IssueInstant")
         .ok_or_else(|| Error::Malformed(format!("the {local} has no IssueInstant")))?;
     let issuer = one_child(root, NS_ASSERTION, "Issuer")?
         .ok_or_else(|| Error::Malformed(format!("the {local} has no Issuer")))?;
     Ok((
         id.to_string(),
         crate::time::parse(instant, "IssueInstant")?,
-        root.attribute("Destination").map(str::to_string),
-        xml::text(issuer)?.trim().to_string(),
+        xml::attr(root, "Destination").map(str::to_string),
+        xml::trim(&xml::text(issuer)?).to_string(),
     ))
 }
 
@@ -143,9 +144,32 @@ impl LogoutRequest {
         x.finish()
     }
 
-    /// Reads a LogoutRequest whose signature the binding has already checked (the query
-    /// signature for HTTP-Redirect, [`crate::dsig::verify`] on the root for HTTP-POST).
-    pub fn parse(bytes: &[u8], limits: Limits) -> Result<LogoutRequest, Error> {
+    /// Reads a LogoutRequest received by HTTP-Redirect, after checking its query signature.
+    pub fn from_redirect(
+        message: &RedirectMessage,
+        certs: &[Certificate],
+        policy: Policy,
+        limits: Limits,
+    ) -> Result<LogoutRequest, Error> {
+        message.verify(certs, policy)?;
+        LogoutRequest::parse_unverified(&message.xml, limits)
+    }
+
+    /// Reads a LogoutRequest received by HTTP-POST, after checking its enveloped signature.
+    pub fn from_post(
+        bytes: &[u8],
+        certs: &[Certificate],
+        policy: Policy,
+        limits: Limits,
+    ) -> Result<LogoutRequest, Error> {
+        verify_post(bytes, certs, policy, limits)?;
+        LogoutRequest::parse_unverified(bytes, limits)
+    }
+
+    /// Reads a LogoutRequest without checking any signature: only for messages whose origin is
+    /// established otherwise (and for tests). Prefer [`LogoutRequest::from_redirect`] or
+    /// [`LogoutRequest::from_post`].
+    pub fn parse_unverified(bytes: &[u8], limits: Limits) -> Result<LogoutRequest, Error> {
         let doc = xml::parse(bytes, limits)?;
         let root = doc.root_element();
         let (id, issue_instant, destination, issuer) = common(root, "LogoutRequest")?;
@@ -156,13 +180,12 @@ impl LogoutRequest {
             issue_instant,
             destination,
             issuer,
-            name_id: xml::text(name_id)?.trim().to_string(),
-            name_id_format: name_id.attribute("Format").map(str::to_string),
+            name_id: xml::trim(&xml::text(name_id)?).to_string(),
+            name_id_format: xml::attr(name_id, "Format").map(str::to_string),
             session_indexes: children_named(root, NS_PROTOCOL, "SessionIndex")
-                .map(|s| xml::text(s).map(|t| t.trim().to_string()))
+                .map(|s| xml::text(s).map(|t| xml::trim(&t).to_string()))
                 .collect::<Result<_, _>>()?,
-            not_on_or_after: root
-                .attribute("NotOnOrAfter")
+            not_on_or_after: xml::attr(root, "NotOnOrAfter")
                 .map(|v| crate::time::parse(v, "NotOnOrAfter"))
                 .transpose()?,
         })
@@ -194,25 +217,61 @@ impl LogoutResponse {
         x.finish()
     }
 
-    /// Reads a LogoutResponse whose signature the binding has already checked.
-    pub fn parse(bytes: &[u8], limits: Limits) -> Result<LogoutResponse, Error> {
+    /// Reads a LogoutResponse received by HTTP-Redirect, after checking its query signature.
+    pub fn from_redirect(
+        message: &RedirectMessage,
+        certs: &[Certificate],
+        policy: Policy,
+        limits: Limits,
+    ) -> Result<LogoutResponse, Error> {
+        message.verify(certs, policy)?;
+        LogoutResponse::parse_unverified(&message.xml, limits)
+    }
+
+    /// Reads a LogoutResponse received by HTTP-POST, after checking its enveloped signature.
+    pub fn from_post(
+        bytes: &[u8],
+        certs: &[Certificate],
+        policy: Policy,
+        limits: Limits,
+    ) -> Result<LogoutResponse, Error> {
+        verify_post(bytes, certs, policy, limits)?;
+        LogoutResponse::parse_unverified(bytes, limits)
+    }
+
+    /// Reads a LogoutResponse without checking any signature (see
+    /// [`LogoutRequest::parse_unverified`]).
+    pub fn parse_unverified(bytes: &[u8], limits: Limits) -> Result<LogoutResponse, Error> {
         let doc = xml::parse(bytes, limits)?;
         let root = doc.root_element();
         let (id, issue_instant, destination, issuer) = common(root, "LogoutResponse")?;
         let status = one_child(root, NS_PROTOCOL, "Status")?
             .and_then(|s| one_child(s, NS_PROTOCOL, "StatusCode").ok().flatten())
-            .and_then(|c| c.attribute("Value"))
+            .and_then(|c| xml::attr(c, "Value"))
             .ok_or_else(|| Error::Malformed("the LogoutResponse has no StatusCode".into()))?;
         Ok(LogoutResponse {
             id,
             issue_instant,
             destination,
             issuer,
-            in_response_to: root
-                .attribute("InResponseTo")
+            in_response_to: xml::attr(root, "InResponseTo")
                 .ok_or_else(|| Error::Malformed("the LogoutResponse has no InResponseTo".into()))?
                 .to_string(),
             status: status.to_string(),
         })
+    }
+}
+
+/// The root of a message received by HTTP-POST must carry a signature by a configured key.
+fn verify_post(
+    bytes: &[u8],
+    certs: &[Certificate],
+    policy: Policy,
+    limits: Limits,
+) -> Result<(), Error> {
+    let doc = xml::parse(bytes, limits)?;
+    match dsig::verify(&doc, doc.root_element(), certs, policy)? {
+        Some(_) => Ok(()),
+        None => Err(Error::Unsigned),
     }
 }

@@ -7,7 +7,9 @@ use roxmltree::{Document, Node};
 
 use crate::certs::Certificate;
 use crate::dsig::{self, Policy, Verified};
-use crate::xml::{self, children_named, is, one_child, Limits, NS_ASSERTION, NS_DSIG, NS_PROTOCOL};
+use crate::xml::{
+    self, child_elements, children_named, is, one_child, Limits, NS_ASSERTION, NS_DSIG, NS_PROTOCOL,
+};
 use crate::xmlenc::{self, DecryptionKey};
 use crate::Error;
 
@@ -131,7 +133,7 @@ fn root_response<'a, 'i>(doc: &'a Document<'i>) -> Result<Node<'a, 'i>, Error> {
 
 fn issuer_text(node: Node<'_, '_>) -> Result<Option<String>, Error> {
     one_child(node, NS_ASSERTION, "Issuer")?
-        .map(|i| xml::text(i).map(|t| t.trim().to_string()))
+        .map(|i| xml::text(i).map(|t| xml::trim(&t).to_string()))
         .transpose()
 }
 
@@ -143,7 +145,8 @@ pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
     let organization_name = assertion.and_then(|a| {
         a.descendants()
             .find(|n| {
-                is(*n, NS_ASSERTION, "Attribute") && n.attribute("Name") == Some("OrganizationName")
+                is(*n, NS_ASSERTION, "Attribute")
+                    && xml::attr(*n, "Name") == Some("OrganizationName")
             })
             .and_then(|attr| children_named(attr, NS_ASSERTION, "AttributeValue").next())
             .and_then(|v| xml::text(v).ok())
@@ -151,7 +154,7 @@ pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
     Ok(Hints {
         response_issuer: issuer_text(response).ok().flatten(),
         assertion_issuer: assertion.and_then(|a| issuer_text(a).ok().flatten()),
-        in_response_to: response.attribute("InResponseTo").map(str::to_string),
+        in_response_to: xml::attr(response, "InResponseTo").map(str::to_string),
         organization_name,
     })
 }
@@ -310,7 +313,7 @@ fn usable_certificates(
 }
 
 fn require_version(node: Node<'_, '_>) -> Result<(), Error> {
-    match node.attribute("Version") {
+    match xml::attr(node, "Version") {
         Some("2.0") => Ok(()),
         other => Err(Error::Malformed(format!(
             "unsupported SAML version {other:?}"
@@ -323,13 +326,13 @@ fn check_status(response: Node<'_, '_>) -> Result<(), Error> {
         .ok_or_else(|| Error::Malformed("the Response has no Status".into()))?;
     let code = one_child(status, NS_PROTOCOL, "StatusCode")?
         .ok_or_else(|| Error::Malformed("the Status has no StatusCode".into()))?;
-    let value = code.attribute("Value").unwrap_or_default();
+    let value = xml::attr(code, "Value").unwrap_or_default();
     if value == SUCCESS {
         return Ok(());
     }
     let mut full = value.to_string();
     if let Some(sub) =
-        one_child(code, NS_PROTOCOL, "StatusCode")?.and_then(|s| s.attribute("Value"))
+        one_child(code, NS_PROTOCOL, "StatusCode")?.and_then(|s| xml::attr(s, "Value"))
     {
         full = format!("{full} / {sub}");
     }
@@ -349,7 +352,7 @@ fn mismatch(what: &'static str, expected: &str, got: &str) -> Error {
 }
 
 fn time_attr(node: Node<'_, '_>, name: &str) -> Result<Option<i64>, Error> {
-    node.attribute(name)
+    xml::attr(node, name)
         .map(|v| crate::time::parse(v, name))
         .transpose()
 }
@@ -371,7 +374,7 @@ fn read_identity(
 
     // The Response's own envelope. When only the assertion is signed these are unprotected, so
     // they are checked for consistency but the assertion's own fields decide.
-    let destination = response.attribute("Destination");
+    let destination = xml::attr(response, "Destination");
     if response_signed && destination.is_none() {
         return Err(Error::Malformed(
             "a signed Response must carry a Destination (SAML bindings §3.5.5.2)".into(),
@@ -383,7 +386,7 @@ fn read_identity(
     if let Some(issuer) = issuer_text(response)?.filter(|i| i != connection.idp_issuer) {
         return Err(mismatch("Response Issuer", connection.idp_issuer, &issuer));
     }
-    let response_irt = response.attribute("InResponseTo");
+    let response_irt = xml::attr(response, "InResponseTo");
     match (expected, response_irt) {
         (Expected::Request(id), Some(got)) if got != id => {
             return Err(Error::UnknownInResponseTo(got.to_string()))
@@ -398,8 +401,7 @@ fn read_identity(
     }
 
     require_version(assertion)?;
-    let assertion_id = assertion
-        .attribute("ID")
+    let assertion_id = xml::attr(assertion, "ID")
         .ok_or_else(|| Error::Malformed("the assertion has no ID".into()))?;
     let issue_instant = time_attr(assertion, "IssueInstant")?
         .ok_or_else(|| Error::Malformed("the assertion has no IssueInstant".into()))?;
@@ -414,7 +416,7 @@ fn read_identity(
         .ok_or_else(|| Error::Malformed("the assertion has no Subject".into()))?;
     let name_id = one_child(subject, NS_ASSERTION, "NameID")?
         .ok_or_else(|| Error::Malformed("the Subject has no NameID".into()))?;
-    let name_id_value = xml::text(name_id)?.trim().to_string();
+    let name_id_value = xml::trim(&xml::text(name_id)?).to_string();
     if name_id_value.is_empty() {
         return Err(Error::Malformed("the NameID is empty".into()));
     }
@@ -422,7 +424,7 @@ fn read_identity(
     let mut confirmed_until = None;
     let mut in_response_to = None;
     for confirmation in children_named(subject, NS_ASSERTION, "SubjectConfirmation") {
-        if confirmation.attribute("Method") != Some(BEARER) {
+        if xml::attr(confirmation, "Method") != Some(BEARER) {
             continue;
         }
         match check_bearer(connection, expected, now, confirmation) {
@@ -439,8 +441,19 @@ fn read_identity(
     // Conditions: time window and audience.
     let conditions = one_child(assertion, NS_ASSERTION, "Conditions")?
         .ok_or_else(|| Error::Malformed("the assertion has no Conditions".into()))?;
+    // A condition not understood makes the assertion indeterminate (SAML core §2.5.1.5).
+    if let Some(unknown) = child_elements(conditions).find(|c| {
+        !["AudienceRestriction", "OneTimeUse", "ProxyRestriction"]
+            .iter()
+            .any(|known| is(*c, NS_ASSERTION, known))
+    }) {
+        return Err(Error::Malformed(format!(
+            "the assertion has a condition this service cannot evaluate ({})",
+            unknown.tag_name().name()
+        )));
+    }
     if let Some(not_before) = time_attr(conditions, "NotBefore")? {
-        if now + skew < not_before {
+        if now.saturating_add(skew) < not_before {
             return Err(Error::NotYetValid {
                 not_before: crate::time::format_ms(not_before),
             });
@@ -448,7 +461,7 @@ fn read_identity(
     }
     let conditions_until = time_attr(conditions, "NotOnOrAfter")?;
     if let Some(until) = conditions_until {
-        if now - skew >= until {
+        if now.saturating_sub(skew) >= until {
             return Err(Error::Expired {
                 not_on_or_after: crate::time::format_ms(until),
             });
@@ -464,7 +477,7 @@ fn read_identity(
     }
     for restriction in restrictions {
         let audiences: Vec<String> = children_named(restriction, NS_ASSERTION, "Audience")
-            .map(|a| xml::text(a).map(|t| t.trim().to_string()))
+            .map(|a| xml::text(a).map(|t| xml::trim(&t).to_string()))
             .collect::<Result<_, _>>()?;
         if !audiences.iter().any(|a| a == connection.sp_entity_id) {
             return Err(Error::WrongAudience {
@@ -480,7 +493,7 @@ fn read_identity(
         .ok_or_else(|| Error::Malformed("the assertion has no AuthnStatement".into()))?;
     let session_not_on_or_after = time_attr(authn, "SessionNotOnOrAfter")?;
     if let Some(until) = session_not_on_or_after {
-        if now - skew >= until {
+        if now.saturating_sub(skew) >= until {
             return Err(Error::Expired {
                 not_on_or_after: crate::time::format_ms(until),
             });
@@ -490,16 +503,15 @@ fn read_identity(
     let mut attributes = Vec::new();
     for statement in children_named(assertion, NS_ASSERTION, "AttributeStatement") {
         for attr in children_named(statement, NS_ASSERTION, "Attribute") {
-            let name = attr
-                .attribute("Name")
+            let name = xml::attr(attr, "Name")
                 .ok_or_else(|| Error::Malformed("an Attribute has no Name".into()))?;
             let values = children_named(attr, NS_ASSERTION, "AttributeValue")
-                .map(xml::text)
+                .map(attribute_value)
                 .collect::<Result<Vec<_>, _>>()?;
             attributes.push(Attribute {
                 name: name.to_string(),
-                name_format: attr.attribute("NameFormat").map(str::to_string),
-                friendly_name: attr.attribute("FriendlyName").map(str::to_string),
+                name_format: xml::attr(attr, "NameFormat").map(str::to_string),
+                friendly_name: xml::attr(attr, "FriendlyName").map(str::to_string),
                 values,
             });
         }
@@ -508,17 +520,18 @@ fn read_identity(
     Ok(Identity {
         issuer,
         name_id: name_id_value,
-        name_id_format: name_id.attribute("Format").map(str::to_string),
-        session_index: authn.attribute("SessionIndex").map(str::to_string),
+        name_id_format: xml::attr(name_id, "Format").map(str::to_string),
+        session_index: xml::attr(authn, "SessionIndex").map(str::to_string),
         session_not_on_or_after,
         issue_instant,
         assertion_id: assertion_id.to_string(),
-        not_on_or_after: conditions_until.map_or(confirmed_until, |c| c.max(confirmed_until))
-            + skew,
+        not_on_or_after: conditions_until
+            .map_or(confirmed_until, |c| c.max(confirmed_until))
+            .saturating_add(skew),
         in_response_to,
         attributes,
         response_signed,
-        assertion_signed: trusted.node().id() == assertion.id(),
+        assertion_signed: trusted.node().id() == assertion.id() && trusted.is_own_signature(),
     })
 }
 
@@ -531,7 +544,7 @@ fn check_bearer(
 ) -> Result<(i64, Option<String>), Error> {
     let data = one_child(confirmation, NS_ASSERTION, "SubjectConfirmationData")?
         .ok_or(Error::NoBearerConfirmation)?;
-    let recipient = data.attribute("Recipient").unwrap_or_default();
+    let recipient = xml::attr(data, "Recipient").unwrap_or_default();
     if recipient != connection.acs_url {
         return Err(mismatch(
             "SubjectConfirmationData Recipient",
@@ -541,19 +554,19 @@ fn check_bearer(
     }
     let until = time_attr(data, "NotOnOrAfter")?
         .ok_or_else(|| Error::Malformed("the bearer confirmation has no NotOnOrAfter".into()))?;
-    if now - connection.clock_skew_ms >= until {
+    if now.saturating_sub(connection.clock_skew_ms) >= until {
         return Err(Error::Expired {
             not_on_or_after: crate::time::format_ms(until),
         });
     }
     if let Some(not_before) = time_attr(data, "NotBefore")? {
-        if now + connection.clock_skew_ms < not_before {
+        if now.saturating_add(connection.clock_skew_ms) < not_before {
             return Err(Error::NotYetValid {
                 not_before: crate::time::format_ms(not_before),
             });
         }
     }
-    let irt = data.attribute("InResponseTo");
+    let irt = xml::attr(data, "InResponseTo");
     match (expected, irt) {
         (Expected::Request(id), Some(got)) if got == id => {}
         (Expected::Request(_), Some(got)) => {
@@ -568,4 +581,17 @@ fn check_bearer(
         (Expected::Unsolicited, None) => {}
     }
     Ok((until, irt.map(str::to_string)))
+}
+
+/// An attribute value's text. Values are usually text; some (eduPersonTargetedID) hold an
+/// element such as a NameID, whose text is the value. Comments are dropped, as c14n drops them.
+fn attribute_value(value: Node<'_, '_>) -> Result<String, Error> {
+    if child_elements(value).next().is_none() {
+        return xml::text(value);
+    }
+    Ok(value
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect())
 }

@@ -46,6 +46,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
     }
     let text =
         std::str::from_utf8(bytes).map_err(|_| Error::Malformed("the XML is not UTF-8".into()))?;
+    prescan(bytes, limits)?;
     let options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: limits.max_nodes,
@@ -53,15 +54,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document<'_>, Error> {
     };
     let doc =
         Document::parse_with_options(text, options).map_err(|e| Error::Malformed(e.to_string()))?;
-    let too_deep = doc
-        .descendants()
-        .any(|n| n.is_element() && n.ancestors().count() > limits.max_depth + 1);
-    if too_deep {
-        return Err(Error::Malformed(format!(
-            "elements are nested deeper than {}",
-            limits.max_depth
-        )));
-    }
+    check_names(&doc)?;
     Ok(doc)
 }
 
@@ -128,7 +121,7 @@ pub fn element_prefix<'i>(doc: &Document<'i>, node: Node<'_, 'i>) -> &'i str {
     let start = node.range().start + 1; // skip '<'
     let rest = &src[start..];
     let end = rest
-        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .find([' ', '\t', '\r', '\n', '>', '/'])
         .unwrap_or(rest.len());
     let qname = &rest[..end];
     qname.split_once(':').map(|(p, _)| p).unwrap_or("")
@@ -136,8 +129,193 @@ pub fn element_prefix<'i>(doc: &Document<'i>, node: Node<'_, 'i>) -> &'i str {
 
 /// The prefix an attribute was written with (`""` for none).
 pub fn attribute_prefix<'i>(doc: &Document<'i>, attr: &roxmltree::Attribute<'_, 'i>) -> &'i str {
-    let qname = &doc.input_text()[attr.range_qname()];
+    let qname = doc.input_text().get(attr.range_qname()).unwrap_or_default();
     qname.split_once(':').map(|(p, _)| p).unwrap_or("")
+}
+
+/// Most attributes (namespace declarations included) on one element.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Most namespace declarations in one document.
+pub const MAX_NAMESPACE_DECLARATIONS: usize = 128;
+/// Longest element or attribute name.
+pub const MAX_NAME_LEN: usize = 1024;
+
+/// One linear pass over the raw bytes that bounds what the tree parser's costlier steps see:
+/// nesting depth, attributes per element, namespace declarations and name lengths (the parser
+/// compares each namespace and attribute with its siblings, which is quadratic or worse in these
+/// counts). Comments, CDATA and processing instructions are skipped; the parser checks
+/// well-formedness afterwards.
+fn prescan(bytes: &[u8], limits: Limits) -> Result<(), Error> {
+    let n = bytes.len();
+    let skip_past = |from: usize, end: &[u8]| -> usize {
+        bytes
+            .get(from..)
+            .and_then(|tail| tail.windows(end.len()).position(|w| w == end))
+            .map_or(n, |p| from + p + end.len())
+    };
+    let (mut depth, mut declarations, mut i) = (0usize, 0usize, 0usize);
+    while i < n {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_past(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_past(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_past(i + 2, b"?>");
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_past(i + 2, b">");
+        } else if rest.starts_with(b"<!") {
+            i = skip_past(i + 2, b">");
+        } else {
+            let tag = scan_start_tag(bytes, i + 1)?;
+            declarations += tag.declarations;
+            if declarations > MAX_NAMESPACE_DECLARATIONS {
+                return Err(Error::Malformed(format!(
+                    "the document declares more than {MAX_NAMESPACE_DECLARATIONS} namespaces"
+                )));
+            }
+            if !tag.self_closing {
+                depth += 1;
+                if depth > limits.max_depth {
+                    return Err(Error::Malformed(format!(
+                        "elements are nested deeper than {}",
+                        limits.max_depth
+                    )));
+                }
+            }
+            i = tag.end;
+        }
+    }
+    Ok(())
+}
+
+struct StartTag {
+    declarations: usize,
+    self_closing: bool,
+    end: usize,
+}
+
+/// Walks a start tag from just after its `<`, counting attributes outside quoted values.
+fn scan_start_tag(bytes: &[u8], from: usize) -> Result<StartTag, Error> {
+    let n = bytes.len();
+    let name_len = |start: usize, stop: &dyn Fn(u8) -> bool| {
+        let mut j = start;
+        while j < n && !stop(bytes[j]) {
+            j += 1;
+        }
+        j
+    };
+    let too_long = || {
+        Err(Error::Malformed(format!(
+            "a name is longer than {MAX_NAME_LEN} bytes"
+        )))
+    };
+    let mut j = name_len(from, &|b| is_xml_space(b) || b == b'>' || b == b'/');
+    if j - from > MAX_NAME_LEN {
+        return too_long();
+    }
+    let (mut attributes, mut declarations, mut quote, mut self_closing) =
+        (0usize, 0usize, None, false);
+    while j < n {
+        let b = bytes[j];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None if b == b'>' => break,
+            None if b == b'/' => self_closing = true,
+            None if is_xml_space(b) || b == b'=' => {}
+            None => {
+                self_closing = false;
+                let end = name_len(j, &|c| c == b'=' || is_xml_space(c) || c == b'>');
+                if end - j > MAX_NAME_LEN {
+                    return too_long();
+                }
+                attributes += 1;
+                if bytes[j..end].starts_with(b"xmlns") {
+                    declarations += 1;
+                }
+                if attributes > MAX_ATTRIBUTES {
+                    return Err(Error::Malformed(format!(
+                        "an element has more than {MAX_ATTRIBUTES} attributes"
+                    )));
+                }
+                j = end;
+                continue;
+            }
+        }
+        j += 1;
+    }
+    Ok(StartTag {
+        declarations,
+        self_closing,
+        end: j + 1,
+    })
+}
+
+/// XML's whitespace (the S production), not Unicode's, which includes characters legal in names.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Every element's and attribute's prefix, as recovered from the source text, must resolve to
+/// the namespace the parser gave it: canonicalization writes names from that recovery, so any
+/// disagreement would let the bytes verified differ from the names read.
+fn check_names(doc: &Document<'_>) -> Result<(), Error> {
+    let mismatch = || {
+        Err(Error::Malformed(
+            "a name's prefix cannot be read back consistently".into(),
+        ))
+    };
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let prefix = element_prefix(doc, node);
+        let namespace = node.tag_name().namespace();
+        let consistent = match (prefix, namespace) {
+            // Unprefixed and in no namespace: nothing to resolve.
+            ("", None) => true,
+            ("", Some(ns)) => node.lookup_namespace_uri(None) == Some(ns),
+            (p, ns) => node.lookup_namespace_uri(Some(p)) == ns,
+        };
+        if !consistent {
+            return mismatch();
+        }
+        for attribute in node.attributes() {
+            let Some(qname) = doc.input_text().get(attribute.range_qname()) else {
+                return mismatch();
+            };
+            let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
+            if local != attribute.name() {
+                return mismatch();
+            }
+            let expected = match prefix {
+                "" => None,
+                "xml" => Some("http://www.w3.org/XML/1998/namespace"),
+                p => node.lookup_namespace_uri(Some(p)),
+            };
+            if expected != attribute.namespace() {
+                return mismatch();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of the attribute `name` in no namespace. (roxmltree's `attribute("x")` also matches
+/// `p:x` in any namespace, which would let two readers pick different attributes.)
+pub fn attr<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.attributes()
+        .find(|a| a.namespace().is_none() && a.name() == name)
+        .map(|a| a.value())
+}
+
+/// Trims XML whitespace only: `"admin\u{2003}"` stays distinct from `"admin"`.
+pub fn trim(value: &str) -> &str {
+    value.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use roxmltree::Node;
 
+use crate::xml;
 use crate::xml::{child_elements, is, one_child, NS_DSIG, NS_XENC};
 use crate::Error;
 
@@ -78,8 +79,9 @@ fn content_algorithm(uri: &str) -> Result<Content, Error> {
 }
 
 fn key_transport(method: Node<'_, '_>) -> Result<&'static OaepAlgorithm, Error> {
-    let digest = one_child(method, NS_DSIG, "DigestMethod")?.and_then(|d| d.attribute("Algorithm"));
-    let mgf = one_child(method, NS_XENC11, "MGF")?.and_then(|m| m.attribute("Algorithm"));
+    let digest =
+        one_child(method, NS_DSIG, "DigestMethod")?.and_then(|d| xml::attr(d, "Algorithm"));
+    let mgf = one_child(method, NS_XENC11, "MGF")?.and_then(|m| xml::attr(m, "Algorithm"));
     if one_child(method, NS_XENC, "OAEPparams")?.is_some() {
         return Err(Error::AlgorithmNotAllowed(
             "RSA-OAEP with OAEPparams".into(),
@@ -90,7 +92,7 @@ fn key_transport(method: Node<'_, '_>) -> Result<&'static OaepAlgorithm, Error> 
     const MGF1_SHA1: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha1";
     const MGF1_SHA256: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha256";
     match (
-        method.attribute("Algorithm").unwrap_or_default(),
+        xml::attr(method, "Algorithm").unwrap_or_default(),
         digest,
         mgf,
     ) {
@@ -130,7 +132,7 @@ pub fn decrypt_assertion(
         .ok_or_else(|| Error::Malformed("the EncryptedAssertion has no EncryptedData".into()))?;
     let method = one_child(data, NS_XENC, "EncryptionMethod")?
         .ok_or_else(|| Error::Malformed("the EncryptedData has no EncryptionMethod".into()))?;
-    let content = content_algorithm(method.attribute("Algorithm").unwrap_or_default())?;
+    let content = content_algorithm(xml::attr(method, "Algorithm").unwrap_or_default())?;
     // The wrapped key sits in the EncryptedData's KeyInfo, or beside it (some IdPs).
     let in_key_info = one_child(data, NS_DSIG, "KeyInfo")?
         .and_then(|ki| child_elements(ki).find(|n| is(*n, NS_XENC, "EncryptedKey")));

@@ -189,7 +189,7 @@ fn logout_messages_round_trip() {
         not_on_or_after: Some(1_767_225_900_000),
     };
     assert_eq!(
-        LogoutRequest::parse(request.to_xml().as_bytes(), Limits::default()).unwrap(),
+        LogoutRequest::parse_unverified(request.to_xml().as_bytes(), Limits::default()).unwrap(),
         request
     );
     let response = LogoutResponse {
@@ -201,7 +201,7 @@ fn logout_messages_round_trip() {
         status: STATUS_SUCCESS.into(),
     };
     assert_eq!(
-        LogoutResponse::parse(response.to_xml().as_bytes(), Limits::default()).unwrap(),
+        LogoutResponse::parse_unverified(response.to_xml().as_bytes(), Limits::default()).unwrap(),
         response
     );
     // Through the redirect binding, signed.
@@ -217,8 +217,10 @@ fn logout_messages_round_trip() {
     msg.verify(&[common::cert("idp1.cert.pem")], Policy::default())
         .unwrap();
     assert_eq!(
-        LogoutResponse::parse(&msg.xml, Limits::default()).unwrap(),
+        LogoutResponse::parse_unverified(&msg.xml, Limits::default()).unwrap(),
         response
     );
-    assert!(LogoutRequest::parse(response.to_xml().as_bytes(), Limits::default()).is_err());
+    assert!(
+        LogoutRequest::parse_unverified(response.to_xml().as_bytes(), Limits::default()).is_err()
+    );
 }
