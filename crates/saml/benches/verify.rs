@@ -64,8 +64,56 @@ fn bench(c: &mut Criterion) {
     let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key).unwrap();
     parsed.verify_sig(&message, &signature).unwrap();
 
+    let assertion = doc
+        .descendants()
+        .find(|n| xml::is(*n, xml::NS_ASSERTION, "Assertion"))
+        .unwrap();
+    c.bench_function("part_parse", |b| {
+        b.iter(|| {
+            xml::parse(xml_text.as_bytes(), Limits::default())
+                .unwrap()
+                .root_element()
+                .id()
+        })
+    });
+    c.bench_function("part_c14n_assertion", |b| {
+        b.iter(|| canonicalize(&doc, assertion, &Options::default()).len())
+    });
+    c.bench_function("part_verify_assertion", |b| {
+        b.iter(|| {
+            lanyard_saml::dsig::verify(&doc, assertion, &certs, Policy::default())
+                .unwrap()
+                .is_some()
+        })
+    });
+    let unparsed =
+        aws_lc_rs::signature::UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.clone());
+    c.bench_function("part_unparsed_rsa_verify", |b| {
+        b.iter(|| unparsed.verify(&message, &signature).unwrap())
+    });
     c.bench_function("raw_rsa2048_verify", |b| {
         b.iter(|| parsed.verify_sig(&message, &signature).unwrap())
+    });
+    let entra = std::fs::read_to_string(fixtures().join("entra/response.xml")).unwrap();
+    let mut entra_connection = connection.clone();
+    entra_connection.idp_issuer = "https://sts.windows.net/00000000-0000-0000-0000-000000000000/";
+    validate(
+        entra.as_bytes(),
+        &entra_connection,
+        Expected::Request("_req_fixture_1"),
+        now,
+    )
+    .unwrap();
+    c.bench_function("entra_response_validate", |b| {
+        b.iter(|| {
+            validate(
+                entra.as_bytes(),
+                &entra_connection,
+                Expected::Request("_req_fixture_1"),
+                now,
+            )
+            .unwrap()
+        })
     });
     c.bench_function("okta_response_validate", |b| {
         b.iter(|| {

@@ -28,8 +28,17 @@ pub struct Options<'a> {
     pub exclude: Option<NodeId>,
 }
 
-/// Namespace declarations rendered by output ancestors: prefix ("" for default) → URI.
-type Rendered<'a> = BTreeMap<&'a str, &'a str>;
+/// Namespace declarations rendered by output ancestors, innermost last: (prefix or "" for the
+/// default, URI). Small, so a vector searched from the end beats a map cloned per element.
+type Rendered<'a> = Vec<(&'a str, &'a str)>;
+
+fn rendered_uri<'a>(rendered: &Rendered<'a>, prefix: &str) -> Option<&'a str> {
+    rendered
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == prefix)
+        .map(|(_, u)| *u)
+}
 
 /// Canonicalizes the subtree rooted at `apex` (an element) into bytes.
 pub fn canonicalize<'a, 'i: 'a>(
@@ -90,7 +99,6 @@ fn element<'a, 'i: 'a>(
         return;
     }
     let prefix = element_prefix(doc, node);
-    let mut rendered = parent.clone();
     let mut declarations: BTreeMap<&'a str, &'a str> = BTreeMap::new();
 
     // Visibly utilized: the element's own prefix, and the prefixes of its attributes.
@@ -114,7 +122,10 @@ fn element<'a, 'i: 'a>(
         }
     }
     for (p, uri) in utilized {
-        let already = rendered.get(p).copied();
+        let already = declarations
+            .get(p)
+            .copied()
+            .or_else(|| rendered_uri(parent, p));
         let needed = match already {
             Some(current) => current != uri,
             // An empty default namespace needs no declaration unless one was rendered above.
@@ -122,9 +133,19 @@ fn element<'a, 'i: 'a>(
         };
         if needed {
             declarations.insert(p, uri);
-            rendered.insert(p, uri);
         }
     }
+    let extended;
+    let rendered = if declarations.is_empty() {
+        parent
+    } else {
+        extended = parent
+            .iter()
+            .copied()
+            .chain(declarations.iter().map(|(p, u)| (*p, *u)))
+            .collect::<Rendered>();
+        &extended
+    };
 
     out.push(b'<');
     write_qname(out, prefix, node.tag_name().name());
@@ -153,7 +174,7 @@ fn element<'a, 'i: 'a>(
     out.push(b'>');
     for child in node.children() {
         match child.node_type() {
-            NodeType::Element => element(doc, child, options, &rendered, out),
+            NodeType::Element => element(doc, child, options, rendered, out),
             NodeType::Text => escape_text(child.text().unwrap_or(""), out),
             NodeType::Comment if options.with_comments => comment(child, out),
             NodeType::PI => processing_instruction(child, out),
@@ -192,35 +213,40 @@ fn processing_instruction(node: Node<'_, '_>, out: &mut Vec<u8>) {
 }
 
 fn escape_text(text: &str, out: &mut Vec<u8>) {
-    for c in text.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
+    escape(text, out, |b| match b {
+        b'&' => Some(&b"&amp;"[..]),
+        b'<' => Some(&b"&lt;"[..]),
+        b'>' => Some(&b"&gt;"[..]),
+        b'\r' => Some(&b"&#xD;"[..]),
+        _ => None,
+    });
 }
 
 fn escape_attribute(value: &str, out: &mut Vec<u8>) {
-    for c in value.chars() {
-        match c {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '"' => out.extend_from_slice(b"&quot;"),
-            '\t' => out.extend_from_slice(b"&#x9;"),
-            '\n' => out.extend_from_slice(b"&#xA;"),
-            '\r' => out.extend_from_slice(b"&#xD;"),
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    escape(value, out, |b| match b {
+        b'&' => Some(&b"&amp;"[..]),
+        b'<' => Some(&b"&lt;"[..]),
+        b'"' => Some(&b"&quot;"[..]),
+        b'\t' => Some(&b"&#x9;"[..]),
+        b'\n' => Some(&b"&#xA;"[..]),
+        b'\r' => Some(&b"&#xD;"[..]),
+        _ => None,
+    });
+}
+
+/// Copies `text`, replacing the bytes `replace` maps. Every mapped byte is ASCII, so runs
+/// between them are whole UTF-8 sequences and are copied as they are.
+fn escape(text: &str, out: &mut Vec<u8>, replace: impl Fn(u8) -> Option<&'static [u8]>) {
+    let bytes = text.as_bytes();
+    let mut run = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(with) = replace(*b) {
+            out.extend_from_slice(&bytes[run..i]);
+            out.extend_from_slice(with);
+            run = i + 1;
         }
     }
+    out.extend_from_slice(&bytes[run..]);
 }
 
 #[cfg(test)]
