@@ -34,24 +34,7 @@ impl std::fmt::Debug for DecryptionKey {
 impl DecryptionKey {
     /// Reads an RSA private key in PKCS#8, PEM (`BEGIN PRIVATE KEY`) or DER.
     pub fn parse(input: &[u8]) -> Result<DecryptionKey, Error> {
-        let der = match std::str::from_utf8(input).ok().map(str::trim) {
-            Some(t) if t.starts_with("-----BEGIN PRIVATE KEY-----") => {
-                let body: String = t
-                    .lines()
-                    .filter(|l| !l.starts_with("-----"))
-                    .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-                    .collect();
-                STANDARD.decode(body).map_err(|_| {
-                    Error::Certificate("the private key PEM is not valid base64".into())
-                })?
-            }
-            Some(t) if t.starts_with("-----BEGIN") => {
-                return Err(Error::Certificate(
-                    "the private key must be PKCS#8 (BEGIN PRIVATE KEY)".into(),
-                ))
-            }
-            _ => input.to_vec(),
-        };
+        let der = crate::signing::pkcs8_der(input)?;
         let key = PrivateDecryptingKey::from_pkcs8(&der)
             .map_err(|e| Error::Certificate(format!("not an RSA PKCS#8 private key: {e}")))?;
         let key = OaepPrivateDecryptingKey::new(key)
