@@ -5,5 +5,6 @@
 
 mod error;
 pub mod filter;
+pub mod schema;
 
 pub use error::{Error, ScimType};

@@ -1,0 +1,319 @@
+//! The User, Group and EnterpriseUser schemas (RFC 7643 §4, §8.7.1): every attribute with its
+//! type, plurality, mutability, `returned`, uniqueness and case-exactness. Filters, PATCH and
+//! projection consult these definitions; attribute names compare case-insensitively.
+
+/// Schema URNs.
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// Attribute data types (RFC 7643 §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+/// RFC 7643 §2.2 `mutability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    ReadOnly,
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+/// RFC 7643 §2.2 `returned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    Always,
+    Never,
+    Default,
+    Request,
+}
+
+/// RFC 7643 §2.2 `uniqueness`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    None,
+    Server,
+    Global,
+}
+
+/// One attribute definition.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute {
+    pub name: &'static str,
+    pub kind: Type,
+    pub multi_valued: bool,
+    pub required: bool,
+    pub case_exact: bool,
+    pub mutability: Mutability,
+    pub returned: Returned,
+    pub uniqueness: Uniqueness,
+    pub sub_attributes: &'static [Attribute],
+}
+
+impl Attribute {
+    /// A sub-attribute by name, case-insensitively.
+    pub fn sub(&self, name: &str) -> Option<&'static Attribute> {
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A schema: its URN and attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub attributes: &'static [Attribute],
+}
+
+impl Schema {
+    /// A top-level attribute by name, case-insensitively.
+    pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+const fn attr(name: &'static str, kind: Type) -> Attribute {
+    Attribute {
+        name,
+        kind,
+        multi_valued: false,
+        required: false,
+        case_exact: false,
+        mutability: Mutability::ReadWrite,
+        returned: Returned::Default,
+        uniqueness: Uniqueness::None,
+        sub_attributes: &[],
+    }
+}
+
+const fn string(name: &'static str) -> Attribute {
+    attr(name, Type::String)
+}
+
+const fn exact(mut a: Attribute) -> Attribute {
+    a.case_exact = true;
+    a
+}
+
+const fn required(mut a: Attribute) -> Attribute {
+    a.required = true;
+    a
+}
+
+const fn read_only(mut a: Attribute) -> Attribute {
+    a.mutability = Mutability::ReadOnly;
+    a
+}
+
+const fn multi(mut a: Attribute) -> Attribute {
+    a.multi_valued = true;
+    a
+}
+
+const fn complex(name: &'static str, subs: &'static [Attribute]) -> Attribute {
+    let mut a = attr(name, Type::Complex);
+    a.sub_attributes = subs;
+    a
+}
+
+/// `value`, `display`, `type`, `primary`: the usual sub-attributes of a multi-valued attribute.
+const PLURAL: &[Attribute] = &[
+    string("value"),
+    string("display"),
+    string("type"),
+    attr("primary", Type::Boolean),
+];
+
+const NAME: &[Attribute] = &[
+    string("formatted"),
+    string("familyName"),
+    string("givenName"),
+    string("middleName"),
+    string("honorificPrefix"),
+    string("honorificSuffix"),
+];
+
+const ADDRESS: &[Attribute] = &[
+    string("formatted"),
+    string("streetAddress"),
+    string("locality"),
+    string("region"),
+    string("postalCode"),
+    string("country"),
+    string("type"),
+    attr("primary", Type::Boolean),
+];
+
+const GROUP_REF: &[Attribute] = &[
+    read_only(string("value")),
+    read_only(exact(attr("$ref", Type::Reference))),
+    read_only(string("display")),
+    read_only(string("type")),
+];
+
+const META: &[Attribute] = &[
+    read_only(exact(string("resourceType"))),
+    read_only(attr("created", Type::DateTime)),
+    read_only(attr("lastModified", Type::DateTime)),
+    read_only(exact(attr("location", Type::Reference))),
+    read_only(exact(string("version"))),
+];
+
+const fn id() -> Attribute {
+    let mut a = read_only(exact(string("id")));
+    a.returned = Returned::Always;
+    a.uniqueness = Uniqueness::Server;
+    a
+}
+
+const fn user_name() -> Attribute {
+    let mut a = required(string("userName"));
+    a.uniqueness = Uniqueness::Server;
+    a
+}
+
+const fn password() -> Attribute {
+    let mut a = with_mutability(string("password"), Mutability::WriteOnly);
+    a.returned = Returned::Never;
+    a
+}
+
+const fn with_mutability(mut a: Attribute, mutability: Mutability) -> Attribute {
+    a.mutability = mutability;
+    a
+}
+
+/// Group members: `value` (the member's id) and `type` are fixed once added.
+const MEMBER: &[Attribute] = &[
+    with_mutability(string("value"), Mutability::Immutable),
+    with_mutability(exact(attr("$ref", Type::Reference)), Mutability::Immutable),
+    read_only(string("display")),
+    with_mutability(string("type"), Mutability::Immutable),
+];
+
+/// The core User schema.
+pub const USER_SCHEMA: Schema = Schema {
+    id: USER,
+    name: "User",
+    description: "User Account",
+    attributes: &[
+        id(),
+        exact(string("externalId")),
+        user_name(),
+        complex("name", NAME),
+        string("displayName"),
+        string("nickName"),
+        attr("profileUrl", Type::Reference),
+        string("title"),
+        string("userType"),
+        string("preferredLanguage"),
+        string("locale"),
+        string("timezone"),
+        attr("active", Type::Boolean),
+        password(),
+        multi(complex("emails", PLURAL)),
+        multi(complex("phoneNumbers", PLURAL)),
+        multi(complex("ims", PLURAL)),
+        multi(complex("photos", PLURAL)),
+        multi(complex("addresses", ADDRESS)),
+        read_only(multi(complex("groups", GROUP_REF))),
+        multi(complex("entitlements", PLURAL)),
+        multi(complex("roles", PLURAL)),
+        multi(complex("x509Certificates", PLURAL)),
+        read_only(complex("meta", META)),
+    ],
+};
+
+/// The core Group schema.
+pub const GROUP_SCHEMA: Schema = Schema {
+    id: GROUP,
+    name: "Group",
+    description: "Group",
+    attributes: &[
+        id(),
+        exact(string("externalId")),
+        required(string("displayName")),
+        multi(complex("members", MEMBER)),
+        read_only(complex("meta", META)),
+    ],
+};
+
+/// The Enterprise User extension.
+pub const ENTERPRISE_USER_SCHEMA: Schema = Schema {
+    id: ENTERPRISE_USER,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attributes: &[
+        string("employeeNumber"),
+        string("costCenter"),
+        string("organization"),
+        string("division"),
+        string("department"),
+        complex(
+            "manager",
+            &[
+                string("value"),
+                exact(attr("$ref", Type::Reference)),
+                read_only(string("displayName")),
+            ],
+        ),
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_match_rfc_7643() {
+        let user_name = USER_SCHEMA.attribute("USERNAME").unwrap();
+        assert!(
+            user_name.required
+                && user_name.uniqueness == Uniqueness::Server
+                && !user_name.case_exact
+        );
+        let id = USER_SCHEMA.attribute("id").unwrap();
+        assert!(
+            id.case_exact
+                && id.mutability == Mutability::ReadOnly
+                && id.returned == Returned::Always
+        );
+        assert_eq!(
+            USER_SCHEMA.attribute("password").unwrap().returned,
+            Returned::Never
+        );
+        let emails = USER_SCHEMA.attribute("emails").unwrap();
+        assert!(emails.multi_valued && emails.sub("PRIMARY").unwrap().kind == Type::Boolean);
+        assert!(USER_SCHEMA.attribute("groups").unwrap().mutability == Mutability::ReadOnly);
+        let members = GROUP_SCHEMA.attribute("members").unwrap();
+        assert_eq!(
+            members.sub("value").unwrap().mutability,
+            Mutability::Immutable
+        );
+        assert_eq!(
+            ENTERPRISE_USER_SCHEMA
+                .attribute("manager")
+                .unwrap()
+                .sub("displayName")
+                .unwrap()
+                .mutability,
+            Mutability::ReadOnly
+        );
+        assert!(USER_SCHEMA.attribute("nope").is_none());
+    }
+}
