@@ -4,6 +4,7 @@
 //! into ASTs the store compiles to SQL, with the errors SCIM clients expect.
 
 mod error;
+pub mod eval;
 pub mod filter;
 pub mod schema;
 
