@@ -4,6 +4,9 @@ pub enum ScimType {
     InvalidFilter,
     InvalidPath,
     InvalidValue,
+    InvalidSyntax,
+    Mutability,
+    NoTarget,
     TooMany,
 }
 
@@ -14,6 +17,9 @@ impl ScimType {
             ScimType::InvalidFilter => "invalidFilter",
             ScimType::InvalidPath => "invalidPath",
             ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::Mutability => "mutability",
+            ScimType::NoTarget => "noTarget",
             ScimType::TooMany => "tooMany",
         }
     }

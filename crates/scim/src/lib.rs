@@ -6,6 +6,7 @@
 mod error;
 pub mod eval;
 pub mod filter;
+pub mod patch;
 pub mod schema;
 
 pub use error::{Error, ScimType};
