@@ -1,11 +1,19 @@
 //! SCIM 2.0 protocol rules (RFC 7643, RFC 7644), as pure functions over values: no IO.
 //!
-//! So far: the filter grammar of RFC 7644 §3.4.2.2 and the PATCH path grammar of §3.5.2, parsed
-//! into ASTs the store compiles to SQL, with the errors SCIM clients expect.
+//! - [`schema`]: the User, Group and EnterpriseUser attribute definitions (RFC 7643);
+//! - [`filter`]: the filter and PATCH path grammars (RFC 7644 §3.4.2.2, §3.5.2) into ASTs, with
+//!   depth and length limits — the store compiles these ASTs to SQL;
+//! - [`eval`]: a filter applied to one resource held as JSON (PATCH value paths);
+//! - [`patch`]: the PATCH engine, with the forms Entra ID and Okta send;
+//! - [`messages`]: paging, sorting, list and error bodies, attribute projection.
+//!
+//! Written by hand on purpose (see STACK.md): no crate parses SCIM filters to an AST fit for SQL
+//! or applies PATCH with these clients' quirks.
 
 mod error;
 pub mod eval;
 pub mod filter;
+pub mod messages;
 pub mod patch;
 pub mod schema;
 
