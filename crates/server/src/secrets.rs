@@ -18,6 +18,9 @@ const MASTER_KEY_FILE: &str = "master.key";
 const CHECK_PLAINTEXT: &[u8] = b"lanyard master key check v1";
 const CHECK_PURPOSE: &str = "master-key-check";
 
+/// SCIM tokens start with this.
+pub const SCIM_TOKEN_PREFIX: &str = "lyt_";
+
 /// Keys derived from the master key, held for the life of the process.
 pub struct Secrets {
     seal_key: LessSafeKey,

@@ -1026,3 +1026,92 @@ both_backends!(
     confusion_and_escalation_attempts_fail,
     confusion_and_escalation
 );
+
+async fn scim_tokens(db: TestDb) {
+    let server = Server::start(&db).await;
+    server.create_org("acme").await;
+    server.create_org("globex").await;
+    let (s, created) = server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(json!({ "name": "Okta provisioning", "expires_at": "2099-01-01T00:00:00Z" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("lyt_") && token.len() > 40);
+    assert_eq!(created["scim_endpoint"], format!("{}/scim/v2", server.base));
+    assert_eq!(created["expires_at"], "2099-01-01T00:00:00Z");
+    assert!(token.starts_with(created["prefix"].as_str().unwrap()));
+    let id = created["id"].as_str().unwrap();
+
+    let (s, list) = server.op(GET, "/api/v1/orgs/acme/scim-tokens", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(token), "the token is shown once");
+    assert_eq!(list[0]["name"], "Okta provisioning");
+
+    for (expires, why) in [
+        ("2001-01-01T00:00:00Z", "past"),
+        ("tomorrow", "not a time"),
+        ("2099-01-01T00:00:00+02:00", "not UTC"),
+    ] {
+        let (s, e) = server
+            .op(
+                POST,
+                "/api/v1/orgs/acme/scim-tokens",
+                Some(json!({ "name": "x", "expires_at": expires })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{why}: {e}");
+    }
+    let (s, _) = server
+        .op(
+            POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(json!({ "name": "" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Permission and tenancy.
+    let viewer = server.access_key_with("acme", &["employees.view"]).await;
+    let (s, _) = server
+        .call(GET, "/api/v1/orgs/acme/scim-tokens", Some(&viewer), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = server
+        .op(
+            DELETE,
+            &format!("/api/v1/orgs/globex/scim-tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another organization's token id is 404"
+    );
+
+    let (s, _) = server
+        .op(DELETE, &format!("/api/v1/orgs/acme/scim-tokens/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = server.op(GET, "/api/v1/orgs/acme/scim-tokens", None).await;
+    assert!(list[0]["revoked_at"].is_string());
+    let (_, log) = server
+        .op(GET, "/api/v1/orgs/acme/audit?limit=200", None)
+        .await;
+    for action in ["scim_token.create", "scim_token.revoke"] {
+        assert!(
+            log["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["action"] == action),
+            "{action}"
+        );
+    }
+}
+both_backends!(scim_tokens_are_created_listed_and_revoked, scim_tokens);

@@ -18,7 +18,8 @@ impl Store {
     pub async fn issued_secret_count(&self) -> Result<i64> {
         let n = read!(self, |p| {
             sqlx::query_scalar(
-                "SELECT (SELECT COUNT(*) FROM operator_keys) + (SELECT COUNT(*) FROM access_keys)",
+                "SELECT (SELECT COUNT(*) FROM operator_keys) + (SELECT COUNT(*) FROM access_keys) \
+                 + (SELECT COUNT(*) FROM scim_tokens)",
             )
             .fetch_one(p)
             .await

@@ -298,7 +298,12 @@ impl Store {
         self.touch("operator_keys", &key.id, key.last_used_at).await
     }
 
-    async fn touch(&self, table: &'static str, id: &str, last_used_at: Option<i64>) -> Result<()> {
+    pub(crate) async fn touch(
+        &self,
+        table: &'static str,
+        id: &str,
+        last_used_at: Option<i64>,
+    ) -> Result<()> {
         let now = now_ms();
         if last_used_at.is_some_and(|t| now - t < LAST_USED_GRANULARITY_MS) {
             return Ok(());

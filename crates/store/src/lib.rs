@@ -18,6 +18,7 @@ mod model;
 mod orgs;
 mod pool;
 mod roles;
+mod scim_tokens;
 mod users;
 
 #[cfg(feature = "testing")]

@@ -278,3 +278,17 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
     pub created_at: i64,
 }
+
+/// A SCIM token of an organization. The secret is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimToken {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    /// The token's first characters, shown to tell tokens apart.
+    pub prefix: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}

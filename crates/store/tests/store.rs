@@ -386,6 +386,52 @@ async fn access_and_operator_keys(db: TestDb) {
         "ak_2 and op_1"
     );
 
+    // SCIM tokens: by hash, touched, revoked; scoped to their organization.
+    let draft = ScimToken {
+        id: "t1".into(),
+        org_id: org.id.clone(),
+        name: "okta".into(),
+        prefix: "lyt_abc".into(),
+        created_at: 0,
+        expires_at: Some(4_102_444_800_000),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let t = store
+        .create_scim_token(&org.id, &draft, "th", &audit("scim_token.create"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.name.as_str(), t.expires_at),
+        ("okta", Some(4_102_444_800_000))
+    );
+    let found = store.scim_token_by_hash("th").await.unwrap().unwrap();
+    store.touch_scim_token(&found).await.unwrap();
+    assert!(store
+        .get_scim_token(&org.id, "t1")
+        .await
+        .unwrap()
+        .last_used_at
+        .is_some());
+    assert!(matches!(
+        store
+            .revoke_scim_token("other-org", "t1", &audit("x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .revoke_scim_token(&org.id, "t1", &audit("scim_token.revoke"))
+        .await
+        .unwrap();
+    assert!(store.list_scim_tokens(&org.id).await.unwrap()[0]
+        .revoked_at
+        .is_some());
+    assert_eq!(
+        store.issued_secret_count().await.unwrap(),
+        3,
+        "scim tokens count as issued secrets"
+    );
+
     assert_eq!(store.init_master_key_check("first").await.unwrap(), "first");
     assert_eq!(
         store.init_master_key_check("second").await.unwrap(),

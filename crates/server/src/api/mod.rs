@@ -5,6 +5,7 @@ mod access_keys;
 mod audit;
 mod orgs;
 mod roles;
+mod scim_tokens;
 mod users;
 
 use axum::Router;
@@ -65,6 +66,8 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(access_keys::list, access_keys::create))
         .routes(routes!(access_keys::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(scim_tokens::list, scim_tokens::create))
+        .routes(routes!(scim_tokens::revoke))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     (router, doc)
