@@ -151,8 +151,13 @@ impl LogoutRequest {
         policy: Policy,
         limits: Limits,
     ) -> Result<LogoutRequest, Error> {
-        message.verify(certs, policy)?;
-        LogoutRequest::parse_unverified(&message.xml, limits)
+        read_redirect(
+            message,
+            certs,
+            policy,
+            limits,
+            LogoutRequest::parse_unverified,
+        )
     }
 
     /// Reads a LogoutRequest received by HTTP-POST, after checking its enveloped signature.
@@ -162,8 +167,13 @@ impl LogoutRequest {
         policy: Policy,
         limits: Limits,
     ) -> Result<LogoutRequest, Error> {
-        verify_post(bytes, certs, policy, limits)?;
-        LogoutRequest::parse_unverified(bytes, limits)
+        read_post(
+            bytes,
+            certs,
+            policy,
+            limits,
+            LogoutRequest::parse_unverified,
+        )
     }
 
     /// Reads a LogoutRequest without checking any signature: only for messages whose origin is
@@ -224,8 +234,13 @@ impl LogoutResponse {
         policy: Policy,
         limits: Limits,
     ) -> Result<LogoutResponse, Error> {
-        message.verify(certs, policy)?;
-        LogoutResponse::parse_unverified(&message.xml, limits)
+        read_redirect(
+            message,
+            certs,
+            policy,
+            limits,
+            LogoutResponse::parse_unverified,
+        )
     }
 
     /// Reads a LogoutResponse received by HTTP-POST, after checking its enveloped signature.
@@ -235,8 +250,13 @@ impl LogoutResponse {
         policy: Policy,
         limits: Limits,
     ) -> Result<LogoutResponse, Error> {
-        verify_post(bytes, certs, policy, limits)?;
-        LogoutResponse::parse_unverified(bytes, limits)
+        read_post(
+            bytes,
+            certs,
+            policy,
+            limits,
+            LogoutResponse::parse_unverified,
+        )
     }
 
     /// Reads a LogoutResponse without checking any signature (see
@@ -262,16 +282,31 @@ impl LogoutResponse {
     }
 }
 
-/// The root of a message received by HTTP-POST must carry a signature by a configured key.
-fn verify_post(
+type Parse<T> = fn(&[u8], Limits) -> Result<T, Error>;
+
+/// Reads a message received by HTTP-Redirect once its query signature verifies.
+fn read_redirect<T>(
+    message: &RedirectMessage,
+    certs: &[Certificate],
+    policy: Policy,
+    limits: Limits,
+    parse: Parse<T>,
+) -> Result<T, Error> {
+    message.verify(certs, policy)?;
+    parse(&message.xml, limits)
+}
+
+/// Reads a message received by HTTP-POST once the signature on its root verifies.
+fn read_post<T>(
     bytes: &[u8],
     certs: &[Certificate],
     policy: Policy,
     limits: Limits,
-) -> Result<(), Error> {
+    parse: Parse<T>,
+) -> Result<T, Error> {
     let doc = xml::parse(bytes, limits)?;
     match dsig::verify(&doc, doc.root_element(), certs, policy)? {
-        Some(_) => Ok(()),
+        Some(_) => parse(bytes, limits),
         None => Err(Error::Unsigned),
     }
 }

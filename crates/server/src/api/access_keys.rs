@@ -3,8 +3,8 @@
 
 use crate::extract::Params;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use lanyard_store::{AccessKey, Organization, User, UserKind};
 use serde::Serialize;
@@ -163,13 +163,7 @@ pub async fn create(
         user_id: key.user_id,
         created_at: timestamp(key.created_at),
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::created_with_secret(&location, body))
 }
 
 /// Revoke an access key: it stops working at once (tokens.manage).

@@ -94,6 +94,19 @@ pub struct Page<T> {
     pub offset: i64,
 }
 
+/// A 201 response carrying a secret shown once: never cached, with the new resource's Location.
+pub fn created_with_secret(location: &str, body: impl Serialize) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
 /// RFC 3339 text of a stored time (unix milliseconds), as admins read it.
 pub fn timestamp(ms: i64) -> String {
     let nanos = i128::from(ms) * 1_000_000;

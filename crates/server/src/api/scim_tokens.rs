@@ -3,8 +3,8 @@
 //! to it; only its hash is kept.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use lanyard_store::ScimToken;
 use serde::{Deserialize, Serialize};
@@ -148,13 +148,7 @@ pub async fn create(
         token: secret,
         scim_endpoint: format!("{}/scim/v2", state.public_url),
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::created_with_secret(&location, body))
 }
 
 /// Revoke a SCIM token: it stops working on the next request (tokens.manage).
