@@ -317,3 +317,123 @@ mod tests {
         assert!(USER_SCHEMA.attribute("nope").is_none());
     }
 }
+
+impl Type {
+    /// The RFC 7643 §7 name of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Type::String => "string",
+            Type::Boolean => "boolean",
+            Type::Decimal => "decimal",
+            Type::Integer => "integer",
+            Type::DateTime => "dateTime",
+            Type::Binary => "binary",
+            Type::Reference => "reference",
+            Type::Complex => "complex",
+        }
+    }
+}
+
+impl Attribute {
+    /// The attribute's definition as `/Schemas` publishes it (RFC 7643 §7).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({
+            "name": self.name,
+            "type": self.kind.as_str(),
+            "multiValued": self.multi_valued,
+            "description": "",
+            "required": self.required,
+            "caseExact": self.case_exact,
+            "mutability": match self.mutability {
+                Mutability::ReadOnly => "readOnly",
+                Mutability::ReadWrite => "readWrite",
+                Mutability::Immutable => "immutable",
+                Mutability::WriteOnly => "writeOnly",
+            },
+            "returned": match self.returned {
+                Returned::Always => "always",
+                Returned::Never => "never",
+                Returned::Default => "default",
+                Returned::Request => "request",
+            },
+            "uniqueness": match self.uniqueness {
+                Uniqueness::None => "none",
+                Uniqueness::Server => "server",
+                Uniqueness::Global => "global",
+            },
+        });
+        if !self.sub_attributes.is_empty() {
+            out["subAttributes"] = self.sub_attributes.iter().map(Attribute::to_json).collect();
+        }
+        if self.kind == Type::Reference {
+            out["referenceTypes"] = serde_json::json!(["external", "uri"]);
+        }
+        out
+    }
+}
+
+impl Schema {
+    /// The schema resource as `/Schemas/{id}` returns it, with its `meta.location` under `base`.
+    pub fn to_json(&self, base: &str) -> serde_json::Value {
+        serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": self.attributes.iter().map(Attribute::to_json).collect::<Vec<_>>(),
+            "meta": { "resourceType": "Schema", "location": format!("{base}/Schemas/{}", self.id) },
+        })
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn schemas_publish_as_rfc_7643_section_7() {
+        let user = USER_SCHEMA.to_json("https://x/scim/v2");
+        assert_eq!(user["id"], USER);
+        assert_eq!(
+            user["meta"]["location"],
+            format!("https://x/scim/v2/Schemas/{USER}")
+        );
+        let attrs = user["attributes"].as_array().unwrap();
+        let user_name = attrs.iter().find(|a| a["name"] == "userName").unwrap();
+        assert_eq!(
+            (
+                user_name["type"].as_str(),
+                user_name["required"].as_bool(),
+                user_name["uniqueness"].as_str(),
+                user_name["caseExact"].as_bool()
+            ),
+            (Some("string"), Some(true), Some("server"), Some(false))
+        );
+        let emails = attrs.iter().find(|a| a["name"] == "emails").unwrap();
+        assert_eq!(emails["multiValued"], true);
+        assert_eq!(emails["subAttributes"].as_array().unwrap().len(), 4);
+        let password = attrs.iter().find(|a| a["name"] == "password").unwrap();
+        assert_eq!(
+            (
+                password["mutability"].as_str(),
+                password["returned"].as_str()
+            ),
+            (Some("writeOnly"), Some("never"))
+        );
+        let group = GROUP_SCHEMA.to_json("");
+        let members = group["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "members")
+            .unwrap();
+        assert_eq!(members["subAttributes"][0]["mutability"], "immutable");
+        assert_eq!(
+            ENTERPRISE_USER_SCHEMA.to_json("")["attributes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
+    }
+}
