@@ -164,24 +164,9 @@ impl Store {
         key_id: &str,
         audit: &AuditEvent,
     ) -> Result<AccessKey> {
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let found = sqlx::query(
-                "UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) \
-                 WHERE org_id = $2 AND user_id = $3 AND id = $4",
-            )
-            .bind(now_ms())
-            .bind(org_id)
-            .bind(user_id)
-            .bind(key_id)
-            .execute(&mut *tx)
+        let matching = [("org_id", org_id), ("user_id", user_id), ("id", key_id)];
+        self.revoke("access_keys", &matching, Some(org_id), audit)
             .await?;
-            if found.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(&mut *tx, audit, Some(org_id))?;
-            tx.commit().await?;
-        });
         self.get_access_key(org_id, user_id, key_id).await
     }
 
@@ -275,19 +260,39 @@ impl Store {
 
     /// Revokes an operator key and audits it.
     pub async fn revoke_operator_key(&self, id: &str, audit: &AuditEvent) -> Result<()> {
+        self.revoke("operator_keys", &[("id", id)], None, audit)
+            .await
+    }
+
+    /// Sets `revoked_at` (keeping an earlier one) on the row of `table` matching every
+    /// `column = value` in `matching`, and audits it in the same transaction; no such row is
+    /// [`StoreError::NotFound`].
+    pub(crate) async fn revoke(
+        &self,
+        table: &'static str,
+        matching: &[(&'static str, &str)],
+        org_id: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let conditions: Vec<String> = matching
+            .iter()
+            .enumerate()
+            .map(|(i, (column, _))| format!("{column} = ${}", i + 2))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET revoked_at = COALESCE(revoked_at, $1) WHERE {}",
+            conditions.join(" AND ")
+        );
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            let found = sqlx::query(
-                "UPDATE operator_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
-            )
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if found.rows_affected() == 0 {
+            let mut query = sqlx::query(&sql).bind(now_ms());
+            for (_, value) in matching {
+                query = query.bind(*value);
+            }
+            if query.execute(&mut *tx).await?.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            insert_audit!(&mut *tx, audit, None)?;
+            insert_audit!(&mut *tx, audit, org_id)?;
             tx.commit().await?;
         });
         Ok(())

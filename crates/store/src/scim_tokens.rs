@@ -97,21 +97,13 @@ impl Store {
         id: &str,
         audit: &AuditEvent,
     ) -> Result<()> {
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let found = sqlx::query("UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE org_id = $2 AND id = $3")
-                .bind(now_ms())
-                .bind(org_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if found.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(&mut *tx, audit, Some(org_id))?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.revoke(
+            "scim_tokens",
+            &[("org_id", org_id), ("id", id)],
+            Some(org_id),
+            audit,
+        )
+        .await
     }
 
     /// The SCIM token whose secret hashes to `secret_hash` (an exact match on a keyed hash: the
