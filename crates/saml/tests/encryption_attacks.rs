@@ -191,3 +191,38 @@ fn without_the_sp_key_nothing_decrypts() {
     f.decryption_keys.clear();
     assert_eq!(run(&f, &f.xml.clone()).unwrap_err(), Error::Decryption);
 }
+
+#[test]
+fn a_signed_response_vouches_for_its_encrypted_assertion_but_does_not_call_it_signed() {
+    // An IdP that signs the Response and encrypts an unsigned assertion: the Response signature
+    // covers the ciphertext, so the identity is accepted — and reported as response-signed only.
+    let f = Fixture::load("encrypted-gcm");
+    let unsigned = Fixture::load("unsigned");
+    let r = assertion_range(&unsigned.xml);
+    let assertion = unsigned.xml[r.clone()].to_string();
+    let body = format!(
+        "{}{}{}",
+        &unsigned.xml[..r.start],
+        encrypt_to_sp(&assertion),
+        &unsigned.xml[r.end..]
+    );
+    let body = body.trim_start_matches(|c| c != '<');
+    let body = body
+        .strip_prefix("<?xml")
+        .map(|b| &b[b.find("?>").unwrap() + 2..])
+        .unwrap_or(body);
+    let key = lanyard_saml::signing::SigningKey::parse(
+        &std::fs::read(common::dir().join("keys/idp1.key.pem")).unwrap(),
+    )
+    .unwrap();
+    let signed = lanyard_saml::dsig::sign_enveloped(body, &key).unwrap();
+    let id = run(&f, &signed).expect("accepted through the Response signature");
+    assert_eq!(id.name_id, "ada@acme.example");
+    assert!(id.response_signed);
+    assert!(
+        !id.assertion_signed,
+        "the assertion carries no signature of its own"
+    );
+    // Without the Response signature the same ciphertext proves nothing.
+    assert_eq!(run(&f, body).unwrap_err(), Error::Decryption);
+}
