@@ -5,6 +5,7 @@
 //!   depth and length limits — the store compiles these ASTs to SQL;
 //! - [`eval`]: a filter applied to one resource held as JSON (PATCH value paths);
 //! - [`patch`]: the PATCH engine, with the forms Entra ID and Okta send;
+//! - [`resource`]: a POST/PUT body read into its stored form;
 //! - [`messages`]: paging, sorting, list and error bodies, attribute projection.
 //!
 //! Written by hand on purpose (see STACK.md): no crate parses SCIM filters to an AST fit for SQL
@@ -15,6 +16,7 @@ pub mod eval;
 pub mod filter;
 pub mod messages;
 pub mod patch;
+pub mod resource;
 pub mod schema;
 
 pub use error::{Error, ScimType};

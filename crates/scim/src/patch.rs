@@ -284,7 +284,7 @@ fn check_writable(def: &Attribute, op: Op) -> Result<(), Error> {
 
 /// Converts `value` to the attribute's type: booleans sent as strings (Entra's `"False"`) are
 /// accepted; other mismatches are refused.
-fn coerce(def: &Attribute, value: &Value) -> Result<Value, Error> {
+pub(crate) fn coerce(def: &Attribute, value: &Value) -> Result<Value, Error> {
     let bad = || {
         error(
             ScimType::InvalidValue,
@@ -298,9 +298,19 @@ fn coerce(def: &Attribute, value: &Value) -> Result<Value, Error> {
         (Type::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
         (Type::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => value.clone(),
         (Type::Decimal, Value::Number(_)) => value.clone(),
-        (Type::String | Type::Reference | Type::Binary | Type::DateTime, Value::String(_)) => {
+        (Type::DateTime, Value::String(s)) => {
+            // Filters compare date-times as instants; only RFC 3339 texts can be compared.
+            if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .is_err()
+            {
+                return Err(error(
+                    ScimType::InvalidValue,
+                    format!("{} must be an RFC 3339 date-time, got {s:?}", def.name),
+                ));
+            }
             value.clone()
         }
+        (Type::String | Type::Reference | Type::Binary, Value::String(_)) => value.clone(),
         (Type::Complex, Value::Object(map)) => {
             let mut out = Map::new();
             for (k, v) in map {
@@ -319,7 +329,7 @@ fn coerce(def: &Attribute, value: &Value) -> Result<Value, Error> {
 }
 
 /// The value(s) for a multi-valued attribute: an array, or one element.
-fn elements(def: &Attribute, value: &Value) -> Result<Vec<Value>, Error> {
+pub(crate) fn elements(def: &Attribute, value: &Value) -> Result<Vec<Value>, Error> {
     match value {
         Value::Array(items) => items.iter().map(|v| coerce(def, v)).collect(),
         other => Ok(vec![coerce(def, other)?]),
@@ -327,7 +337,7 @@ fn elements(def: &Attribute, value: &Value) -> Result<Vec<Value>, Error> {
 }
 
 /// Only one element may be primary: a new primary one demotes the others.
-fn settle_primary(items: &mut [Value]) {
+pub(crate) fn settle_primary(items: &mut [Value]) {
     let last_primary = items
         .iter()
         .rposition(|i| field(i, "primary") == Some(&Value::Bool(true)));

@@ -10,6 +10,16 @@ pub enum StoreError {
     /// A value the database refuses to hold.
     #[error("{0}")]
     InvalidInput(String),
+    /// A SCIM filter or sort attribute that cannot be applied; the message says why.
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// A reference in the request names nothing in this organization (a group member that is
+    /// not one of its users, say); the message names it.
+    #[error("{0}")]
+    InvalidReference(String),
+    /// The organization lacks something the operation needs (its default provisioning role).
+    #[error("{0}")]
+    Precondition(String),
     /// The caller's expected version did not match the stored one.
     #[error("the resource was changed since it was read (version {current})")]
     VersionMismatch {

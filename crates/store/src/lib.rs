@@ -18,6 +18,8 @@ mod model;
 mod orgs;
 mod pool;
 mod roles;
+mod scim;
+mod scim_sql;
 mod scim_tokens;
 mod users;
 
@@ -27,6 +29,7 @@ pub mod testing;
 pub use error::StoreError;
 pub use model::*;
 pub use pool::{redact, Backend, Store};
+pub use scim::{member_ids, rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
 
 /// Result of every store call.
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,1126 @@
+//! SCIM Users and Groups: each resource's SCIM document, the columns kept in step with it, group
+//! memberships, and the event outbox row written in the same transaction as every change.
+//!
+//! Changes go through a closure that receives the stored document and returns the new one (the
+//! PATCH engine or a PUT body, in the server), called inside the transaction after the row is
+//! locked — `FOR UPDATE` on PostgreSQL, the single writer on SQLite — so concurrent PATCHes of one
+//! group's members serialise instead of losing each other's members.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lanyard_scim::eval::ResourceSchema;
+use lanyard_scim::filter::{AttrPath, Filter};
+use lanyard_scim::messages::SortOrder;
+use serde_json::{json, Map, Value};
+
+use crate::audit::insert_audit;
+use crate::pool::{read, write};
+use crate::scim_sql::{Bind, Compiler, Table};
+use crate::{new_id, now_ms, AuditEvent, Backend, Result, Store, StoreError};
+
+/// A member of a group, or a group a user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimLink {
+    pub id: String,
+    pub display: Option<String>,
+}
+
+/// A SCIM User or Group as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimResource {
+    pub id: String,
+    /// The document: `schemas` and the client-writable attributes, without `id`, `meta` and the
+    /// membership attribute.
+    pub resource: Value,
+    /// A user's groups, or a group's members.
+    pub links: Vec<ScimLink>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One page of a filtered, sorted list.
+#[derive(Debug, Clone)]
+pub struct ScimQuery<'a> {
+    pub filter: Option<&'a Filter>,
+    pub sort: Option<(&'a AttrPath, SortOrder)>,
+    /// 0-based.
+    pub offset: u64,
+    pub count: u64,
+    /// Whether to read each resource's groups or members (skipped when they are not returned).
+    pub links: bool,
+}
+
+/// A page of resources and how many match in all.
+#[derive(Debug, Clone)]
+pub struct ScimList {
+    pub resources: Vec<ScimResource>,
+    pub total: u64,
+}
+
+/// A change recorded in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The cursor: increases with every event of an organization.
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    /// The resource after the change (for deletions, what identified it).
+    pub data: Value,
+    pub created_at: i64,
+}
+
+const USER_COLUMNS: &str = "r.id, r.user_name, r.email, r.given_name, r.family_name, \
+     r.display_name, r.active, r.external_id, r.resource, r.version, r.created_at, r.updated_at";
+const GROUP_COLUMNS: &str =
+    "r.id, r.display_name, r.external_id, r.resource, r.version, r.created_at, r.updated_at";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    user_name: String,
+    email: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+    external_id: Option<String>,
+    resource: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: String,
+    display_name: String,
+    external_id: Option<String>,
+    resource: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    owner: String,
+    id: String,
+    display: Option<String>,
+}
+
+/// The columns of `users` that mirror a SCIM document.
+struct UserColumns {
+    user_name: String,
+    email: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    display_name: Option<String>,
+    active: bool,
+    external_id: Option<String>,
+    emails: BTreeSet<String>,
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+impl UserColumns {
+    fn of(doc: &Value) -> Result<UserColumns> {
+        let user_name = text(doc.get("userName"))
+            .ok_or_else(|| StoreError::InvalidInput("userName is required".into()))?;
+        let emails: Vec<&Value> = doc
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let email = emails
+            .iter()
+            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+            .or(emails.first())
+            .and_then(|e| text(e.get("value")));
+        Ok(UserColumns {
+            user_name,
+            email,
+            given_name: text(doc.pointer("/name/givenName")),
+            family_name: text(doc.pointer("/name/familyName")),
+            display_name: text(doc.get("displayName")),
+            active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+            external_id: text(doc.get("externalId")),
+            emails: emails
+                .iter()
+                .filter_map(|e| text(e.get("value")))
+                .map(|v| v.to_lowercase())
+                .collect(),
+        })
+    }
+}
+
+impl UserRow {
+    /// The stored document with the columns laid over it: the admin API edits the columns, and
+    /// they are the truth for the attributes they hold.
+    fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
+        let mut doc: Value = serde_json::from_str(&self.resource)?;
+        if !doc.is_object() {
+            doc = json!({});
+        }
+        let obj = doc.as_object_mut().expect("an object");
+        obj.entry("schemas")
+            .or_insert_with(|| json!([lanyard_scim::schema::USER]));
+        obj.insert("userName".into(), Value::String(self.user_name));
+        // `active` shows when the client set it, or when an admin deactivated the user.
+        if obj.contains_key("active") || !self.active {
+            obj.insert("active".into(), Value::Bool(self.active));
+        }
+        set_or_remove(obj, "externalId", self.external_id);
+        set_or_remove(obj, "displayName", self.display_name);
+        let name = obj
+            .entry("name")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(name) = name.as_object_mut() {
+            set_or_remove(name, "givenName", self.given_name);
+            set_or_remove(name, "familyName", self.family_name);
+        }
+        if obj
+            .get("name")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
+            obj.remove("name");
+        }
+        if let Some(email) = self.email {
+            let emails = obj.entry("emails").or_insert_with(|| json!([]));
+            if let Some(list) = emails.as_array_mut() {
+                let known = list.iter().any(|e| {
+                    e.get("value")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.eq_ignore_ascii_case(&email))
+                });
+                if !known {
+                    for e in list.iter_mut() {
+                        if let Some(o) = e.as_object_mut() {
+                            o.remove("primary");
+                        }
+                    }
+                    list.insert(0, json!({ "value": email, "primary": true }));
+                }
+            }
+        }
+        Ok(ScimResource {
+            id: self.id,
+            resource: doc,
+            links,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: Option<String>) {
+    match value {
+        Some(v) => {
+            obj.insert(key.into(), Value::String(v));
+        }
+        None => {
+            obj.remove(key);
+        }
+    }
+}
+
+impl GroupRow {
+    fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
+        let mut doc: Value = serde_json::from_str(&self.resource)?;
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("displayName".into(), Value::String(self.display_name));
+            set_or_remove(obj, "externalId", self.external_id);
+        }
+        Ok(ScimResource {
+            id: self.id,
+            resource: doc,
+            links,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// The members a group document lists (`members[].value`), in order, without repeats.
+pub fn member_ids(doc: &Value) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    doc.get("members")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| m.get("value").and_then(Value::as_str))
+                .filter(|id| seen.insert(id.to_string()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ScimResource {
+    /// The document with `id`, `meta` (all but `location`) and the membership attribute: what
+    /// events carry, and what the server completes with locations for responses.
+    pub fn document(&self, resource_type: &str) -> Value {
+        let mut doc = self.resource.clone();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("id".into(), Value::String(self.id.clone()));
+            let links_name = if resource_type == "Group" {
+                "members"
+            } else {
+                "groups"
+            };
+            obj.remove(links_name);
+            if !self.links.is_empty() {
+                let items = self
+                    .links
+                    .iter()
+                    .map(|l| {
+                        let mut item = json!({ "value": l.id });
+                        if let Some(d) = &l.display {
+                            item["display"] = Value::String(d.clone());
+                        }
+                        item
+                    })
+                    .collect();
+                obj.insert(links_name.into(), Value::Array(items));
+            }
+            obj.insert(
+                "meta".into(),
+                json!({
+                    "resourceType": resource_type,
+                    "created": rfc3339(self.created_at),
+                    "lastModified": rfc3339(self.updated_at),
+                    "version": format!("W/\"{}\"", self.version),
+                }),
+            );
+        }
+        doc
+    }
+}
+
+/// Unix milliseconds as RFC 3339 UTC.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Binds every parameter of a compiled filter onto `$q`.
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+                Bind::Float(f) => q.bind(*f),
+                Bind::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Records an event in the outbox on `$tx`. On PostgreSQL an advisory lock per organization,
+/// held to commit, makes events commit in `seq` order, so a reader following the cursor never
+/// skips one that commits late.
+macro_rules! insert_event {
+    ($tx:expr, $backend:expr, $org_id:expr, $kind:expr, $rtype:expr, $rid:expr, $data:expr) => {{
+        if $backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind($org_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO events (id, org_id, kind, resource_type, resource_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new_id())
+        .bind($org_id)
+        .bind($kind)
+        .bind($rtype)
+        .bind($rid)
+        .bind(serde_json::to_string($data)?)
+        .bind(now_ms())
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// Replaces a user's rows in `user_emails`.
+macro_rules! sync_emails {
+    ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
+        sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        for e in $emails {
+            sqlx::query("INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)")
+                .bind($user_id)
+                .bind($org_id)
+                .bind(e)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// Adds one member on `$tx`; a user outside the organization is an invalid reference.
+macro_rules! add_member {
+    ($tx:expr, $org_id:expr, $group_id:expr, $user_id:expr) => {{
+        let added = sqlx::query(
+            "INSERT INTO group_members (group_id, user_id) SELECT $1, id FROM users \
+             WHERE id = $2 AND org_id = $3 AND kind = 'human' ON CONFLICT DO NOTHING",
+        )
+        .bind($group_id)
+        .bind($user_id)
+        .bind($org_id)
+        .execute(&mut *$tx)
+        .await?;
+        if added.rows_affected() != 1 {
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND kind = 'human'",
+            )
+            .bind($user_id)
+            .bind($org_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if exists.is_none() {
+                return Err(StoreError::InvalidReference(format!(
+                    "member {:?} is not a user of this organization",
+                    $user_id
+                )));
+            }
+        }
+    }};
+}
+
+/// A group's members on `$tx`, in a stable order.
+macro_rules! group_links {
+    ($tx:expr, $group_id:expr) => {{
+        sqlx::query_as::<_, LinkRow>(
+            "SELECT m.group_id AS owner, u.id AS id, \
+             COALESCE(u.display_name, u.user_name) AS display \
+             FROM group_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.group_id = $1 ORDER BY u.user_name_key, u.id",
+        )
+        .bind($group_id)
+        .fetch_all(&mut *$tx)
+        .await?
+        .into_iter()
+        .map(|r| ScimLink {
+            id: r.id,
+            display: r.display,
+        })
+        .collect::<Vec<_>>()
+    }};
+}
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    fn lock_clause(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// Creates a user from its SCIM document with the organization's default provisioning
+    /// role; without that role, nothing is created ([`StoreError::Precondition`]).
+    pub async fn scim_create_user(
+        &self,
+        org_id: &str,
+        doc: &Value,
+        audit: &AuditEvent,
+    ) -> Result<ScimResource> {
+        let cols = UserColumns::of(doc)?;
+        let id = new_id();
+        let now = now_ms();
+        let backend = self.backend();
+        let record = ScimResource {
+            id: id.clone(),
+            resource: doc.clone(),
+            links: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.clone());
+        write!(self, |p| {
+            let mut tx = p.begin().await?;
+            let settings: Option<String> =
+                sqlx::query_scalar("SELECT settings FROM organizations WHERE id = $1")
+                    .bind(org_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let settings: crate::OrgSettings =
+                serde_json::from_str(&settings.ok_or(StoreError::NotFound)?)?;
+            let role_name = settings.default_provisioning_role;
+            let role: Option<String> =
+                sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name_key = $2")
+                    .bind(org_id)
+                    .bind(role_name.to_lowercase())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let role = role.ok_or_else(|| {
+                StoreError::Precondition(format!(
+                    "this organization has no role named {role_name:?}, the role provisioned \
+                     users get; create it (or choose another default provisioning role) in \
+                     Lanyard, then retry"
+                ))
+            })?;
+            sqlx::query(
+                "INSERT INTO users (id, org_id, user_name, user_name_key, email, given_name, \
+                 family_name, display_name, active, external_id, kind, attributes, resource, \
+                 version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, 'human', '{}', $11, 1, $12, $12)",
+            )
+            .bind(&id)
+            .bind(org_id)
+            .bind(&cols.user_name)
+            .bind(cols.user_name.to_lowercase())
+            .bind(&cols.email)
+            .bind(&cols.given_name)
+            .bind(&cols.family_name)
+            .bind(&cols.display_name)
+            .bind(cols.active)
+            .bind(&cols.external_id)
+            .bind(serde_json::to_string(doc)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(&role)
+                .execute(&mut *tx)
+                .await?;
+            sync_emails!(tx, org_id, &id, &cols.emails);
+            insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            insert_event!(
+                tx,
+                backend,
+                org_id,
+                "user.created",
+                "User",
+                &id,
+                &record.document("User")
+            );
+            tx.commit().await?;
+        });
+        Ok(record)
+    }
+
+    /// A provisioned (human) user of this organization by id, with its groups.
+    pub async fn scim_get_user(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
+        let row: Option<UserRow> = read!(self, |p| {
+            sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users r WHERE r.org_id = $1 AND r.id = $2 \
+                 AND r.kind = 'human'"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let mut links = self
+            .links(Table::Users, std::slice::from_ref(&row.id))
+            .await?;
+        Ok(Some(
+            row.into_resource(links.remove(id).unwrap_or_default())?,
+        ))
+    }
+
+    /// A group of this organization by id, with its members.
+    pub async fn scim_get_group(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
+        let row: Option<GroupRow> = read!(self, |p| {
+            sqlx::query_as(&format!(
+                "SELECT {GROUP_COLUMNS} FROM org_groups r WHERE r.org_id = $1 AND r.id = $2"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let mut links = self
+            .links(Table::Groups, std::slice::from_ref(&row.id))
+            .await?;
+        Ok(Some(
+            row.into_resource(links.remove(id).unwrap_or_default())?,
+        ))
+    }
+
+    /// Users' groups or groups' members, by owner id.
+    async fn links(
+        &self,
+        table: Table,
+        owners: &[String],
+    ) -> Result<BTreeMap<String, Vec<ScimLink>>> {
+        if owners.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let sql = match table {
+            Table::Users => format!(
+                "SELECT m.user_id AS owner, g.id AS id, g.display_name AS display \
+                 FROM group_members m JOIN org_groups g ON g.id = m.group_id \
+                 WHERE m.user_id IN ({}) ORDER BY g.display_name_key, g.id",
+                placeholders(1, owners.len())
+            ),
+            Table::Groups => format!(
+                "SELECT m.group_id AS owner, u.id AS id, \
+                 COALESCE(u.display_name, u.user_name) AS display \
+                 FROM group_members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.group_id IN ({}) ORDER BY u.user_name_key, u.id",
+                placeholders(1, owners.len())
+            ),
+        };
+        let rows: Vec<LinkRow> = read!(self, |p| {
+            let mut q = sqlx::query_as(&sql);
+            for o in owners {
+                q = q.bind(o);
+            }
+            q.fetch_all(p).await?
+        });
+        let mut out: BTreeMap<String, Vec<ScimLink>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.owner).or_default().push(ScimLink {
+                id: r.id,
+                display: r.display,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A page of this organization's users matching the query's filter.
+    pub async fn scim_list_users(
+        &self,
+        org_id: &str,
+        schema: &ResourceSchema<'_>,
+        query: &ScimQuery<'_>,
+    ) -> Result<ScimList> {
+        let (rows, total): (Vec<UserRow>, i64) =
+            self.scim_list(org_id, schema, query, Table::Users).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut links = if query.links {
+            self.links(Table::Users, &ids).await?
+        } else {
+            BTreeMap::new()
+        };
+        let resources = rows
+            .into_iter()
+            .map(|r| {
+                let l = links.remove(&r.id).unwrap_or_default();
+                r.into_resource(l)
+            })
+            .collect::<Result<_>>()?;
+        Ok(ScimList {
+            resources,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// A page of this organization's groups matching the query's filter.
+    pub async fn scim_list_groups(
+        &self,
+        org_id: &str,
+        schema: &ResourceSchema<'_>,
+        query: &ScimQuery<'_>,
+    ) -> Result<ScimList> {
+        let (rows, total): (Vec<GroupRow>, i64) =
+            self.scim_list(org_id, schema, query, Table::Groups).await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut links = if query.links {
+            self.links(Table::Groups, &ids).await?
+        } else {
+            BTreeMap::new()
+        };
+        let resources = rows
+            .into_iter()
+            .map(|r| {
+                let l = links.remove(&r.id).unwrap_or_default();
+                r.into_resource(l)
+            })
+            .collect::<Result<_>>()?;
+        Ok(ScimList {
+            resources,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn scim_list<R>(
+        &self,
+        org_id: &str,
+        schema: &ResourceSchema<'_>,
+        query: &ScimQuery<'_>,
+        table: Table,
+    ) -> Result<(Vec<R>, i64)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let (from, columns) = match table {
+            Table::Users => (
+                "users r WHERE r.org_id = $1 AND r.kind = 'human'",
+                USER_COLUMNS,
+            ),
+            Table::Groups => ("org_groups r WHERE r.org_id = $1", GROUP_COLUMNS),
+        };
+        let mut compiler = Compiler::new(self.backend(), table, schema, 1, 2);
+        let condition = match query.filter {
+            Some(f) => compiler.condition(f)?,
+            None => "(1 = 1)".to_string(),
+        };
+        let order = compiler.order_by(query.sort)?;
+        let binds = compiler.binds;
+        let n = binds.len() + 2;
+        let count_sql = format!("SELECT COUNT(*) FROM {from} AND {condition}");
+        let page_sql = format!(
+            "SELECT {columns} FROM {from} AND {condition} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            n + 1
+        );
+        let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let result = read!(self, |p| {
+            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql).bind(org_id), &binds)
+                .fetch_one(p)
+                .await?;
+            let rows: Vec<R> = if limit == 0 || offset >= total {
+                Vec::new()
+            } else {
+                bind_all!(sqlx::query_as(&page_sql).bind(org_id), &binds)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(p)
+                    .await?
+            };
+            (rows, total)
+        });
+        Ok(result)
+    }
+
+    /// Changes a user: `change` gets the stored document and returns the new one (or refuses,
+    /// and nothing is written). With `expected_version`, a user changed since is
+    /// [`StoreError::VersionMismatch`]. An unchanged document writes nothing.
+    pub async fn scim_update_user<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        change: impl FnOnce(&Value) -> std::result::Result<Value, E>,
+        audit: &AuditEvent,
+    ) -> Result<std::result::Result<ScimResource, E>> {
+        let lock = self.lock_clause();
+        let backend = self.backend();
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.to_string());
+        let mut change = Some(change);
+        let outcome = write!(self, |p| {
+            let mut tx = p.begin().await?;
+            let row: Option<UserRow> = sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users r WHERE r.org_id = $1 AND r.id = $2 \
+                 AND r.kind = 'human'{lock}"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
+            if let Some(expected) = expected_version {
+                if expected != current.version {
+                    return Err(StoreError::VersionMismatch {
+                        current: current.version,
+                    });
+                }
+            }
+            let change = change.take().expect("called once");
+            let doc = match change(&current.resource) {
+                Ok(doc) => doc,
+                Err(e) => return Ok(Err(e)),
+            };
+            if doc == current.resource {
+                return Ok(Ok(current));
+            }
+            let cols = UserColumns::of(&doc)?;
+            let was_active = current.resource.get("active") != Some(&Value::Bool(false));
+            let now = now_ms().max(current.updated_at);
+            sqlx::query(
+                "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, given_name = $4, \
+                 family_name = $5, display_name = $6, active = $7, external_id = $8, resource = $9, \
+                 version = version + 1, updated_at = $10 WHERE org_id = $11 AND id = $12",
+            )
+            .bind(&cols.user_name)
+            .bind(cols.user_name.to_lowercase())
+            .bind(&cols.email)
+            .bind(&cols.given_name)
+            .bind(&cols.family_name)
+            .bind(&cols.display_name)
+            .bind(cols.active)
+            .bind(&cols.external_id)
+            .bind(serde_json::to_string(&doc)?)
+            .bind(now)
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sync_emails!(tx, org_id, id, &cols.emails);
+            let links = sqlx::query_as::<_, LinkRow>(
+                "SELECT m.user_id AS owner, g.id AS id, g.display_name AS display \
+                 FROM group_members m JOIN org_groups g ON g.id = m.group_id \
+                 WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| ScimLink {
+                id: r.id,
+                display: r.display,
+            })
+            .collect();
+            let updated = ScimResource {
+                id: id.to_string(),
+                resource: doc,
+                links,
+                version: current.version + 1,
+                created_at: current.created_at,
+                updated_at: now,
+            };
+            let kind = match (was_active, cols.active) {
+                (true, false) => "user.deactivated",
+                (false, true) => "user.reactivated",
+                _ => "user.updated",
+            };
+            insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            insert_event!(
+                tx,
+                backend,
+                org_id,
+                kind,
+                "User",
+                id,
+                &updated.document("User")
+            );
+            tx.commit().await?;
+            Ok::<_, StoreError>(Ok(updated))
+        });
+        outcome
+    }
+
+    /// Deletes a provisioned user (its memberships, roles and keys go with it).
+    pub async fn scim_delete_user(
+        &self,
+        org_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        self.scim_delete(org_id, id, expected_version, audit, Table::Users)
+            .await
+    }
+
+    /// Deletes a group (its memberships go with it; the users stay).
+    pub async fn scim_delete_group(
+        &self,
+        org_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        self.scim_delete(org_id, id, expected_version, audit, Table::Groups)
+            .await
+    }
+
+    async fn scim_delete(
+        &self,
+        org_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        audit: &AuditEvent,
+        table: Table,
+    ) -> Result<()> {
+        let (sql_table, extra, kind, rtype) = match table {
+            Table::Users => ("users", " AND kind = 'human'", "user.deleted", "User"),
+            Table::Groups => ("org_groups", "", "group.deleted", "Group"),
+        };
+        let lock = self.lock_clause();
+        let backend = self.backend();
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.to_string());
+        write!(self, |p| {
+            let mut tx = p.begin().await?;
+            let version: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT version FROM {sql_table} WHERE org_id = $1 AND id = $2{extra}{lock}"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let version = version.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|v| v != version) {
+                return Err(StoreError::VersionMismatch { current: version });
+            }
+            sqlx::query(&format!(
+                "DELETE FROM {sql_table} WHERE org_id = $1 AND id = $2"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            insert_event!(tx, backend, org_id, kind, rtype, id, &json!({ "id": id }));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Creates a group with the members its document lists (each must be a user of this
+    /// organization, or nothing is created).
+    pub async fn scim_create_group(
+        &self,
+        org_id: &str,
+        doc: &Value,
+        audit: &AuditEvent,
+    ) -> Result<ScimResource> {
+        let id = new_id();
+        let now = now_ms();
+        let backend = self.backend();
+        let display_name = text(doc.get("displayName"))
+            .ok_or_else(|| StoreError::InvalidInput("displayName is required".into()))?;
+        let members = member_ids(doc);
+        let mut stored = doc.clone();
+        if let Some(obj) = stored.as_object_mut() {
+            obj.remove("members");
+        }
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.clone());
+        let record = write!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "INSERT INTO org_groups (id, org_id, display_name, display_name_key, external_id, \
+                 resource, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+            )
+            .bind(&id)
+            .bind(org_id)
+            .bind(&display_name)
+            .bind(display_name.to_lowercase())
+            .bind(text(doc.get("externalId")))
+            .bind(serde_json::to_string(&stored)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for m in &members {
+                add_member!(tx, org_id, &id, m);
+            }
+            let links = group_links!(tx, &id);
+            let record = ScimResource {
+                id: id.clone(),
+                resource: stored.clone(),
+                links,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            let document = record.document("Group");
+            insert_event!(
+                tx,
+                backend,
+                org_id,
+                "group.created",
+                "Group",
+                &id,
+                &document
+            );
+            for m in &members {
+                let data = json!({ "group": document, "member": { "value": m } });
+                insert_event!(
+                    tx,
+                    backend,
+                    org_id,
+                    "group.member.added",
+                    "Group",
+                    &id,
+                    &data
+                );
+            }
+            tx.commit().await?;
+            record
+        });
+        Ok(record)
+    }
+
+    /// Changes a group like [`Store::scim_update_user`]; `change` sees the members too, and the
+    /// difference in members is applied row by row under the group's lock.
+    pub async fn scim_update_group<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        change: impl FnOnce(&Value) -> std::result::Result<Value, E>,
+        audit: &AuditEvent,
+    ) -> Result<std::result::Result<ScimResource, E>> {
+        let lock = self.lock_clause();
+        let backend = self.backend();
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.to_string());
+        let mut change = Some(change);
+        write!(self, |p| {
+            let mut tx = p.begin().await?;
+            let row: Option<GroupRow> = sqlx::query_as(&format!(
+                "SELECT {GROUP_COLUMNS} FROM org_groups r WHERE r.org_id = $1 AND r.id = $2{lock}"
+            ))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let links = group_links!(tx, id);
+            let current = row.ok_or(StoreError::NotFound)?.into_resource(links)?;
+            if let Some(expected) = expected_version {
+                if expected != current.version {
+                    return Err(StoreError::VersionMismatch {
+                        current: current.version,
+                    });
+                }
+            }
+            let mut before = current.resource.clone();
+            if !current.links.is_empty() {
+                before["members"] = current
+                    .links
+                    .iter()
+                    .map(|l| json!({ "value": l.id }))
+                    .collect();
+            }
+            let change = change.take().expect("called once");
+            let doc = match change(&before) {
+                Ok(doc) => doc,
+                Err(e) => return Ok(Err(e)),
+            };
+            let old: BTreeSet<String> = current.links.iter().map(|l| l.id.clone()).collect();
+            let new_members = member_ids(&doc);
+            let new: BTreeSet<String> = new_members.iter().cloned().collect();
+            let mut stored = doc.clone();
+            if let Some(obj) = stored.as_object_mut() {
+                obj.remove("members");
+            }
+            let attrs_changed = stored != current.resource;
+            if !attrs_changed && old == new {
+                return Ok(Ok(current));
+            }
+            let display_name = text(doc.get("displayName"))
+                .ok_or_else(|| StoreError::InvalidInput("displayName is required".into()))?;
+            let added: Vec<&String> = new_members.iter().filter(|m| !old.contains(*m)).collect();
+            let removed: Vec<&String> = old.difference(&new).collect();
+            for m in &added {
+                add_member!(tx, org_id, id, *m);
+            }
+            for m in &removed {
+                sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(*m)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let now = now_ms().max(current.updated_at);
+            sqlx::query(
+                "UPDATE org_groups SET display_name = $1, display_name_key = $2, external_id = $3, \
+                 resource = $4, version = version + 1, updated_at = $5 WHERE org_id = $6 AND id = $7",
+            )
+            .bind(&display_name)
+            .bind(display_name.to_lowercase())
+            .bind(text(doc.get("externalId")))
+            .bind(serde_json::to_string(&stored)?)
+            .bind(now)
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let links = group_links!(tx, id);
+            let updated = ScimResource {
+                id: id.to_string(),
+                resource: stored,
+                links,
+                version: current.version + 1,
+                created_at: current.created_at,
+                updated_at: now,
+            };
+            insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            let document = updated.document("Group");
+            if attrs_changed {
+                insert_event!(tx, backend, org_id, "group.updated", "Group", id, &document);
+            }
+            for (kind, list) in [
+                ("group.member.added", &added),
+                ("group.member.removed", &removed),
+            ] {
+                for m in list.iter() {
+                    let data = json!({ "group": document, "member": { "value": m } });
+                    insert_event!(tx, backend, org_id, kind, "Group", id, &data);
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(Ok(updated))
+        })
+    }
+
+    /// This organization's events after the cursor `after` (0 for the first), oldest first.
+    pub async fn list_events(&self, org_id: &str, after: i64, limit: i64) -> Result<Vec<Event>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            seq: i64,
+            id: String,
+            kind: String,
+            resource_type: String,
+            resource_id: String,
+            data: String,
+            created_at: i64,
+        }
+        let rows: Vec<Row> = read!(self, |p| {
+            sqlx::query_as(
+                "SELECT seq, id, kind, resource_type, resource_id, data, created_at FROM events \
+                 WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(org_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                Ok(Event {
+                    seq: r.seq,
+                    id: r.id,
+                    kind: r.kind,
+                    resource_type: r.resource_type,
+                    resource_id: r.resource_id,
+                    data: serde_json::from_str(&r.data)?,
+                    created_at: r.created_at,
+                })
+            })
+            .collect()
+    }
+}
