@@ -293,7 +293,7 @@ async fn memberships(db: TestDb) {
 
     // Sixteen concurrent PATCHes, each adding one member: none may be lost.
     let mut tasks = Vec::new();
-    for id in ids.iter().skip(1).cloned() {
+    for id in ids[1..].to_vec() {
         let store = store.clone();
         let (org_id, group_id) = (acme.id.clone(), group.id.clone());
         tasks.push(tokio::spawn(async move {
