@@ -293,11 +293,11 @@ async fn memberships(db: TestDb) {
 
     // Sixteen concurrent PATCHes, each adding one member: none may be lost.
     let mut tasks = Vec::new();
-    for id in ids[1..].to_vec() {
+    for id in &ids[1..] {
         let store = store.clone();
         let (org_id, group_id) = (acme.id.clone(), group.id.clone());
+        let ops = patch::parse_request(&add_member_patch(id)).unwrap();
         tasks.push(tokio::spawn(async move {
-            let ops = patch::parse_request(&add_member_patch(&id)).unwrap();
             store
                 .scim_update_group(
                     &org_id,
