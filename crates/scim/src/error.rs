@@ -8,6 +8,12 @@ pub enum ScimType {
     Mutability,
     NoTarget,
     TooMany,
+    /// 409: a value that must be unique is taken.
+    Uniqueness,
+    /// A version the request names is not acceptable.
+    InvalidVers,
+    /// Sensitive data was sent where it may not be (in a URL, say).
+    Sensitive,
 }
 
 impl ScimType {
@@ -21,6 +27,9 @@ impl ScimType {
             ScimType::Mutability => "mutability",
             ScimType::NoTarget => "noTarget",
             ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::InvalidVers => "invalidVers",
+            ScimType::Sensitive => "sensitive",
         }
     }
 }

@@ -139,6 +139,38 @@ fn apply_one(
     op: &Operation,
     schema: &ResourceSchema<'_>,
 ) -> Result<(), Error> {
+    // A path that is an extension's URN (`urn:…:enterprise:2.0:User`) names the extension's
+    // whole object.
+    let whole_extension = op.path.as_ref().and_then(|p| {
+        let urn = p.attr.urn.as_deref()?;
+        if p.filter.is_some() || p.sub.is_some() || p.attr.sub.is_some() {
+            return None;
+        }
+        let full = format!("{urn}:{}", p.attr.name);
+        schema
+            .extensions
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(&full))
+    });
+    if let Some(ext) = whole_extension {
+        if op.op == Op::Remove {
+            if let Some(root) = resource.as_object_mut() {
+                take(root, ext.id);
+                if let Some(Value::Array(schemas)) = root.get_mut("schemas") {
+                    schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(ext.id)));
+                }
+            }
+            return Ok(());
+        }
+        let mut items = Map::new();
+        items.insert(ext.id.to_string(), op.value.clone().unwrap_or(Value::Null));
+        let pathless = Operation {
+            op: op.op,
+            path: None,
+            value: Some(Value::Object(items)),
+        };
+        return apply_one(resource, &pathless, schema);
+    }
     match &op.path {
         Some(path) => apply_path(resource, op.op, path, op.value.as_ref(), schema),
         None => {
@@ -166,6 +198,9 @@ fn apply_one(
                         ));
                     };
                     for (name, v) in inner {
+                        if name.eq_ignore_ascii_case("schemas") {
+                            continue;
+                        }
                         let path = PatchPath {
                             attr: qualified(ext, name)?,
                             filter: None,
@@ -649,6 +684,33 @@ mod tests {
     fn patch(resource: &mut Value, ops: Value, schema: &ResourceSchema<'_>) -> Result<(), Error> {
         let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
         apply(resource, &parse_request(&body)?, schema)
+    }
+
+    #[test]
+    fn an_extension_urn_as_path_names_its_whole_object() {
+        let schema = user_schema();
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let mut u = user();
+        patch(
+            &mut u,
+            json!([{"op": "add", "path": ent,
+                   "value": {"schemas": [ent], "department": "R&D"}}]),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(u[ent]["department"], "R&D");
+        assert!(u["schemas"].as_array().unwrap().iter().any(|s| s == ent));
+        patch(
+            &mut u,
+            json!([{"op": "replace", "path": ent,
+                   "value": {"division": "Labs"}}]),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(u[ent], json!({"department": "R&D", "division": "Labs"}));
+        patch(&mut u, json!([{"op": "remove", "path": ent}]), &schema).unwrap();
+        assert!(u.get(ent).is_none());
+        assert!(!u["schemas"].as_array().unwrap().iter().any(|s| s == ent));
     }
 
     #[test]

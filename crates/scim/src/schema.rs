@@ -58,6 +58,10 @@ pub struct Attribute {
     pub returned: Returned,
     pub uniqueness: Uniqueness,
     pub sub_attributes: &'static [Attribute],
+    /// For references: what they may point at (`User`, `Group`, `external`, `uri`).
+    pub reference_types: &'static [&'static str],
+    /// The values a client should choose from, published in `/Schemas` (not enforced).
+    pub canonical_values: &'static [&'static str],
 }
 
 impl Attribute {
@@ -98,7 +102,19 @@ const fn attr(name: &'static str, kind: Type) -> Attribute {
         returned: Returned::Default,
         uniqueness: Uniqueness::None,
         sub_attributes: &[],
+        reference_types: &["external", "uri"],
+        canonical_values: &[],
     }
+}
+
+const fn canonical(mut a: Attribute, values: &'static [&'static str]) -> Attribute {
+    a.canonical_values = values;
+    a
+}
+
+const fn refers(mut a: Attribute, types: &'static [&'static str]) -> Attribute {
+    a.reference_types = types;
+    a
 }
 
 const fn string(name: &'static str) -> Attribute {
@@ -161,7 +177,10 @@ const ADDRESS: &[Attribute] = &[
 
 const GROUP_REF: &[Attribute] = &[
     read_only(string("value")),
-    read_only(exact(attr("$ref", Type::Reference))),
+    read_only(exact(refers(
+        attr("$ref", Type::Reference),
+        &["User", "Group"],
+    ))),
     read_only(string("display")),
     read_only(string("type")),
 ];
@@ -201,9 +220,13 @@ const fn with_mutability(mut a: Attribute, mutability: Mutability) -> Attribute 
 /// Group members: `value` (the member's id) and `type` are fixed once added.
 const MEMBER: &[Attribute] = &[
     with_mutability(string("value"), Mutability::Immutable),
-    with_mutability(exact(attr("$ref", Type::Reference)), Mutability::Immutable),
+    // Members are users: groups do not nest here.
+    with_mutability(
+        exact(refers(attr("$ref", Type::Reference), &["User"])),
+        Mutability::Immutable,
+    ),
     read_only(string("display")),
-    with_mutability(string("type"), Mutability::Immutable),
+    with_mutability(canonical(string("type"), &["User"]), Mutability::Immutable),
 ];
 
 /// The core User schema.
@@ -268,7 +291,7 @@ pub const ENTERPRISE_USER_SCHEMA: Schema = Schema {
             "manager",
             &[
                 string("value"),
-                exact(attr("$ref", Type::Reference)),
+                exact(refers(attr("$ref", Type::Reference), &["User"])),
                 read_only(string("displayName")),
             ],
         ),
@@ -365,8 +388,11 @@ impl Attribute {
         if !self.sub_attributes.is_empty() {
             out["subAttributes"] = self.sub_attributes.iter().map(Attribute::to_json).collect();
         }
+        if !self.canonical_values.is_empty() {
+            out["canonicalValues"] = serde_json::json!(self.canonical_values);
+        }
         if self.kind == Type::Reference {
-            out["referenceTypes"] = serde_json::json!(["external", "uri"]);
+            out["referenceTypes"] = serde_json::json!(self.reference_types);
         }
         out
     }

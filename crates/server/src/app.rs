@@ -11,13 +11,15 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::scim::ScimError;
 use crate::state::AppState;
 use crate::{api, metrics};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application, ready to serve.
-pub fn build(state: AppState, max_body_bytes: usize) -> Router {
+pub fn build(state: AppState) -> Router {
+    let max_body_bytes = state.max_body_bytes;
     let (api, mut openapi) = api::router();
     openapi.servers = Some(vec![utoipa::openapi::Server::new(
         state.public_url.to_string(),
@@ -29,6 +31,7 @@ pub fn build(state: AppState, max_body_bytes: usize) -> Router {
             "/api/v1/openapi.json",
             get(move || async move { Json(openapi) }),
         )
+        .nest("/scim/v2", crate::scim::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
@@ -109,12 +112,16 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Rewrites any error response that is not already JSON (an extractor's plain-text rejection,
 /// say) into the API's error format, so clients only ever parse one shape.
 async fn json_errors(request: Request, next: middleware::Next) -> Response {
+    let scim = request.uri().path().starts_with("/scim/");
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json")
+                || v.as_bytes().starts_with(crate::scim::SCIM_JSON.as_bytes())
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
@@ -137,7 +144,18 @@ async fn json_errors(request: Request, next: middleware::Next) -> Response {
     } else {
         detail.trim().to_string()
     };
-    let mut rewritten = ApiError::new(status, code, message).into_response();
+    // Under /scim/v2 the error is SCIM's own format; elsewhere the admin API's.
+    let mut rewritten = if scim {
+        let scim_type =
+            (status == StatusCode::BAD_REQUEST).then_some(lanyard_scim::ScimType::InvalidSyntax);
+        ScimError {
+            scim_type,
+            ..ScimError::new(status, message)
+        }
+        .into_response()
+    } else {
+        ApiError::new(status, code, message).into_response()
+    };
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().insert(name.clone(), value.clone());

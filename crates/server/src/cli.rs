@@ -86,6 +86,10 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes (413 past it).
     #[arg(long, env = "LANYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// SCIM requests per second allowed to each SCIM credential, with bursts of twice that
+    /// (429 with Retry-After past it); 0 turns the limit off.
+    #[arg(long, env = "LANYARD_SCIM_RATE_LIMIT", default_value_t = 100)]
+    scim_rate_limit: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,8 +213,10 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         secrets: Arc::new(secrets),
         metrics: crate::metrics::install(),
         public_url: public_url.trim_end_matches('/').into(),
+        max_body_bytes: args.max_body_bytes,
+        scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
     };
-    let app = crate::app::build(state, args.max_body_bytes);
+    let app = crate::app::build(state);
     tracing::info!(address = %address, public_url = %public_url, version = env!("CARGO_PKG_VERSION"), "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

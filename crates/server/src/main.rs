@@ -9,6 +9,7 @@ mod extract;
 mod metrics;
 mod permissions;
 mod saml_cli;
+mod scim;
 mod secrets;
 mod state;
 mod validate;

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use lanyard_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::scim::ScimLimits;
 use crate::secrets::Secrets;
 
 /// What every handler can reach. Cheap to clone.
@@ -12,4 +13,8 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     pub metrics: Option<PrometheusHandle>,
     pub public_url: Arc<str>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Per-credential request rate limits for `/scim/v2`.
+    pub scim_limits: ScimLimits,
 }

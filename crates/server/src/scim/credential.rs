@@ -1,0 +1,146 @@
+//! Who is provisioning: the credential alone decides the organization. Today that is a SCIM
+//! token (`Bearer lyt_…`); OAuth access tokens from the authorization server slot in as a
+//! second [`Credential`] kind, resolving the same way to an organization and a rate-limit key.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use lanyard_store::{now_ms, AuditEvent, Outcome};
+
+use super::error::{ScimError, ScimResult};
+use crate::secrets::SCIM_TOKEN_PREFIX;
+use crate::state::AppState;
+
+/// What authenticated a SCIM request.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A SCIM token made on the organization's "SCIM Tokens" page.
+    ScimToken { id: String },
+}
+
+/// The authenticated caller of a SCIM request.
+#[derive(Debug, Clone)]
+pub struct ScimCaller {
+    pub org_id: String,
+    pub credential: Credential,
+}
+
+impl ScimCaller {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> String {
+        match &self.credential {
+            Credential::ScimToken { id } => format!("scim_token:{id}"),
+        }
+    }
+
+    /// An audit event for `action` by this caller, in its organization.
+    pub fn audit(&self, action: &str) -> AuditEvent {
+        let mut event = AuditEvent::success(&self.actor(), action);
+        event.org_id = Some(self.org_id.clone());
+        event
+    }
+
+    fn limit_key(&self) -> String {
+        self.actor()
+    }
+}
+
+/// Requests per second allowed to each credential, with a burst of twice that.
+#[derive(Clone)]
+pub struct ScimLimits {
+    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+}
+
+impl ScimLimits {
+    /// `per_second` = 0 turns the limit off.
+    pub fn new(per_second: u32) -> ScimLimits {
+        let limiter = NonZeroU32::new(per_second).map(|rate| {
+            let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not 0"));
+            Arc::new(RateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            ))
+        });
+        ScimLimits { limiter }
+    }
+
+    fn check(&self, key: &String) -> ScimResult<()> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        match limiter.check_key(key) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Err(ScimError {
+                    retry_after: Some(seconds.max(1)),
+                    ..ScimError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many requests with this credential; retry after the time in Retry-After",
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ScimCaller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<ScimCaller> {
+        let missing = || {
+            ScimError::unauthorized(
+                "send the SCIM token made in Lanyard as Authorization: Bearer <token>",
+            )
+        };
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(missing)?
+            .to_str()
+            .map_err(|_| missing())?;
+        let (scheme, token) = header.split_once(' ').ok_or_else(missing)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || !token.starts_with(SCIM_TOKEN_PREFIX) {
+            return Err(missing());
+        }
+        let hash = state.secrets.hash_secret(token);
+        let found = state.store.scim_token_by_hash(&hash).await?;
+        let invalid =
+            || ScimError::unauthorized("this SCIM token is not valid; make a new one in Lanyard");
+        let Some(found) = found else {
+            return Err(invalid());
+        };
+        let refused = if found.revoked_at.is_some() {
+            Some("this SCIM token was revoked; make a new one in Lanyard")
+        } else if found.expires_at.is_some_and(|t| t <= now_ms()) {
+            Some("this SCIM token has expired; make a new one in Lanyard")
+        } else {
+            None
+        };
+        let caller = ScimCaller {
+            org_id: found.org_id.clone(),
+            credential: Credential::ScimToken {
+                id: found.id.clone(),
+            },
+        };
+        if let Some(reason) = refused {
+            let mut event = caller.audit("scim.authenticate");
+            event.outcome = Outcome::Denied;
+            event.detail = serde_json::json!({ "reason": reason });
+            if let Err(e) = state.store.append_audit(&event).await {
+                tracing::error!(error = %e, "could not audit a refused SCIM token");
+            }
+            return Err(ScimError::unauthorized(reason));
+        }
+        state.scim_limits.check(&caller.limit_key())?;
+        state.store.touch_scim_token(&found).await?;
+        Ok(caller)
+    }
+}

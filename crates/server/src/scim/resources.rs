@@ -1,0 +1,735 @@
+//! `/Users` and `/Groups`: one set of handlers over a [`Kind`], composing the protocol rules of
+//! `lanyard_scim` with the store.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use lanyard_scim::eval::{field, ResourceSchema};
+use lanyard_scim::filter::{parse_filter, parse_path, AttrPath};
+use lanyard_scim::messages::{list_response, parse_attribute_list, project, sort_order, Paging};
+use lanyard_scim::resource::from_request;
+use lanyard_scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use lanyard_scim::{patch, ScimType};
+use lanyard_store::{ScimList, ScimQuery, ScimResource};
+use serde_json::Value;
+
+use super::credential::ScimCaller;
+use super::error::{ScimError, ScimResult, SCIM_JSON};
+use crate::state::AppState;
+
+/// Results per page when the client does not say.
+pub const DEFAULT_COUNT: u64 = 100;
+/// Most results per page (advertised as `filter.maxResults`).
+pub const MAX_COUNT: u64 = 1000;
+/// The SearchRequest message schema (RFC 7644 §3.4.3).
+const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    User,
+    Group,
+}
+
+/// A resource type: its name, endpoint and schemas.
+#[derive(Clone, Copy)]
+pub struct Kind {
+    pub which: Which,
+    pub name: &'static str,
+    pub endpoint: &'static str,
+    pub schema: ResourceSchema<'static>,
+}
+
+pub const USERS: Kind = Kind {
+    which: Which::User,
+    name: "User",
+    endpoint: "Users",
+    schema: ResourceSchema {
+        core: &USER_SCHEMA,
+        extensions: &[&ENTERPRISE_USER_SCHEMA],
+    },
+};
+
+pub const GROUPS: Kind = Kind {
+    which: Which::Group,
+    name: "Group",
+    endpoint: "Groups",
+    schema: ResourceSchema {
+        core: &GROUP_SCHEMA,
+        extensions: &[],
+    },
+};
+
+impl Kind {
+    fn action(&self, verb: &str) -> String {
+        format!("scim.{}.{verb}", self.name.to_ascii_lowercase())
+    }
+
+    /// The multi-valued attribute filled from memberships.
+    fn links_attribute(&self) -> &'static str {
+        match self.which {
+            Which::User => "groups",
+            Which::Group => "members",
+        }
+    }
+
+    fn not_found(&self, id: &str) -> ScimError {
+        ScimError::not_found(format!(
+            "no {} with id {id:?} in this organization",
+            self.name
+        ))
+    }
+}
+
+/// The routes of one resource type.
+pub fn routes(kind: Kind) -> Router<AppState> {
+    let base = format!("/{}", kind.endpoint);
+    Router::new()
+        .route(
+            &base,
+            get(
+                move |s: State<AppState>, c: ScimCaller, q: Query<Vec<(String, String)>>| {
+                    list(kind, s, c, q)
+                },
+            )
+            .post(
+                move |s: State<AppState>,
+                      c: ScimCaller,
+                      q: Query<Vec<(String, String)>>,
+                      h: HeaderMap,
+                      b: Bytes| create(kind, s, c, q, h, b),
+            ),
+        )
+        .route(
+            &format!("{base}/.search"),
+            post(
+                move |s: State<AppState>, c: ScimCaller, h: HeaderMap, b: Bytes| {
+                    search(kind, s, c, h, b)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{id}}"),
+            get(
+                move |s: State<AppState>,
+                      c: ScimCaller,
+                      p: Path<String>,
+                      q: Query<Vec<(String, String)>>,
+                      h: HeaderMap| fetch(kind, s, c, p, q, h),
+            )
+            .put(
+                move |s: State<AppState>,
+                      c: ScimCaller,
+                      p: Path<String>,
+                      q: Query<Vec<(String, String)>>,
+                      h: HeaderMap,
+                      b: Bytes| replace(kind, s, c, p, q, h, b),
+            )
+            .patch(
+                move |s: State<AppState>,
+                      c: ScimCaller,
+                      p: Path<String>,
+                      q: Query<Vec<(String, String)>>,
+                      h: HeaderMap,
+                      b: Bytes| modify(kind, s, c, p, q, h, b),
+            )
+            .delete(
+                move |s: State<AppState>, c: ScimCaller, p: Path<String>, h: HeaderMap| {
+                    remove(kind, s, c, p, h)
+                },
+            ),
+        )
+}
+
+/// A request body as JSON: `application/scim+json` or `application/json` (or unlabelled).
+pub fn json_body(headers: &HeaderMap, body: &Bytes) -> ScimResult<Value> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let essence = ct
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != SCIM_JSON && essence != "application/json" {
+            return Err(ScimError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("send the body as {SCIM_JSON} (or application/json), not {essence:?}"),
+            ));
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// A SCIM JSON response.
+pub fn scim_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+fn base_url(state: &AppState) -> String {
+    format!("{}/scim/v2", state.public_url)
+}
+
+fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The full representation: the stored document with `meta.location` and membership references.
+fn render(state: &AppState, kind: Kind, record: &ScimResource) -> Value {
+    let base = base_url(state);
+    let mut doc = record.document(kind.name);
+    doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
+    if let Some(Value::Array(items)) = doc.get_mut(kind.links_attribute()) {
+        for item in items.iter_mut() {
+            let id = item["value"].as_str().unwrap_or_default().to_string();
+            match kind.which {
+                Which::User => {
+                    item["$ref"] = Value::String(format!("{base}/Groups/{id}"));
+                    item["type"] = Value::String("direct".into());
+                }
+                Which::Group => {
+                    // Members come back as the client sent them: value, $ref and type.
+                    if let Some(obj) = item.as_object_mut() {
+                        obj.remove("display");
+                    }
+                    item["$ref"] = Value::String(format!("{base}/Users/{id}"));
+                    item["type"] = Value::String("User".into());
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// `attributes` / `excludedAttributes`, from the query or a SearchRequest.
+struct Projection {
+    attributes: Vec<AttrPath>,
+    excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    fn read(attributes: Option<&str>, excluded: Option<&str>) -> ScimResult<Projection> {
+        let list = |text: Option<&str>| -> ScimResult<Vec<AttrPath>> {
+            Ok(match text {
+                Some(t) => parse_attribute_list(t)?,
+                None => Vec::new(),
+            })
+        };
+        Ok(Projection {
+            attributes: list(attributes)?,
+            excluded: list(excluded)?,
+        })
+    }
+
+    fn apply(&self, kind: Kind, doc: &Value) -> Value {
+        project(doc, &kind.schema, &self.attributes, &self.excluded)
+    }
+
+    /// Whether `name` is returned (so memberships need reading).
+    fn returns(&self, name: &str) -> bool {
+        let named = |list: &[AttrPath]| {
+            list.iter()
+                .any(|p| p.urn.is_none() && p.name.eq_ignore_ascii_case(name))
+        };
+        !named(&self.excluded) && (self.attributes.is_empty() || named(&self.attributes))
+    }
+}
+
+fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A list request, from query parameters or a SearchRequest body.
+#[derive(Default)]
+struct ListRequest {
+    filter: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    attributes: Option<String>,
+    excluded: Option<String>,
+}
+
+fn integer(name: &str, text: &str) -> ScimResult<i64> {
+    text.trim().parse::<i64>().or_else(|_| {
+        // Past i64: the page rules clamp it anyway.
+        if !text.trim().is_empty()
+            && text
+                .trim()
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            Ok(if text.trim().starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+        } else {
+            Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("{name} must be an integer, not {text:?}"),
+            ))
+        }
+    })
+}
+
+impl ListRequest {
+    fn from_query(query: &[(String, String)]) -> ScimResult<ListRequest> {
+        Ok(ListRequest {
+            filter: param(query, "filter").map(str::to_string),
+            sort_by: param(query, "sortBy").map(str::to_string),
+            sort_order: param(query, "sortOrder").map(str::to_string),
+            start_index: param(query, "startIndex")
+                .map(|v| integer("startIndex", v))
+                .transpose()?,
+            count: param(query, "count")
+                .map(|v| integer("count", v))
+                .transpose()?,
+            attributes: param(query, "attributes").map(str::to_string),
+            excluded: param(query, "excludedAttributes").map(str::to_string),
+        })
+    }
+
+    fn from_search(body: &Value) -> ScimResult<ListRequest> {
+        if !body.is_object() {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                "a search body must be a SearchRequest object",
+            ));
+        }
+        let schemas_ok = field(body, "schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)));
+        if !schemas_ok {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                format!("a search body must list the schema {SEARCH_REQUEST}"),
+            ));
+        }
+        let text = |name: &str| -> ScimResult<Option<String>> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                // attributes may be an array of names.
+                Some(Value::Array(items)) => Ok(Some(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            ScimError::bad_request(
+                                ScimType::InvalidValue,
+                                format!("{name} must list strings"),
+                            )
+                        })?
+                        .join(","),
+                )),
+                Some(_) => Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("{name} has the wrong type"),
+                )),
+            }
+        };
+        let number = |name: &str| -> ScimResult<Option<i64>> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => Ok(Some(n.as_i64().unwrap_or(
+                    if n.as_f64().unwrap_or(0.0) < 0.0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    },
+                ))),
+                Some(Value::String(s)) => integer(name, s).map(Some),
+                Some(_) => Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("{name} must be an integer"),
+                )),
+            }
+        };
+        Ok(ListRequest {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            start_index: number("startIndex")?,
+            count: number("count")?,
+            attributes: text("attributes")?,
+            excluded: text("excludedAttributes")?,
+        })
+    }
+}
+
+async fn list(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Query(query): Query<Vec<(String, String)>>,
+) -> ScimResult<Response> {
+    let request = ListRequest::from_query(&query)?;
+    run_list(kind, &state, &caller, &request).await
+}
+
+async fn search(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult<Response> {
+    let body = json_body(&headers, &body)?;
+    let request = ListRequest::from_search(&body)?;
+    run_list(kind, &state, &caller, &request).await
+}
+
+/// One page of one resource type: the resources (rendered and projected) and the total.
+async fn page(
+    kind: Kind,
+    state: &AppState,
+    caller: &ScimCaller,
+    request: &ListRequest,
+    offset: u64,
+    count: u64,
+) -> ScimResult<(Vec<Value>, u64)> {
+    let filter = request.filter.as_deref().map(parse_filter).transpose()?;
+    let sort_path = request
+        .sort_by
+        .as_deref()
+        .map(|s| {
+            let path = parse_path(s)
+                .map_err(|e| ScimError::bad_request(ScimType::InvalidValue, e.message))?;
+            if path.filter.is_some() {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "sortBy takes an attribute path, not a filter",
+                ));
+            }
+            Ok(path.attr)
+        })
+        .transpose()?;
+    let order = sort_order(request.sort_order.as_deref())?;
+    let projection = Projection::read(request.attributes.as_deref(), request.excluded.as_deref())?;
+    let query = ScimQuery {
+        filter: filter.as_ref(),
+        sort: sort_path.as_ref().map(|p| (p, order)),
+        offset,
+        count,
+        links: projection.returns(kind.links_attribute()),
+    };
+    let ScimList { resources, total } = match kind.which {
+        Which::User => {
+            state
+                .store
+                .scim_list_users(&caller.org_id, &kind.schema, &query)
+                .await?
+        }
+        Which::Group => {
+            state
+                .store
+                .scim_list_groups(&caller.org_id, &kind.schema, &query)
+                .await?
+        }
+    };
+    let resources = resources
+        .iter()
+        .map(|r| projection.apply(kind, &render(state, kind, r)))
+        .collect();
+    Ok((resources, total))
+}
+
+fn paging(request: &ListRequest) -> Paging {
+    Paging::new(request.start_index, request.count, DEFAULT_COUNT, MAX_COUNT)
+}
+
+async fn run_list(
+    kind: Kind,
+    state: &AppState,
+    caller: &ScimCaller,
+    request: &ListRequest,
+) -> ScimResult<Response> {
+    let paging = paging(request);
+    let (resources, total) =
+        page(kind, state, caller, request, paging.offset(), paging.count).await?;
+    Ok(scim_response(
+        StatusCode::OK,
+        &list_response(resources, total, paging),
+    ))
+}
+
+/// `POST /.search`: Users, then Groups, as one list. A filter naming attributes only one type
+/// has matches nothing of the other.
+pub async fn search_all(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult<Response> {
+    let body = json_body(&headers, &body)?;
+    let request = ListRequest::from_search(&body)?;
+    let paging = paging(&request);
+    let mut resources = Vec::new();
+    let mut total = 0;
+    let mut offset = paging.offset();
+    let mut understood = false;
+    let mut first_error = None;
+    for kind in [USERS, GROUPS] {
+        let want = paging.count - resources.len() as u64;
+        match page(kind, &state, &caller, &request, offset, want).await {
+            Ok((found, count)) => {
+                understood = true;
+                offset = offset.saturating_sub(count);
+                total += count;
+                resources.extend(found);
+            }
+            Err(e) if e.scim_type == Some(ScimType::InvalidFilter) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !understood {
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+    }
+    Ok(scim_response(
+        StatusCode::OK,
+        &list_response(resources, total, paging),
+    ))
+}
+
+async fn load(kind: Kind, state: &AppState, org_id: &str, id: &str) -> ScimResult<ScimResource> {
+    let found = match kind.which {
+        Which::User => state.store.scim_get_user(org_id, id).await?,
+        Which::Group => state.store.scim_get_group(org_id, id).await?,
+    };
+    found.ok_or_else(|| kind.not_found(id))
+}
+
+/// A single resource response with its ETag (and Location for a creation).
+fn one(
+    status: StatusCode,
+    kind: Kind,
+    state: &AppState,
+    record: &ScimResource,
+    projection: &Projection,
+) -> Response {
+    let doc = render(state, kind, record);
+    let location = doc["meta"]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let body = projection.apply(kind, &doc);
+    let mut response = scim_response(status, &body);
+    let headers = response.headers_mut();
+    // The ETag goes with `meta`: a response projected without it carries neither (some
+    // clients fail to reconcile a version header with a resource that has no meta).
+    if body.get("meta").is_some() {
+        if let Ok(v) = HeaderValue::from_str(&etag(record.version)) {
+            headers.insert(header::ETAG, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn query_projection(query: &[(String, String)]) -> ScimResult<Projection> {
+    Projection::read(
+        param(query, "attributes"),
+        param(query, "excludedAttributes"),
+    )
+}
+
+async fn fetch(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
+    let projection = query_projection(&query)?;
+    let record = load(kind, &state, &caller.org_id, &id).await?;
+    let tag = etag(record.version);
+    if let Some(v) = headers.get(header::IF_NONE_MATCH) {
+        let v = v.to_str().unwrap_or_default();
+        if v.trim() == "*" || v.split(',').any(|t| same_tag(t, &tag)) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&tag) {
+                response.headers_mut().insert(header::ETAG, v);
+            }
+            return Ok(response);
+        }
+    }
+    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes do not matter.
+fn same_tag(a: &str, b: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    strip(a) == strip(b)
+}
+
+/// The version `If-Match` requires, if any: `*` requires none.
+fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let first = text.split(',').next().unwrap_or_default().trim();
+    let inner = first.trim_start_matches("W/").trim_matches('"');
+    // A tag this server never issued cannot match the current version.
+    Ok(Some(inner.parse::<i64>().unwrap_or(-1)))
+}
+
+pub(super) async fn create(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult<Response> {
+    let projection = query_projection(&query)?;
+    let body = json_body(&headers, &body)?;
+    let doc = from_request(&body, &kind.schema)?;
+    let audit = caller.audit(&kind.action("create"));
+    let record = match kind.which {
+        Which::User => {
+            state
+                .store
+                .scim_create_user(&caller.org_id, &doc, &audit)
+                .await?
+        }
+        Which::Group => {
+            state
+                .store
+                .scim_create_group(&caller.org_id, &doc, &audit)
+                .await?
+        }
+    };
+    Ok(one(StatusCode::CREATED, kind, &state, &record, &projection))
+}
+
+/// Applies `change` to the stored document under the store's lock; answers the new resource.
+async fn change(
+    kind: Kind,
+    state: &AppState,
+    caller: &ScimCaller,
+    id: &str,
+    headers: &HeaderMap,
+    verb: &str,
+    change: impl FnOnce(&Value) -> Result<Value, lanyard_scim::Error>,
+) -> ScimResult<ScimResource> {
+    let expected = if_match(headers)?;
+    let audit = caller.audit(&kind.action(verb));
+    let outcome = match kind.which {
+        Which::User => {
+            state
+                .store
+                .scim_update_user(&caller.org_id, id, expected, change, &audit)
+                .await
+        }
+        Which::Group => {
+            state
+                .store
+                .scim_update_group(&caller.org_id, id, expected, change, &audit)
+                .await
+        }
+    };
+    match outcome {
+        Ok(Ok(record)) => Ok(record),
+        Ok(Err(e)) => Err(e.into()),
+        Err(lanyard_store::StoreError::NotFound) => Err(kind.not_found(id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn replace(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult<Response> {
+    let projection = query_projection(&query)?;
+    let body = json_body(&headers, &body)?;
+    let doc = from_request(&body, &kind.schema)?;
+    let record = change(kind, &state, &caller, &id, &headers, "replace", |_| Ok(doc)).await?;
+    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+}
+
+pub(super) async fn modify(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ScimResult<Response> {
+    let projection = query_projection(&query)?;
+    let body = json_body(&headers, &body)?;
+    let ops = patch::parse_request(&body)?;
+    let record = change(kind, &state, &caller, &id, &headers, "patch", |current| {
+        let mut doc = current.clone();
+        patch::apply(&mut doc, &ops, &kind.schema)?;
+        // The patched document is held to the same rules as a PUT body.
+        from_request(&doc, &kind.schema)
+    })
+    .await?;
+    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+}
+
+pub(super) async fn remove(
+    kind: Kind,
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
+    let expected = if_match(&headers)?;
+    let audit = caller.audit(&kind.action("delete"));
+    let done = match kind.which {
+        Which::User => {
+            state
+                .store
+                .scim_delete_user(&caller.org_id, &id, expected, &audit)
+                .await
+        }
+        Which::Group => {
+            state
+                .store
+                .scim_delete_group(&caller.org_id, &id, expected, &audit)
+                .await
+        }
+    };
+    match done {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(lanyard_store::StoreError::NotFound) => Err(kind.not_found(&id)),
+        Err(e) => Err(e.into()),
+    }
+}
