@@ -182,7 +182,13 @@ fn apply_one(
                 ));
             };
             for (key, value) in items {
-                if key.eq_ignore_ascii_case("schemas") {
+                // Clients echo server-owned members here (Okta sends `id` when it renames a
+                // group); as in a PUT body, they are ignored. An explicit path to them is
+                // still a mutability error.
+                if ["schemas", "id", "meta"]
+                    .iter()
+                    .any(|k| key.eq_ignore_ascii_case(k))
+                {
                     continue;
                 }
                 // An extension URN holds an object of that extension's attributes.
@@ -346,6 +352,12 @@ pub(crate) fn coerce(def: &Attribute, value: &Value) -> Result<Value, Error> {
             value.clone()
         }
         (Type::String | Type::Reference | Type::Binary, Value::String(_)) => value.clone(),
+        // Entra ID sends a manager as its id alone: `"value": "<id>"` for `manager`.
+        (Type::Complex, Value::String(_)) if !def.multi_valued && def.sub("value").is_some() => {
+            let mut out = Map::new();
+            out.insert("value".into(), value.clone());
+            Value::Object(out)
+        }
         (Type::Complex, Value::Object(map)) => {
             let mut out = Map::new();
             for (k, v) in map {
@@ -734,7 +746,7 @@ mod tests {
             { "op": "Add", "path": "emails[type eq \"home\"].value", "value": "babs@jensen.org" },
             { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "barbara@example.com" },
             { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Tour Operations" },
-            { "op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": { "value": "m1" } }
+            { "op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m1" }
         ]);
         patch(&mut u, ops, &user_schema()).unwrap();
         assert_eq!(u["active"], false);

@@ -3,6 +3,7 @@
 
 mod access_keys;
 mod audit;
+mod events;
 mod orgs;
 mod roles;
 mod scim_tokens;
@@ -66,6 +67,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(access_keys::list, access_keys::create))
         .routes(routes!(access_keys::revoke))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
         .routes(routes!(scim_tokens::list, scim_tokens::create))
         .routes(routes!(scim_tokens::revoke))
         .split_for_parts();
@@ -109,14 +111,7 @@ pub fn created_with_secret(location: &str, body: impl Serialize) -> axum::respon
 
 /// RFC 3339 text of a stored time (unix milliseconds), as admins read it.
 pub fn timestamp(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    lanyard_store::rfc3339(ms)
 }
 
 #[cfg(test)]

@@ -161,14 +161,18 @@ async fn dispatch(
     method: &str,
     created: &HashMap<String, String>,
 ) -> ScimResult<Response> {
-    let mut path = Value::String(
-        field(op, "path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| syntax("each Bulk operation needs a path"))?
-            .to_string(),
-    );
-    resolve(&mut path, created)?;
-    let path = path.as_str().unwrap_or_default();
+    let raw = field(op, "path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| syntax("each Bulk operation needs a path"))?;
+    // `/Users/bulkId:u1`: each segment may be a reference.
+    let mut segments = Vec::new();
+    for segment in raw.split('/') {
+        let mut v = Value::String(segment.to_string());
+        resolve(&mut v, created)?;
+        segments.push(v.as_str().unwrap_or_default().to_string());
+    }
+    let path = segments.join("/");
+    let path = path.as_str();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let kind: Kind = match segments.next() {
         Some(e) if e.eq_ignore_ascii_case("Users") => USERS,
