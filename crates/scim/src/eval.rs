@@ -12,8 +12,8 @@ use crate::schema::{Attribute, Schema, Type};
 /// The schemas a resource is read under: its core schema and its extensions.
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceSchema<'s> {
-    pub core: &'s Schema,
-    pub extensions: &'s [&'s Schema],
+    pub core: &'s Schema<'s>,
+    pub extensions: &'s [&'s Schema<'s>],
 }
 
 impl<'s> ResourceSchema<'s> {
@@ -23,7 +23,7 @@ impl<'s> ResourceSchema<'s> {
         &self,
         resource: &'v Value,
         path: &AttrPath,
-    ) -> Option<(&'v Value, &'s Attribute)> {
+    ) -> Option<(&'v Value, &'s Attribute<'s>)> {
         match &path.urn {
             None => Some((resource, self.core.attribute(&path.name)?)),
             Some(urn) if urn.eq_ignore_ascii_case(self.core.id) => {
@@ -109,7 +109,7 @@ fn values<'v, 's>(
     resource: &'v Value,
     path: &AttrPath,
     schema: &ResourceSchema<'s>,
-) -> Option<(Vec<&'v Value>, &'s Attribute)> {
+) -> Option<(Vec<&'v Value>, &'s Attribute<'s>)> {
     let (holder, def) = schema.locate(resource, path)?;
     let value = field(holder, def.name)?;
     let (sub_name, items): (Option<&str>, Vec<&Value>) = match value {

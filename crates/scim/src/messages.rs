@@ -84,6 +84,14 @@ pub fn error_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Val
 
 /// Parses an `attributes` / `excludedAttributes` list: comma-separated attribute paths.
 pub fn parse_attribute_list(text: &str) -> Result<Vec<AttrPath>, Error> {
+    const MAX_TEXT: usize = 4096;
+    const MAX_ITEMS: usize = 64;
+    if text.len() > MAX_TEXT || text.split(',').count() > MAX_ITEMS {
+        return Err(Error::new(
+            ScimType::InvalidValue,
+            format!("an attribute list holds at most {MAX_ITEMS} names in {MAX_TEXT} bytes"),
+        ));
+    }
     text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -154,7 +162,7 @@ pub fn project(
 
 fn project_members<'s>(
     members: &Map<String, Value>,
-    lookup: impl Fn(&str) -> Option<&'s Attribute>,
+    lookup: impl Fn(&str) -> Option<&'s Attribute<'s>>,
     urn: Option<&str>,
     schema: &ResourceSchema<'_>,
     attributes: &[AttrPath],
@@ -242,7 +250,7 @@ mod tests {
     use super::*;
     use crate::schema::{Schema, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
-    const EXT: &[&Schema] = &[&ENTERPRISE_USER_SCHEMA];
+    const EXT: &[&Schema<'static>] = &[&ENTERPRISE_USER_SCHEMA];
 
     fn user() -> Value {
         json!({

@@ -238,7 +238,7 @@ fn target<'r, 's>(
     resource: &'r mut Value,
     path: &AttrPath,
     schema: &ResourceSchema<'s>,
-) -> Result<(&'r mut Map<String, Value>, &'s Attribute), Error> {
+) -> Result<(&'r mut Map<String, Value>, &'s Attribute<'s>), Error> {
     let unknown = || {
         error(
             ScimType::InvalidPath,
@@ -448,11 +448,11 @@ fn apply_path(
     match op {
         Op::Remove => {
             match (value, def.multi_valued) {
-                // Entra removes group members by listing them.
-                (Some(Value::Array(listed)), true) => {
-                    let doomed: Vec<Value> = elements(def, &Value::Array(listed.clone()))?;
+                // Entra removes group members by listing them (one member may come alone).
+                (Some(listed @ (Value::Array(_) | Value::Object(_))), true) => {
+                    let doomed = ElementSet::new(def, elements(def, listed)?);
                     if let Some(Value::Array(items)) = holder.get_mut(&key) {
-                        items.retain(|item| !doomed.iter().any(|d| same_element(def, item, d)));
+                        items.retain(|item| !doomed.contains(item));
                     }
                 }
                 _ => {
@@ -469,8 +469,13 @@ fn apply_path(
                     (Op::Add, Some(Value::Array(existing))) => existing,
                     _ => Vec::new(),
                 };
+                let mut seen = ElementSet::new(def, Vec::new());
+                for item in &items {
+                    seen.insert(item.clone());
+                }
                 for element in new {
-                    if !items.iter().any(|i| same_element(def, i, &element)) {
+                    if !seen.contains(&element) {
+                        seen.insert(element.clone());
                         items.push(element);
                     }
                 }
@@ -515,14 +520,57 @@ fn set_sub(slot: &mut Value, sub: &Attribute, op: Op, value: Option<&Value>) -> 
     Ok(())
 }
 
-/// Two elements of a multi-valued attribute are the same when their `value`s are (compared
-/// as the attribute's case-exactness says), or, lacking values, when they are equal.
-fn same_element(def: &Attribute, a: &Value, b: &Value) -> bool {
-    let exact = def.sub("value").map_or(def.case_exact, |v| v.case_exact);
-    match (field(a, "value"), field(b, "value")) {
-        (Some(Value::String(x)), Some(Value::String(y))) if !exact => x.eq_ignore_ascii_case(y),
-        (Some(x), Some(y)) => x == y && (def.kind == Type::Complex || a == b),
-        _ => a == b,
+/// Elements of a multi-valued attribute, for "is this one already there": two are the same when
+/// their `value`s are (compared as the attribute's case-exactness says), or, lacking values,
+/// when they are equal. Hashed by value, so merging n elements into m costs n + m, not n·m.
+struct ElementSet {
+    exact: bool,
+    complex: bool,
+    by_value: std::collections::HashSet<String>,
+    /// Elements without a string `value`, compared whole.
+    others: Vec<Value>,
+}
+
+impl ElementSet {
+    fn new(def: &Attribute, items: Vec<Value>) -> ElementSet {
+        let mut set = ElementSet {
+            exact: def.sub("value").map_or(def.case_exact, |v| v.case_exact),
+            complex: def.kind == Type::Complex,
+            by_value: std::collections::HashSet::new(),
+            others: Vec::new(),
+        };
+        for item in items {
+            set.insert(item);
+        }
+        set
+    }
+
+    fn key(&self, element: &Value) -> Option<String> {
+        if !self.complex {
+            return element.as_str().map(str::to_string);
+        }
+        match field(element, "value") {
+            Some(Value::String(v)) if self.exact => Some(v.clone()),
+            Some(Value::String(v)) => Some(v.to_ascii_lowercase()),
+            Some(other) if !other.is_null() => Some(other.to_string()),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, element: Value) {
+        match self.key(&element) {
+            Some(k) => {
+                self.by_value.insert(k);
+            }
+            None => self.others.push(element),
+        }
+    }
+
+    fn contains(&self, element: &Value) -> bool {
+        match self.key(element) {
+            Some(k) => self.by_value.contains(&k),
+            None => self.others.contains(element),
+        }
     }
 }
 
@@ -582,9 +630,13 @@ fn apply_filtered(
                     }
                 }
                 None => {
+                    let mut doomed = vec![false; items.len()];
+                    for i in &matching {
+                        doomed[*i] = true;
+                    }
                     let mut index = 0;
                     items.retain(|_| {
-                        let keep = !matching.contains(&index);
+                        let keep = !doomed[index];
                         index += 1;
                         keep
                     });
@@ -673,7 +725,7 @@ mod tests {
     use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
     use serde_json::json;
 
-    const EXT: &[&Schema] = &[&ENTERPRISE_USER_SCHEMA];
+    const EXT: &[&Schema<'static>] = &[&ENTERPRISE_USER_SCHEMA];
 
     fn user_schema() -> ResourceSchema<'static> {
         ResourceSchema {
@@ -723,6 +775,23 @@ mod tests {
         patch(&mut u, json!([{"op": "remove", "path": ent}]), &schema).unwrap();
         assert!(u.get(ent).is_none());
         assert!(!u["schemas"].as_array().unwrap().iter().any(|s| s == ent));
+    }
+
+    #[test]
+    fn removing_members_by_one_object_removes_only_that_member() {
+        let schema = ResourceSchema {
+            core: &GROUP_SCHEMA,
+            extensions: &[],
+        };
+        let mut g = json!({"schemas": [GROUP_SCHEMA.id], "displayName": "G",
+                           "members": [{"value": "a"}, {"value": "b"}]});
+        patch(
+            &mut g,
+            json!([{"op": "remove", "path": "members", "value": {"value": "a"}}]),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(g["members"], json!([{"value": "b"}]));
     }
 
     #[test]

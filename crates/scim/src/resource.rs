@@ -56,7 +56,7 @@ pub fn from_request(body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, 
             }
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             return Err(Error::new(
                 ScimType::InvalidValue,
                 format!("{key:?} is not a schema of this resource type"),
@@ -79,11 +79,85 @@ pub fn from_request(body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, 
             ));
         }
     }
+    if let Some(Value::String(user_name)) = out.get("userName") {
+        check_identifier("userName", user_name)?;
+    }
     out.insert(
         "schemas".into(),
         Value::Array(used.into_iter().map(Value::String).collect()),
     );
-    Ok(Value::Object(out))
+    let doc = Value::Object(out);
+    check_text(&doc)?;
+    // Members are stored as rows, not in the document; everything else counts.
+    let size = doc
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| k.as_str() != "members")
+                .map(|(k, v)| k.len() + v.to_string().len())
+                .sum::<usize>()
+        })
+        .unwrap_or(0);
+    if size > MAX_DOCUMENT {
+        return Err(Error::new(
+            ScimType::InvalidValue,
+            format!("the resource is {size} bytes; at most {MAX_DOCUMENT} are kept"),
+        ));
+    }
+    Ok(doc)
+}
+
+/// Longest string value kept, in bytes.
+pub const MAX_STRING: usize = 16 * 1024;
+/// Most elements of a multi-valued attribute (group members excepted: they are rows).
+pub const MAX_VALUES: usize = 100;
+/// Largest stored document (without group members), in bytes.
+pub const MAX_DOCUMENT: usize = 64 * 1024;
+
+/// Every string of a document: bounded, and free of control characters (which no directory
+/// attribute holds and which some databases cannot store).
+fn check_text(value: &Value) -> Result<(), Error> {
+    match value {
+        Value::String(s) => {
+            if s.len() > MAX_STRING {
+                return Err(Error::new(
+                    ScimType::InvalidValue,
+                    format!(
+                        "a value is {} bytes long; at most {MAX_STRING} are kept",
+                        s.len()
+                    ),
+                ));
+            }
+            if s.chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            {
+                return Err(Error::new(
+                    ScimType::InvalidValue,
+                    format!("{s:?} holds a control character"),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_text),
+        Value::Object(map) => map.values().try_for_each(check_text),
+        _ => Ok(()),
+    }
+}
+
+/// A unique identifier must look the same to people as to the server: no surrounding spaces
+/// and no invisible formatting characters that would make two equal-looking names differ.
+fn check_identifier(name: &str, value: &str) -> Result<(), Error> {
+    let invisible = |c: char| {
+        matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    };
+    if value.trim() != value || value.chars().any(|c| invisible(c) || c.is_control()) {
+        return Err(Error::new(
+            ScimType::InvalidValue,
+            format!("{name} {value:?} has surrounding spaces or invisible characters"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_schemas(schemas: &Value, schema: &ResourceSchema<'_>) -> Result<(), Error> {
@@ -146,6 +220,16 @@ fn read_member(
             .collect();
         if items.is_empty() {
             return Ok(None);
+        }
+        if items.len() > MAX_VALUES && def.name != "members" {
+            return Err(Error::new(
+                ScimType::InvalidValue,
+                format!(
+                    "{} holds {} values; at most {MAX_VALUES} are kept",
+                    def.name,
+                    items.len()
+                ),
+            ));
         }
         settle_primary(&mut items);
         Value::Array(items)
@@ -271,6 +355,36 @@ mod tests {
                 json!({"userName": "a", "name": {"shoe": "x"}}),
                 ScimType::InvalidValue,
                 "shoe",
+            ),
+            (
+                json!({"userName": "a", "aaa\u{e9}": 1}),
+                ScimType::InvalidValue,
+                "aaa",
+            ),
+            (
+                json!({"userName": "a", "title": "x\u{0}y"}),
+                ScimType::InvalidValue,
+                "control",
+            ),
+            (
+                json!({"userName": " ada"}),
+                ScimType::InvalidValue,
+                "surrounding",
+            ),
+            (
+                json!({"userName": "ada\u{200b}"}),
+                ScimType::InvalidValue,
+                "invisible",
+            ),
+            (
+                json!({"userName": "a", "title": "x".repeat(MAX_STRING + 1)}),
+                ScimType::InvalidValue,
+                "bytes long",
+            ),
+            (
+                json!({"userName": "a", "emails": (0..101).map(|i| json!({"value": i.to_string()})).collect::<Vec<_>>()}),
+                ScimType::InvalidValue,
+                "at most 100",
             ),
         ];
         for (body, kind, needle) in cases {

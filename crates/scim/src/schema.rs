@@ -48,8 +48,8 @@ pub enum Uniqueness {
 
 /// One attribute definition.
 #[derive(Debug, Clone, Copy)]
-pub struct Attribute {
-    pub name: &'static str,
+pub struct Attribute<'a> {
+    pub name: &'a str,
     pub kind: Type,
     pub multi_valued: bool,
     pub required: bool,
@@ -57,16 +57,16 @@ pub struct Attribute {
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
-    pub sub_attributes: &'static [Attribute],
+    pub sub_attributes: &'a [Attribute<'a>],
     /// For references: what they may point at (`User`, `Group`, `external`, `uri`).
-    pub reference_types: &'static [&'static str],
+    pub reference_types: &'a [&'a str],
     /// The values a client should choose from, published in `/Schemas` (not enforced).
-    pub canonical_values: &'static [&'static str],
+    pub canonical_values: &'a [&'a str],
 }
 
-impl Attribute {
+impl<'a> Attribute<'a> {
     /// A sub-attribute by name, case-insensitively.
-    pub fn sub(&self, name: &str) -> Option<&'static Attribute> {
+    pub fn sub(&self, name: &str) -> Option<&'a Attribute<'a>> {
         self.sub_attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
@@ -75,23 +75,23 @@ impl Attribute {
 
 /// A schema: its URN and attributes.
 #[derive(Debug, Clone, Copy)]
-pub struct Schema {
+pub struct Schema<'a> {
     pub id: &'static str,
     pub name: &'static str,
     pub description: &'static str,
-    pub attributes: &'static [Attribute],
+    pub attributes: &'a [Attribute<'a>],
 }
 
-impl Schema {
+impl<'a> Schema<'a> {
     /// A top-level attribute by name, case-insensitively.
-    pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
+    pub fn attribute(&self, name: &str) -> Option<&'a Attribute<'a>> {
         self.attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
-const fn attr(name: &'static str, kind: Type) -> Attribute {
+const fn attr(name: &'static str, kind: Type) -> Attribute<'static> {
     Attribute {
         name,
         kind,
@@ -107,55 +107,58 @@ const fn attr(name: &'static str, kind: Type) -> Attribute {
     }
 }
 
-const fn canonical(mut a: Attribute, values: &'static [&'static str]) -> Attribute {
+const fn canonical(
+    mut a: Attribute<'static>,
+    values: &'static [&'static str],
+) -> Attribute<'static> {
     a.canonical_values = values;
     a
 }
 
-const fn refers(mut a: Attribute, types: &'static [&'static str]) -> Attribute {
+const fn refers(mut a: Attribute<'static>, types: &'static [&'static str]) -> Attribute<'static> {
     a.reference_types = types;
     a
 }
 
-const fn string(name: &'static str) -> Attribute {
+const fn string(name: &'static str) -> Attribute<'static> {
     attr(name, Type::String)
 }
 
-const fn exact(mut a: Attribute) -> Attribute {
+const fn exact(mut a: Attribute<'static>) -> Attribute<'static> {
     a.case_exact = true;
     a
 }
 
-const fn required(mut a: Attribute) -> Attribute {
+const fn required(mut a: Attribute<'static>) -> Attribute<'static> {
     a.required = true;
     a
 }
 
-const fn read_only(mut a: Attribute) -> Attribute {
+const fn read_only(mut a: Attribute<'static>) -> Attribute<'static> {
     a.mutability = Mutability::ReadOnly;
     a
 }
 
-const fn multi(mut a: Attribute) -> Attribute {
+const fn multi(mut a: Attribute<'static>) -> Attribute<'static> {
     a.multi_valued = true;
     a
 }
 
-const fn complex(name: &'static str, subs: &'static [Attribute]) -> Attribute {
+const fn complex(name: &'static str, subs: &'static [Attribute<'static>]) -> Attribute<'static> {
     let mut a = attr(name, Type::Complex);
     a.sub_attributes = subs;
     a
 }
 
 /// `value`, `display`, `type`, `primary`: the usual sub-attributes of a multi-valued attribute.
-const PLURAL: &[Attribute] = &[
+const PLURAL: &[Attribute<'static>] = &[
     string("value"),
     string("display"),
     string("type"),
     attr("primary", Type::Boolean),
 ];
 
-const NAME: &[Attribute] = &[
+const NAME: &[Attribute<'static>] = &[
     string("formatted"),
     string("familyName"),
     string("givenName"),
@@ -164,7 +167,7 @@ const NAME: &[Attribute] = &[
     string("honorificSuffix"),
 ];
 
-const ADDRESS: &[Attribute] = &[
+const ADDRESS: &[Attribute<'static>] = &[
     string("formatted"),
     string("streetAddress"),
     string("locality"),
@@ -175,7 +178,7 @@ const ADDRESS: &[Attribute] = &[
     attr("primary", Type::Boolean),
 ];
 
-const GROUP_REF: &[Attribute] = &[
+const GROUP_REF: &[Attribute<'static>] = &[
     read_only(string("value")),
     read_only(exact(refers(
         attr("$ref", Type::Reference),
@@ -185,7 +188,7 @@ const GROUP_REF: &[Attribute] = &[
     read_only(string("type")),
 ];
 
-const META: &[Attribute] = &[
+const META: &[Attribute<'static>] = &[
     read_only(exact(string("resourceType"))),
     read_only(attr("created", Type::DateTime)),
     read_only(attr("lastModified", Type::DateTime)),
@@ -193,32 +196,32 @@ const META: &[Attribute] = &[
     read_only(exact(string("version"))),
 ];
 
-const fn id() -> Attribute {
+const fn id() -> Attribute<'static> {
     let mut a = read_only(exact(string("id")));
     a.returned = Returned::Always;
     a.uniqueness = Uniqueness::Server;
     a
 }
 
-const fn user_name() -> Attribute {
+const fn user_name() -> Attribute<'static> {
     let mut a = required(string("userName"));
     a.uniqueness = Uniqueness::Server;
     a
 }
 
-const fn password() -> Attribute {
+const fn password() -> Attribute<'static> {
     let mut a = with_mutability(string("password"), Mutability::WriteOnly);
     a.returned = Returned::Never;
     a
 }
 
-const fn with_mutability(mut a: Attribute, mutability: Mutability) -> Attribute {
+const fn with_mutability(mut a: Attribute<'static>, mutability: Mutability) -> Attribute<'static> {
     a.mutability = mutability;
     a
 }
 
 /// Group members: `value` (the member's id) and `type` are fixed once added.
-const MEMBER: &[Attribute] = &[
+const MEMBER: &[Attribute<'static>] = &[
     with_mutability(string("value"), Mutability::Immutable),
     // Members are users: groups do not nest here.
     with_mutability(
@@ -230,7 +233,7 @@ const MEMBER: &[Attribute] = &[
 ];
 
 /// The core User schema.
-pub const USER_SCHEMA: Schema = Schema {
+pub const USER_SCHEMA: Schema<'static> = Schema {
     id: USER,
     name: "User",
     description: "User Account",
@@ -263,7 +266,7 @@ pub const USER_SCHEMA: Schema = Schema {
 };
 
 /// The core Group schema.
-pub const GROUP_SCHEMA: Schema = Schema {
+pub const GROUP_SCHEMA: Schema<'static> = Schema {
     id: GROUP,
     name: "Group",
     description: "Group",
@@ -277,7 +280,7 @@ pub const GROUP_SCHEMA: Schema = Schema {
 };
 
 /// The Enterprise User extension.
-pub const ENTERPRISE_USER_SCHEMA: Schema = Schema {
+pub const ENTERPRISE_USER_SCHEMA: Schema<'static> = Schema {
     id: ENTERPRISE_USER,
     name: "EnterpriseUser",
     description: "Enterprise User",
@@ -357,7 +360,7 @@ impl Type {
     }
 }
 
-impl Attribute {
+impl<'a> Attribute<'a> {
     /// The attribute's definition as `/Schemas` publishes it (RFC 7643 §7).
     pub fn to_json(&self) -> serde_json::Value {
         let mut out = serde_json::json!({
@@ -398,7 +401,7 @@ impl Attribute {
     }
 }
 
-impl Schema {
+impl<'a> Schema<'a> {
     /// The schema resource as `/Schemas/{id}` returns it, with its `meta.location` under `base`.
     pub fn to_json(&self, base: &str) -> serde_json::Value {
         serde_json::json!({

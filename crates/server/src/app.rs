@@ -38,8 +38,9 @@ pub fn build(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn(json_errors))
+        // Inside the error rewriting, so a panic under /scim/v2 is answered in SCIM's format.
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(metrics::track))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
@@ -115,13 +116,16 @@ async fn json_errors(request: Request, next: middleware::Next) -> Response {
     let scim = request.uri().path().starts_with("/scim/");
     let response = next.run(request).await;
     let status = response.status();
+    // Under /scim/v2 every error is SCIM JSON; elsewhere any JSON error is the API's own.
+    let wanted: &[u8] = if scim {
+        crate::scim::SCIM_JSON.as_bytes()
+    } else {
+        b"application/json"
+    };
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| {
-            v.as_bytes().starts_with(b"application/json")
-                || v.as_bytes().starts_with(crate::scim::SCIM_JSON.as_bytes())
-        });
+        .is_some_and(|v| v.as_bytes().starts_with(wanted));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
@@ -136,6 +140,11 @@ async fn json_errors(request: Request, next: middleware::Next) -> Response {
     let (parts, body) = response.into_parts();
     let detail = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let detail = String::from_utf8_lossy(&detail);
+    // An API error being re-dressed for SCIM keeps its message.
+    let detail = serde_json::from_str::<serde_json::Value>(&detail)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| detail.to_string());
     let message = if detail.trim().is_empty() {
         status
             .canonical_reason()

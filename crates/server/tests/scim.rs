@@ -667,6 +667,13 @@ async fn isolation_and_bad_input(db: TestDb) {
             "invalidValue",
         ),
         (json!({"userName": "x\u{0}y"}), "invalidValue"),
+        (json!({"userName": "x", "title": "\u{0}"}), "invalidValue"),
+        (json!({"userName": "x", "aaa\u{e9}": "1"}), "invalidValue"),
+        (json!({"userName": " padded"}), "invalidValue"),
+        (
+            json!({"userName": "x", "emails": (0..200).map(|i| json!({"value": format!("{i}@x")})).collect::<Vec<_>>()}),
+            "invalidValue",
+        ),
     ];
     for (body, scim_type) in bad_bodies {
         let r = acme.post("/Users", body.clone()).await;
@@ -704,6 +711,14 @@ async fn isolation_and_bad_input(db: TestDb) {
             }
         }
     }
+    let long = format!("title co \"{}\"", "a".repeat(300));
+    acme.get(&format!("/Users?filter={}", q(&long)))
+        .await
+        .error(StatusCode::BAD_REQUEST, Some("invalidFilter"));
+    let many = vec!["userName"; 100].join(",");
+    acme.get(&format!("/Users?attributes={many}"))
+        .await
+        .error(StatusCode::BAD_REQUEST, Some("invalidValue"));
     let deep = format!("{}userName eq \"a\"{}", "(".repeat(40), ")".repeat(40));
     acme.get(&format!("/Users?filter={}", q(&deep)))
         .await
@@ -1084,6 +1099,29 @@ async fn credentials(db: TestDb) {
     }
     assert_eq!(statuses[..4], [200, 200, 200, 200]);
     assert!(statuses[4..].contains(&429), "{statuses:?}");
+    // Each Bulk operation spends the budget too.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let ops: Vec<Value> = (0..8)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                        "data": {"schemas": [USER], "userName": format!("bulk{i}")}})
+        })
+        .collect();
+    let bulk = scim
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let statuses: Vec<&str> = bulk["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"429"), "{statuses:?}");
+    assert_eq!(statuses[0], "201");
     // Another credential has its own budget.
     let other = Scim::new(&limited, "acme").await;
     other

@@ -1,7 +1,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -56,6 +56,7 @@ pub(crate) use {read, write};
 const SQLITE_READERS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_TIMEOUT: &str = "15s";
 
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`) and applies pending migrations.
@@ -68,10 +69,14 @@ impl Store {
     /// Connects without migrating.
     pub async fn connect(url: &str) -> Result<Store> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No statement may hold a connection (or a row lock) for long: a runaway query is
+            // cancelled instead of starving every other request.
+            let options = PgConnectOptions::from_str(url)?
+                .options([("statement_timeout", STATEMENT_TIMEOUT)]);
             let pg = PgPoolOptions::new()
                 .max_connections(POSTGRES_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect(url)
+                .connect_with(options)
                 .await?;
             Pool::Postgres(pg)
         } else if url.starts_with("sqlite:") {

@@ -430,6 +430,15 @@ macro_rules! group_links {
     }};
 }
 
+/// A membership event names the group and the member only: a group of n members changed one
+/// member at a time must not write n copies of the whole group.
+fn member_event(group_id: &str, display_name: &str, member: &str) -> Value {
+    json!({
+        "group": { "id": group_id, "displayName": display_name },
+        "member": { "value": member },
+    })
+}
+
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
@@ -883,6 +892,18 @@ impl Store {
             if expected_version.is_some_and(|v| v != version) {
                 return Err(StoreError::VersionMismatch { current: version });
             }
+            // A deleted user leaves its groups: say so, as a PATCH removing it would.
+            let left: Vec<(String, String)> = if table == Table::Users {
+                sqlx::query_as(
+                    "SELECT g.id, g.display_name FROM group_members m \
+                     JOIN org_groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.id",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+            } else {
+                Vec::new()
+            };
             sqlx::query(&format!(
                 "DELETE FROM {sql_table} WHERE org_id = $1 AND id = $2"
             ))
@@ -891,6 +912,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             insert_audit!(&mut *tx, &audit, Some(org_id))?;
+            for (group_id, display_name) in &left {
+                let data = member_event(group_id, display_name, id);
+                insert_event!(
+                    tx,
+                    backend,
+                    org_id,
+                    "group.member.removed",
+                    "Group",
+                    group_id,
+                    &data
+                );
+            }
             insert_event!(tx, backend, org_id, kind, rtype, id, &json!({ "id": id }));
             tx.commit().await?;
         });
@@ -956,7 +989,7 @@ impl Store {
                 &document
             );
             for m in &members {
-                let data = json!({ "group": document, "member": { "value": m } });
+                let data = member_event(&id, &display_name, m);
                 insert_event!(
                     tx,
                     backend,
@@ -997,8 +1030,9 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
+            let row = row.ok_or(StoreError::NotFound)?;
             let links = group_links!(tx, id);
-            let current = row.ok_or(StoreError::NotFound)?.into_resource(links)?;
+            let current = row.into_resource(links)?;
             if let Some(expected) = expected_version {
                 if expected != current.version {
                     return Err(StoreError::VersionMismatch {
@@ -1077,7 +1111,7 @@ impl Store {
                 ("group.member.removed", &removed),
             ] {
                 for m in list.iter() {
-                    let data = json!({ "group": document, "member": { "value": m } });
+                    let data = member_event(id, &display_name, m);
                     insert_event!(tx, backend, org_id, kind, "Group", id, &data);
                 }
             }

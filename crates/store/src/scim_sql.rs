@@ -49,6 +49,9 @@ pub(crate) struct Compiler<'s> {
     pub(crate) binds: Vec<Bind>,
 }
 
+/// Longest operand of `co`, `sw` and `ew`.
+const MAX_PATTERN: usize = 256;
+
 fn invalid(message: impl Into<String>) -> StoreError {
     StoreError::InvalidFilter(message.into())
 }
@@ -58,7 +61,7 @@ enum Slot<'s> {
     /// A column; `folded` columns hold the lower-cased value.
     Column {
         expr: &'static str,
-        def: &'s Attribute,
+        def: &'s Attribute<'s>,
         folded: bool,
     },
     /// A time column in unix milliseconds.
@@ -66,13 +69,13 @@ enum Slot<'s> {
     /// A single value in the JSON document, at `keys`.
     Json {
         keys: Vec<&'s str>,
-        def: &'s Attribute,
+        def: &'s Attribute<'s>,
     },
     /// The elements of a multi-valued attribute at `keys`, compared by `sub` (or themselves).
     Elements {
         keys: Vec<&'s str>,
-        def: &'s Attribute,
-        sub: Option<&'s Attribute>,
+        def: &'s Attribute<'s>,
+        sub: Option<&'s Attribute<'s>>,
     },
 }
 
@@ -112,7 +115,7 @@ impl<'s> Compiler<'s> {
     }
 
     /// The top-level definition of `path` and the JSON keys of the object holding it.
-    fn locate(&self, path: &AttrPath) -> Result<(Option<&'s str>, &'s Attribute), StoreError> {
+    fn locate(&self, path: &AttrPath) -> Result<(Option<&'s str>, &'s Attribute<'s>), StoreError> {
         let schema = self.schema;
         let (urn, def) = match &path.urn {
             Some(urn) if !urn.eq_ignore_ascii_case(schema.core.id) => {
@@ -169,7 +172,7 @@ impl<'s> Compiler<'s> {
     }
 
     /// The column that holds a core attribute, where there is one.
-    fn column(&self, def: &'s Attribute, sub: Option<&'s Attribute>) -> Option<Slot<'s>> {
+    fn column(&self, def: &'s Attribute<'s>, sub: Option<&'s Attribute<'s>>) -> Option<Slot<'s>> {
         let col = |expr, def, folded| Some(Slot::Column { expr, def, folded });
         match (self.table, def.name, sub.map(|s| s.name)) {
             (_, "id", None) => col("r.id", def, false),
@@ -231,6 +234,16 @@ impl<'s> Compiler<'s> {
             }
             let eq = self.compare(path, CompareOp::Eq, value)?;
             return Ok(format!("(NOT COALESCE({eq}, FALSE))"));
+        }
+        if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            if let CompValue::String(s) = value {
+                // Substring matching costs the pattern's length per stored character.
+                if s.chars().count() > MAX_PATTERN {
+                    return Err(invalid(format!(
+                        "co, sw and ew take at most {MAX_PATTERN} characters"
+                    )));
+                }
+            }
         }
         if let Some(sql) = self.membership(path, Some((op, value)))? {
             return Ok(sql);
@@ -297,7 +310,7 @@ impl<'s> Compiler<'s> {
     fn element_condition(
         &mut self,
         filter: &Filter,
-        def: &'s Attribute,
+        def: &'s Attribute<'s>,
     ) -> Result<String, StoreError> {
         let sub_of = |path: &AttrPath| {
             def.sub(&path.name).ok_or_else(|| {

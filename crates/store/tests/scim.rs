@@ -386,11 +386,30 @@ async fn memberships(db: TestDb) {
         .unwrap()
         .is_none());
 
-    // Deleting a user drops the membership; deleting the group keeps the users.
+    // Membership events name the group and the member, not the whole group.
+    let before_delete = store.list_events(&acme.id, 0, 1000).await.unwrap();
+    let added = before_delete
+        .iter()
+        .find(|e| e.kind == "group.member.added")
+        .unwrap();
+    assert_eq!(
+        added.data["group"],
+        json!({"id": group.id, "displayName": "Eng"})
+    );
+    assert!(added.data["group"].get("members").is_none());
+    // Deleting a user drops the membership (and says so); deleting the group keeps the users.
     store
         .scim_delete_user(&acme.id, &ids[0], None, &audit("scim.user.delete"))
         .await
         .unwrap();
+    let last: Vec<String> = store
+        .list_events(&acme.id, before_delete.last().unwrap().seq, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(last, ["group.member.removed", "user.deleted"]);
     let after = store
         .scim_get_group(&acme.id, &group.id)
         .await

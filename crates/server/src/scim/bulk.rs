@@ -65,11 +65,17 @@ pub async fn bulk(
     let mut created: HashMap<String, String> = HashMap::new();
     let mut results = Vec::new();
     let mut errors = 0u64;
-    for op in operations {
+    for (n, op) in operations.iter().enumerate() {
         if fail_on_errors.is_some_and(|limit| errors >= limit) {
             break;
         }
-        let result = run_one(&state, &caller, op, &mut created).await;
+        // Each operation beyond the first spends the credential's rate budget like a request.
+        let limited = if n == 0 {
+            None
+        } else {
+            state.scim_limits.check(&caller.limit_key()).err()
+        };
+        let result = run_one(&state, &caller, op, &mut created, limited).await;
         if result["status"]
             .as_str()
             .and_then(|s| s.parse::<u16>().ok())
@@ -91,6 +97,7 @@ async fn run_one(
     caller: &ScimCaller,
     op: &Value,
     created: &mut HashMap<String, String>,
+    limited: Option<ScimError>,
 ) -> Value {
     let method = field(op, "method")
         .and_then(Value::as_str)
@@ -103,7 +110,11 @@ async fn run_one(
     if let Some(b) = &bulk_id {
         entry["bulkId"] = Value::String(b.clone());
     }
-    let response = match dispatch(state, caller, op, &method, created).await {
+    let outcome = match limited {
+        Some(e) => Err(e),
+        None => dispatch(state, caller, op, &method, created).await,
+    };
+    let response = match outcome {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };

@@ -46,7 +46,7 @@ impl ScimCaller {
         event
     }
 
-    fn limit_key(&self) -> String {
+    pub fn limit_key(&self) -> String {
         self.actor()
     }
 }
@@ -69,7 +69,8 @@ impl ScimLimits {
         ScimLimits { limiter }
     }
 
-    fn check(&self, key: &String) -> ScimResult<()> {
+    /// Spends one request of `key`'s budget, or answers 429 with Retry-After.
+    pub fn check(&self, key: &String) -> ScimResult<()> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -130,6 +131,9 @@ impl FromRequestParts<AppState> for ScimCaller {
                 id: found.id.clone(),
             },
         };
+        // Before anything is written for it: a refused token hammering the server is limited
+        // like any other.
+        state.scim_limits.check(&caller.limit_key())?;
         if let Some(reason) = refused {
             let mut event = caller.audit("scim.authenticate");
             event.outcome = Outcome::Denied;
@@ -139,7 +143,6 @@ impl FromRequestParts<AppState> for ScimCaller {
             }
             return Err(ScimError::unauthorized(reason));
         }
-        state.scim_limits.check(&caller.limit_key())?;
         state.store.touch_scim_token(&found).await?;
         Ok(caller)
     }

@@ -113,7 +113,7 @@ pub async fn one_resource_type(
     ))
 }
 
-const SCHEMAS: [&Schema; 3] = [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE_USER_SCHEMA];
+const SCHEMAS: [&Schema<'static>; 3] = [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE_USER_SCHEMA];
 
 pub async fn schemas(State(state): State<AppState>, _caller: ScimCaller) -> Response {
     let base = base(&state);
