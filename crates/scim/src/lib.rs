@@ -5,6 +5,7 @@
 //!   depth and length limits — the store compiles these ASTs to SQL;
 //! - [`eval`]: a filter applied to one resource held as JSON (PATCH value paths);
 //! - [`patch`]: the PATCH engine, with the forms Entra ID and Okta send;
+//! - [`extension`]: organizations' own extension schemas (custom attributes);
 //! - [`resource`]: a POST/PUT body read into its stored form;
 //! - [`messages`]: paging, sorting, list and error bodies, attribute projection.
 //!
@@ -13,6 +14,7 @@
 
 mod error;
 pub mod eval;
+pub mod extension;
 pub mod filter;
 pub mod messages;
 pub mod patch;

@@ -107,6 +107,24 @@ pub fn from_request(body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, 
     Ok(doc)
 }
 
+/// A stored document seen under the schemas in force now: members of extensions that are no
+/// longer defined (an organization deleted its extension) are left out.
+pub fn retain_known(doc: &mut Value, schema: &ResourceSchema<'_>) {
+    let known = |key: &str| {
+        schema.core.id.eq_ignore_ascii_case(key)
+            || schema
+                .extensions
+                .iter()
+                .any(|s| s.id.eq_ignore_ascii_case(key))
+    };
+    if let Some(obj) = doc.as_object_mut() {
+        obj.retain(|k, _| !k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) || known(k));
+        if let Some(Value::Array(list)) = obj.get_mut("schemas") {
+            list.retain(|s| s.as_str().is_some_and(known));
+        }
+    }
+}
+
 /// Longest string value kept, in bytes.
 pub const MAX_STRING: usize = 16 * 1024;
 /// Most elements of a multi-valued attribute (group members excepted: they are rows).

@@ -76,9 +76,9 @@ impl<'a> Attribute<'a> {
 /// A schema: its URN and attributes.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema<'a> {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
     pub attributes: &'a [Attribute<'a>],
 }
 

@@ -215,6 +215,8 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         public_url: public_url.trim_end_matches('/').into(),
         max_body_bytes: args.max_body_bytes,
         scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
+        scim_extensions: Default::default(),
+        scim_tokens: Default::default(),
     };
     let app = crate::app::build(state);
     tracing::info!(address = %address, public_url = %public_url, version = env!("CARGO_PKG_VERSION"), "listening");

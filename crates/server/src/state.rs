@@ -3,7 +3,7 @@ use std::sync::Arc;
 use lanyard_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::scim::ScimLimits;
+use crate::scim::{ExtensionCache, ScimLimits, TokenCache};
 use crate::secrets::Secrets;
 
 /// What every handler can reach. Cheap to clone.
@@ -17,4 +17,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Per-credential request rate limits for `/scim/v2`.
     pub scim_limits: ScimLimits,
+    /// Organizations' SCIM extension schemas, briefly cached.
+    pub scim_extensions: Arc<ExtensionCache>,
+    /// Valid SCIM tokens, briefly cached.
+    pub scim_tokens: Arc<TokenCache>,
 }

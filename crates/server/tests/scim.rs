@@ -1166,3 +1166,166 @@ async fn missing_default_role(db: TestDb) {
     assert_eq!(list["totalResults"], 0);
 }
 both_backends!(missing_default_role_is_a_clear_error, missing_default_role);
+
+/// An organization defines its own extension schema; its attributes are accepted, filtered,
+/// sorted, patched and published like built-in ones, and another organization never sees it.
+async fn custom_extensions(db: TestDb) {
+    let server = Server::start(&db).await;
+    server.create_org("acme").await;
+    server.create_org("globex").await;
+    let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let definition = json!({
+        "id": urn,
+        "name": "AcmeUser",
+        "description": "Acme's own profile fields",
+        "attributes": [
+            {"name": "costCode", "type": "string", "description": "Finance cost code", "claim": "cost_code"},
+            {"name": "badgeNumber", "type": "integer"},
+            {"name": "remote", "type": "boolean"},
+            {"name": "skills", "type": "string", "multiValued": true}
+        ]
+    });
+    let path = format!("/api/v1/orgs/acme/scim-extensions/{urn}");
+    let (s, body) = server
+        .op(Method::PUT, &path, Some(definition.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, _) = server
+        .op(Method::PUT, &path, Some(definition.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // Unsafe or inconsistent definitions are refused.
+    for (bad, status) in [
+        (
+            json!({"id": "urn:x'y", "attributes": [{"name": "a"}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"id": urn, "attributes": [{"name": "a\"b"}]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"id": urn, "attributes": [{"name": "costCode", "type": "integer"}]}),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let target = format!(
+            "/api/v1/orgs/acme/scim-extensions/{}",
+            bad["id"].as_str().unwrap().replace('\'', "%27")
+        );
+        let (s, body) = server.op(Method::PUT, &target, Some(bad.clone())).await;
+        assert_eq!(s, status, "{bad}: {body}");
+    }
+    let acme = Scim::new(&server, "acme").await;
+    let globex = Scim::new(&server, "globex").await;
+
+    let schemas = acme.get("/Schemas").await.expect(StatusCode::OK);
+    assert_eq!(schemas["totalResults"], 4);
+    let own = acme
+        .get(&format!("/Schemas/{urn}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(own["attributes"][0]["name"], "costCode");
+    assert_eq!(own["attributes"][0]["description"], "Finance cost code");
+    let user_type = acme.get("/ResourceTypes/User").await.expect(StatusCode::OK);
+    assert_eq!(user_type["schemaExtensions"][1]["schema"], urn);
+    globex
+        .get(&format!("/Schemas/{urn}"))
+        .await
+        .error(StatusCode::NOT_FOUND, None);
+
+    let mut ids = Vec::new();
+    for (name, code, badge) in [
+        ("ada", "CC-7", 7),
+        ("grace", "CC-1", 12),
+        ("linus", "cc-7", 3),
+    ] {
+        let created = acme
+            .post(
+                "/Users",
+                json!({"schemas": [USER, urn], "userName": name,
+                       urn: {"costCode": code, "badgeNumber": badge, "remote": "True", "skills": ["rust", "sql"]}}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(created[urn]["remote"], true);
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    // Another organization's token cannot write them.
+    globex
+        .post(
+            "/Users",
+            json!({"schemas": [USER, urn], "userName": "x", urn: {"costCode": "1"}}),
+        )
+        .await
+        .error(StatusCode::BAD_REQUEST, Some("invalidValue"));
+    // Filters and sorting.
+    let f = q(&format!("{urn}:costCode eq \"cc-7\""));
+    let r = acme
+        .get(&format!("/Users?filter={f}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r["totalResults"], 2);
+    let f = q(&format!(
+        "{urn}:badgeNumber gt 5 and {urn}:skills eq \"SQL\""
+    ));
+    let r = acme
+        .get(&format!(
+            "/Users?filter={f}&sortBy={urn}:badgeNumber&sortOrder=descending"
+        ))
+        .await
+        .expect(StatusCode::OK);
+    let names: Vec<&str> = r["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["grace", "ada"]);
+    // PATCH, with and without paths.
+    let patched = acme
+        .patch(
+            &format!("/Users/{}", ids[0]),
+            json!([
+                {"op": "Replace", "path": format!("{urn}:costCode"), "value": "CC-9"},
+                {"op": "Add", "path": format!("{urn}:skills"), "value": ["go"]},
+                {"op": "replace", "value": {urn: {"remote": false}}}
+            ]),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(patched[urn]["costCode"], "CC-9");
+    assert_eq!(patched[urn]["skills"], json!(["rust", "sql", "go"]));
+    assert_eq!(patched[urn]["remote"], false);
+    acme.patch(
+        &format!("/Users/{}", ids[0]),
+        json!([{"op": "replace", "path": format!("{urn}:badgeNumber"), "value": "seven"}]),
+    )
+    .await
+    .error(StatusCode::BAD_REQUEST, Some("invalidValue"));
+
+    // Deleting the definition hides the values; users stay readable and writable.
+    let (s, _) = server.op(Method::DELETE, &path, None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let after = acme
+        .get(&format!("/Users/{}", ids[0]))
+        .await
+        .expect(StatusCode::OK);
+    assert!(after.get(urn).is_none(), "{after}");
+    assert!(!after["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == urn));
+    acme.patch(
+        &format!("/Users/{}", ids[0]),
+        json!([{"op": "replace", "path": "title", "value": "Countess"}]),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let f = q(&format!("{urn}:costCode eq \"cc-7\""));
+    acme.get(&format!("/Users?filter={f}"))
+        .await
+        .error(StatusCode::BAD_REQUEST, Some("invalidFilter"));
+}
+both_backends!(organizations_define_their_own_extensions, custom_extensions);

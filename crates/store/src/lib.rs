@@ -19,6 +19,7 @@ mod orgs;
 mod pool;
 mod roles;
 mod scim;
+mod scim_extensions;
 mod scim_sql;
 mod scim_tokens;
 mod users;
@@ -27,6 +28,7 @@ mod users;
 pub mod testing;
 
 pub use error::StoreError;
+pub use keys::LAST_USED_GRANULARITY_MS;
 pub use model::*;
 pub use pool::{redact, Backend, Store};
 pub use scim::{member_ids, rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};

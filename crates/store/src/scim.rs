@@ -6,7 +6,7 @@
 //! locked — `FOR UPDATE` on PostgreSQL, the single writer on SQLite — so concurrent PATCHes of one
 //! group's members serialise instead of losing each other's members.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use lanyard_scim::eval::ResourceSchema;
 use lanyard_scim::filter::{AttrPath, Filter};
@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
 use crate::scim_sql::{Bind, Compiler, Table};
-use crate::{new_id, now_ms, AuditEvent, Backend, Result, Store, StoreError};
+use crate::{dialect, new_id, now_ms, AuditEvent, Backend, Result, Store, StoreError};
 
 /// A member of a group, or a group a user belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,9 @@ struct UserRow {
     version: i64,
     created_at: i64,
     updated_at: i64,
+    /// Memberships as a JSON array of `[id, display]`, when the query read them.
+    #[sqlx(default)]
+    links: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -102,13 +105,26 @@ struct GroupRow {
     version: i64,
     created_at: i64,
     updated_at: i64,
+    #[sqlx(default)]
+    links: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
 struct LinkRow {
-    owner: String,
     id: String,
     display: Option<String>,
+}
+
+/// Reads the `links` column: `[[id, display], …]`.
+fn parse_links(links: Option<&str>) -> Result<Vec<ScimLink>> {
+    let Some(text) = links else {
+        return Ok(Vec::new());
+    };
+    let pairs: Vec<(String, Option<String>)> = serde_json::from_str(text)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(id, display)| ScimLink { id, display })
+        .collect())
 }
 
 /// The columns of `users` that mirror a SCIM document.
@@ -164,6 +180,10 @@ impl UserRow {
     /// The stored document with the columns laid over it: the admin API edits the columns, and
     /// they are the truth for the attributes they hold.
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
+        let links = match links.is_empty() {
+            true => parse_links(self.links.as_deref())?,
+            false => links,
+        };
         let mut doc: Value = serde_json::from_str(&self.resource)?;
         if !doc.is_object() {
             doc = json!({});
@@ -234,6 +254,10 @@ fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: Option<String>)
 
 impl GroupRow {
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
+        let links = match links.is_empty() {
+            true => parse_links(self.links.as_deref())?,
+            false => links,
+        };
         let mut doc: Value = serde_json::from_str(&self.resource)?;
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("displayName".into(), Value::String(self.display_name));
@@ -368,6 +392,13 @@ macro_rules! sync_emails {
             .bind($user_id)
             .execute(&mut *$tx)
             .await?;
+        insert_emails!($tx, $org_id, $user_id, $emails);
+    }};
+}
+
+/// Adds a user's rows to `user_emails`.
+macro_rules! insert_emails {
+    ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
         for e in $emails {
             sqlx::query("INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)")
                 .bind($user_id)
@@ -393,7 +424,7 @@ macro_rules! add_member {
         .await?;
         if added.rows_affected() != 1 {
             let exists: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM users WHERE id = $1 AND org_id = $2 AND kind = 'human'",
+                "SELECT CAST(1 AS BIGINT) FROM users WHERE id = $1 AND org_id = $2 AND kind = 'human'",
             )
             .bind($user_id)
             .bind($org_id)
@@ -413,8 +444,7 @@ macro_rules! add_member {
 macro_rules! group_links {
     ($tx:expr, $group_id:expr) => {{
         sqlx::query_as::<_, LinkRow>(
-            "SELECT m.group_id AS owner, u.id AS id, \
-             COALESCE(u.display_name, u.user_name) AS display \
+            "SELECT u.id AS id, COALESCE(u.display_name, u.user_name) AS display \
              FROM group_members m JOIN users u ON u.id = m.user_id \
              WHERE m.group_id = $1 ORDER BY u.user_name_key, u.id",
         )
@@ -437,13 +467,6 @@ fn member_event(group_id: &str, display_name: &str, member: &str) -> Value {
         "group": { "id": group_id, "displayName": display_name },
         "member": { "value": member },
     })
-}
-
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {
@@ -524,7 +547,7 @@ impl Store {
                 .bind(&role)
                 .execute(&mut *tx)
                 .await?;
-            sync_emails!(tx, org_id, &id, &cols.emails);
+            insert_emails!(tx, org_id, &id, &cols.emails);
             insert_audit!(&mut *tx, &audit, Some(org_id))?;
             insert_event!(
                 tx,
@@ -542,84 +565,34 @@ impl Store {
 
     /// A provisioned (human) user of this organization by id, with its groups.
     pub async fn scim_get_user(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
+        let links = dialect::links(self.backend(), Table::Users);
         let row: Option<UserRow> = read!(self, |p| {
             sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users r WHERE r.org_id = $1 AND r.id = $2 \
-                 AND r.kind = 'human'"
+                "SELECT {USER_COLUMNS}, {links} AS links FROM users r WHERE r.org_id = $1 \
+                 AND r.id = $2 AND r.kind = 'human'"
             ))
             .bind(org_id)
             .bind(id)
             .fetch_optional(p)
             .await?
         });
-        let Some(row) = row else { return Ok(None) };
-        let mut links = self
-            .links(Table::Users, std::slice::from_ref(&row.id))
-            .await?;
-        Ok(Some(
-            row.into_resource(links.remove(id).unwrap_or_default())?,
-        ))
+        row.map(|r| r.into_resource(Vec::new())).transpose()
     }
 
     /// A group of this organization by id, with its members.
     pub async fn scim_get_group(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
+        let links = dialect::links(self.backend(), Table::Groups);
         let row: Option<GroupRow> = read!(self, |p| {
             sqlx::query_as(&format!(
-                "SELECT {GROUP_COLUMNS} FROM org_groups r WHERE r.org_id = $1 AND r.id = $2"
+                "SELECT {GROUP_COLUMNS}, {links} AS links FROM org_groups r \
+                 WHERE r.org_id = $1 AND r.id = $2"
             ))
             .bind(org_id)
             .bind(id)
             .fetch_optional(p)
             .await?
         });
-        let Some(row) = row else { return Ok(None) };
-        let mut links = self
-            .links(Table::Groups, std::slice::from_ref(&row.id))
-            .await?;
-        Ok(Some(
-            row.into_resource(links.remove(id).unwrap_or_default())?,
-        ))
-    }
-
-    /// Users' groups or groups' members, by owner id.
-    async fn links(
-        &self,
-        table: Table,
-        owners: &[String],
-    ) -> Result<BTreeMap<String, Vec<ScimLink>>> {
-        if owners.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let sql = match table {
-            Table::Users => format!(
-                "SELECT m.user_id AS owner, g.id AS id, g.display_name AS display \
-                 FROM group_members m JOIN org_groups g ON g.id = m.group_id \
-                 WHERE m.user_id IN ({}) ORDER BY g.display_name_key, g.id",
-                placeholders(1, owners.len())
-            ),
-            Table::Groups => format!(
-                "SELECT m.group_id AS owner, u.id AS id, \
-                 COALESCE(u.display_name, u.user_name) AS display \
-                 FROM group_members m JOIN users u ON u.id = m.user_id \
-                 WHERE m.group_id IN ({}) ORDER BY u.user_name_key, u.id",
-                placeholders(1, owners.len())
-            ),
-        };
-        let rows: Vec<LinkRow> = read!(self, |p| {
-            let mut q = sqlx::query_as(&sql);
-            for o in owners {
-                q = q.bind(o);
-            }
-            q.fetch_all(p).await?
-        });
-        let mut out: BTreeMap<String, Vec<ScimLink>> = BTreeMap::new();
-        for r in rows {
-            out.entry(r.owner).or_default().push(ScimLink {
-                id: r.id,
-                display: r.display,
-            });
-        }
-        Ok(out)
+        row.map(|r| r.into_resource(Vec::new())).transpose()
     }
 
     /// A page of this organization's users matching the query's filter.
@@ -631,18 +604,9 @@ impl Store {
     ) -> Result<ScimList> {
         let (rows, total): (Vec<UserRow>, i64) =
             self.scim_list(org_id, schema, query, Table::Users).await?;
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut links = if query.links {
-            self.links(Table::Users, &ids).await?
-        } else {
-            BTreeMap::new()
-        };
         let resources = rows
             .into_iter()
-            .map(|r| {
-                let l = links.remove(&r.id).unwrap_or_default();
-                r.into_resource(l)
-            })
+            .map(|r| r.into_resource(Vec::new()))
             .collect::<Result<_>>()?;
         Ok(ScimList {
             resources,
@@ -659,18 +623,9 @@ impl Store {
     ) -> Result<ScimList> {
         let (rows, total): (Vec<GroupRow>, i64) =
             self.scim_list(org_id, schema, query, Table::Groups).await?;
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let mut links = if query.links {
-            self.links(Table::Groups, &ids).await?
-        } else {
-            BTreeMap::new()
-        };
         let resources = rows
             .into_iter()
-            .map(|r| {
-                let l = links.remove(&r.id).unwrap_or_default();
-                r.into_resource(l)
-            })
+            .map(|r| r.into_resource(Vec::new()))
             .collect::<Result<_>>()?;
         Ok(ScimList {
             resources,
@@ -691,12 +646,22 @@ impl Store {
             + Send
             + Unpin,
     {
-        let (from, columns) = match table {
+        let (table_name, from, columns) = match table {
             Table::Users => (
+                "users",
                 "users r WHERE r.org_id = $1 AND r.kind = 'human'",
                 USER_COLUMNS,
             ),
-            Table::Groups => ("org_groups r WHERE r.org_id = $1", GROUP_COLUMNS),
+            Table::Groups => (
+                "org_groups",
+                "org_groups r WHERE r.org_id = $1",
+                GROUP_COLUMNS,
+            ),
+        };
+        let links = if query.links {
+            dialect::links(self.backend(), table)
+        } else {
+            "CAST(NULL AS TEXT)"
         };
         let mut compiler = Compiler::new(self.backend(), table, schema, 1, 2);
         let condition = match query.filter {
@@ -707,23 +672,33 @@ impl Store {
         let binds = compiler.binds;
         let n = binds.len() + 2;
         let count_sql = format!("SELECT COUNT(*) FROM {from} AND {condition}");
+        // The page's ids are found first (the skipping of OFFSET walks an index, not rows), then
+        // their rows with memberships, in one statement.
         let page_sql = format!(
-            "SELECT {columns} FROM {from} AND {condition} ORDER BY {order} LIMIT ${n} OFFSET ${}",
+            "SELECT {columns}, {links} AS links FROM {table_name} r WHERE r.id IN \
+             (SELECT r.id FROM {from} AND {condition} ORDER BY {order} LIMIT ${n} OFFSET ${}) \
+             ORDER BY {order}",
             n + 1
         );
         let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let result = read!(self, |p| {
-            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql).bind(org_id), &binds)
-                .fetch_one(p)
-                .await?;
-            let rows: Vec<R> = if limit == 0 || offset >= total {
+            let rows: Vec<R> = if limit == 0 {
                 Vec::new()
             } else {
                 bind_all!(sqlx::query_as(&page_sql).bind(org_id), &binds)
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(p)
+                    .await?
+            };
+            // A page that is not full tells the total, unless it is empty past the start.
+            let seen = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            let total: i64 = if seen < limit && (seen > 0 || offset == 0) {
+                offset + seen
+            } else {
+                bind_all!(sqlx::query_scalar(&count_sql).bind(org_id), &binds)
+                    .fetch_one(p)
                     .await?
             };
             (rows, total)
@@ -795,9 +770,15 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sync_emails!(tx, org_id, id, &cols.emails);
+            // Most changes leave the addresses alone (a title, `active`): skip the rewrite.
+            let before = UserColumns::of(&current.resource)
+                .map(|c| c.emails)
+                .unwrap_or_default();
+            if before != cols.emails {
+                sync_emails!(tx, org_id, id, &cols.emails);
+            }
             let links = sqlx::query_as::<_, LinkRow>(
-                "SELECT m.user_id AS owner, g.id AS id, g.display_name AS display \
+                "SELECT g.id AS id, g.display_name AS display \
                  FROM group_members m JOIN org_groups g ON g.id = m.group_id \
                  WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id",
             )

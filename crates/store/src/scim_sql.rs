@@ -134,6 +134,11 @@ impl<'s> Compiler<'s> {
                 path.name, schema.core.name
             ))
         })?;
+        // Names go into the SQL text (as JSON path segments); organizations define some of
+        // them, so they are held to a narrow alphabet here too, whatever checked them before.
+        if !urn.is_none_or(safe_name) || !safe_name(def.name) {
+            return Err(invalid(format!("{:?} cannot be filtered on", def.name)));
+        }
         Ok((urn, def))
     }
 
@@ -597,6 +602,13 @@ impl<'s> Compiler<'s> {
             "({expr}) IS NULL, {expr} {dir}, r.created_at, r.id"
         ))
     }
+}
+
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'$'))
 }
 
 fn is_email_value(path: &AttrPath) -> bool {

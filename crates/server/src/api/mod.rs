@@ -6,6 +6,7 @@ mod audit;
 mod events;
 mod orgs;
 mod roles;
+mod scim_extensions;
 mod scim_tokens;
 mod users;
 
@@ -70,6 +71,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::list))
         .routes(routes!(scim_tokens::list, scim_tokens::create))
         .routes(routes!(scim_tokens::revoke))
+        .routes(routes!(scim_extensions::list))
+        .routes(routes!(
+            scim_extensions::get,
+            scim_extensions::put,
+            scim_extensions::delete
+        ))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     (router, doc)

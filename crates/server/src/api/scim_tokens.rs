@@ -166,5 +166,6 @@ pub async fn revoke(
     let mut audit = who.audit("scim_token.revoke");
     audit.target = Some(id.clone());
     state.store.revoke_scim_token(&org.id, &id, &audit).await?;
+    state.scim_tokens.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }

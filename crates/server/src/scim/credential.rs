@@ -2,8 +2,10 @@
 //! token (`Bearer lyt_…`); OAuth access tokens from the authorization server slot in as a
 //! second [`Credential`] kind, resolving the same way to an organization and a rate-limit key.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -11,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use lanyard_store::{now_ms, AuditEvent, Outcome};
+use lanyard_store::{now_ms, AuditEvent, Outcome, ScimToken, LAST_USED_GRANULARITY_MS};
 
 use super::error::{ScimError, ScimResult};
 use crate::secrets::SCIM_TOKEN_PREFIX;
@@ -91,6 +93,45 @@ impl ScimLimits {
     }
 }
 
+/// Valid SCIM tokens by the hash of their secret, read again after [`TOKEN_FRESH`]: every SCIM
+/// request needs its token, and a database read per request costs more than the request. A
+/// revocation through this process takes effect at once ([`TokenCache::forget`]); one made
+/// through another process sharing the database, within [`TOKEN_FRESH`].
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Instant, ScimToken)>>,
+}
+
+/// How long a token read stays in use.
+pub const TOKEN_FRESH: Duration = Duration::from_secs(2);
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<ScimToken> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < TOKEN_FRESH)
+            .map(|(_, t)| t.clone())
+    }
+
+    fn put(&self, hash: &str, token: ScimToken) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Stale entries go when the map grows; it holds only tokens that exist.
+        if entries.len() > 10_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < TOKEN_FRESH);
+        }
+        entries.insert(hash.to_string(), (Instant::now(), token));
+    }
+
+    /// Forgets the token `id` (revoked): the next request reads it again.
+    pub fn forget(&self, id: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, (_, t)| t.id != id);
+    }
+}
+
 impl FromRequestParts<AppState> for ScimCaller {
     type Rejection = ScimError;
 
@@ -112,7 +153,16 @@ impl FromRequestParts<AppState> for ScimCaller {
             return Err(missing());
         }
         let hash = state.secrets.hash_secret(token);
-        let found = state.store.scim_token_by_hash(&hash).await?;
+        let found = match state.scim_tokens.get(&hash) {
+            Some(t) => Some(t),
+            None => {
+                let found = state.store.scim_token_by_hash(&hash).await?;
+                if let Some(t) = &found {
+                    state.scim_tokens.put(&hash, t.clone());
+                }
+                found
+            }
+        };
         let invalid =
             || ScimError::unauthorized("this SCIM token is not valid; make a new one in Lanyard");
         let Some(found) = found else {
@@ -143,7 +193,15 @@ impl FromRequestParts<AppState> for ScimCaller {
             }
             return Err(ScimError::unauthorized(reason));
         }
-        state.store.touch_scim_token(&found).await?;
+        if found
+            .last_used_at
+            .is_none_or(|t| now_ms() - t >= LAST_USED_GRANULARITY_MS)
+        {
+            state.store.touch_scim_token(&found).await?;
+            let mut touched = found;
+            touched.last_used_at = Some(now_ms());
+            state.scim_tokens.put(&hash, touched);
+        }
         Ok(caller)
     }
 }

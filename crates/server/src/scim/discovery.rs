@@ -9,8 +9,11 @@ use lanyard_scim::messages::Paging;
 use lanyard_scim::schema::{Schema, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{json, Value};
 
+use lanyard_scim::extension::ExtensionDef;
+
 use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult};
+use super::extensions::for_org;
 use super::resources::{scim_response, Kind, GROUPS, MAX_COUNT, USERS};
 use super::MAX_BULK_OPERATIONS;
 use crate::state::AppState;
@@ -54,7 +57,7 @@ pub async fn service_provider_config(
     )
 }
 
-fn resource_type(base: &str, kind: &Kind) -> Value {
+fn resource_type(base: &str, kind: &Kind, own: &[ExtensionDef]) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
         "id": kind.name,
@@ -67,6 +70,7 @@ fn resource_type(base: &str, kind: &Kind) -> Value {
             .extensions
             .iter()
             .map(|s| json!({ "schema": s.id, "required": false }))
+            .chain(own.iter().map(|d| json!({ "schema": d.id, "required": false })))
             .collect::<Vec<_>>(),
         "meta": {
             "resourceType": "ResourceType",
@@ -87,51 +91,77 @@ fn everything(items: Vec<Value>) -> Value {
     )
 }
 
-pub async fn resource_types(State(state): State<AppState>, _caller: ScimCaller) -> Response {
+pub async fn resource_types(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+) -> ScimResult<Response> {
     let base = base(&state);
-    let items = [USERS, GROUPS]
-        .iter()
-        .map(|k| resource_type(&base, k))
-        .collect();
-    scim_response(StatusCode::OK, &everything(items))
+    let own = for_org(&state, &caller.org_id, USERS).await?;
+    let items = vec![
+        resource_type(&base, &USERS, &own),
+        resource_type(&base, &GROUPS, &[]),
+    ];
+    Ok(scim_response(StatusCode::OK, &everything(items)))
 }
 
 pub async fn one_resource_type(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    caller: ScimCaller,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
+    let own = for_org(&state, &caller.org_id, USERS).await?;
     let kind = [USERS, GROUPS]
         .into_iter()
         .find(|k| k.name.eq_ignore_ascii_case(&id))
         .ok_or_else(|| {
             ScimError::not_found(format!("no resource type {id:?}; there are User and Group"))
         })?;
+    let own: &[ExtensionDef] = if kind.name == USERS.name { &own } else { &[] };
     Ok(scim_response(
         StatusCode::OK,
-        &resource_type(&base(&state), &kind),
+        &resource_type(&base(&state), &kind, own),
     ))
 }
 
 const SCHEMAS: [&Schema<'static>; 3] = [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE_USER_SCHEMA];
 
-pub async fn schemas(State(state): State<AppState>, _caller: ScimCaller) -> Response {
-    let base = base(&state);
-    let items = SCHEMAS.iter().map(|s| s.to_json(&base)).collect();
-    scim_response(StatusCode::OK, &everything(items))
+/// The built-in schemas and the organization's own, as `/Schemas` resources.
+async fn all_schemas(state: &AppState, caller: &ScimCaller) -> ScimResult<Vec<Value>> {
+    let base = base(state);
+    let own = for_org(state, &caller.org_id, USERS).await?;
+    let mut items: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(&base)).collect();
+    for def in own.iter() {
+        let attrs = def.attributes();
+        let mut schema = def.schema(&attrs).to_json(&base);
+        // Each attribute's description, as the admin wrote it.
+        if let Some(list) = schema["attributes"].as_array_mut() {
+            for (item, a) in list.iter_mut().zip(&def.attributes) {
+                item["description"] = Value::String(a.description.clone());
+            }
+        }
+        items.push(schema);
+    }
+    Ok(items)
+}
+
+pub async fn schemas(State(state): State<AppState>, caller: ScimCaller) -> ScimResult<Response> {
+    let items = all_schemas(&state, &caller).await?;
+    Ok(scim_response(StatusCode::OK, &everything(items)))
 }
 
 pub async fn one_schema(
     State(state): State<AppState>,
-    _caller: ScimCaller,
+    caller: ScimCaller,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
-    let schema = SCHEMAS
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(&id))
+    let schema = all_schemas(&state, &caller)
+        .await?
+        .into_iter()
+        .find(|s| {
+            s["id"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&id))
+        })
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")))?;
-    Ok(scim_response(
-        StatusCode::OK,
-        &schema.to_json(&base(&state)),
-    ))
+    Ok(scim_response(StatusCode::OK, &schema))
 }

@@ -6,14 +6,16 @@ mod bulk;
 mod credential;
 mod discovery;
 mod error;
+pub mod extensions;
 mod resources;
 
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use axum::Router;
 
-pub use credential::ScimLimits;
+pub use credential::{ScimLimits, TokenCache};
 pub use error::{ScimError, SCIM_JSON};
+pub use extensions::ExtensionCache;
 
 use crate::state::AppState;
 

@@ -10,7 +10,7 @@ use axum::Router;
 use lanyard_scim::eval::{field, ResourceSchema};
 use lanyard_scim::filter::{parse_filter, parse_path, AttrPath};
 use lanyard_scim::messages::{list_response, parse_attribute_list, project, sort_order, Paging};
-use lanyard_scim::resource::from_request;
+use lanyard_scim::resource::{from_request, retain_known};
 use lanyard_scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use lanyard_scim::{patch, ScimType};
 use lanyard_store::{ScimList, ScimQuery, ScimResource};
@@ -81,6 +81,23 @@ impl Kind {
             self.name
         ))
     }
+}
+
+/// Binds `$schema`: `$kind`'s schemas with the organization's own extensions (for users).
+macro_rules! org_schema {
+    ($state:expr, $org_id:expr, $kind:expr, $schema:ident) => {
+        let defs = super::extensions::for_org($state, $org_id, $kind).await?;
+        let attrs: Vec<Vec<lanyard_scim::schema::Attribute<'_>>> =
+            defs.iter().map(|d| d.attributes()).collect();
+        let own: Vec<lanyard_scim::schema::Schema<'_>> =
+            defs.iter().zip(&attrs).map(|(d, a)| d.schema(a)).collect();
+        let mut refs: Vec<&lanyard_scim::schema::Schema<'_>> = $kind.schema.extensions.to_vec();
+        refs.extend(own.iter());
+        let $schema = ResourceSchema {
+            core: $kind.schema.core,
+            extensions: &refs,
+        };
+    };
 }
 
 /// The routes of one resource type.
@@ -187,9 +204,15 @@ fn etag(version: i64) -> String {
 }
 
 /// The full representation: the stored document with `meta.location` and membership references.
-fn render(state: &AppState, kind: Kind, record: &ScimResource) -> Value {
+fn render(
+    state: &AppState,
+    kind: Kind,
+    schema: &ResourceSchema<'_>,
+    record: &ScimResource,
+) -> Value {
     let base = base_url(state);
     let mut doc = record.document(kind.name);
+    retain_known(&mut doc, schema);
     doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
     if let Some(Value::Array(items)) = doc.get_mut(kind.links_attribute()) {
         for item in items.iter_mut() {
@@ -233,8 +256,8 @@ impl Projection {
         })
     }
 
-    fn apply(&self, kind: Kind, doc: &Value) -> Value {
-        project(doc, &kind.schema, &self.attributes, &self.excluded)
+    fn apply(&self, schema: &ResourceSchema<'_>, doc: &Value) -> Value {
+        project(doc, schema, &self.attributes, &self.excluded)
     }
 
     /// Whether `name` is returned (so memberships need reading).
@@ -425,6 +448,7 @@ async fn page(
         .transpose()?;
     let order = sort_order(request.sort_order.as_deref())?;
     let projection = Projection::read(request.attributes.as_deref(), request.excluded.as_deref())?;
+    org_schema!(state, &caller.org_id, kind, schema);
     let query = ScimQuery {
         filter: filter.as_ref(),
         sort: sort_path.as_ref().map(|p| (p, order)),
@@ -436,19 +460,19 @@ async fn page(
         Which::User => {
             state
                 .store
-                .scim_list_users(&caller.org_id, &kind.schema, &query)
+                .scim_list_users(&caller.org_id, &schema, &query)
                 .await?
         }
         Which::Group => {
             state
                 .store
-                .scim_list_groups(&caller.org_id, &kind.schema, &query)
+                .scim_list_groups(&caller.org_id, &schema, &query)
                 .await?
         }
     };
     let resources = resources
         .iter()
-        .map(|r| projection.apply(kind, &render(state, kind, r)))
+        .map(|r| projection.apply(&schema, &render(state, kind, &schema, r)))
         .collect();
     Ok((resources, total))
 }
@@ -526,16 +550,17 @@ async fn load(kind: Kind, state: &AppState, org_id: &str, id: &str) -> ScimResul
 fn one(
     status: StatusCode,
     kind: Kind,
+    schema: &ResourceSchema<'_>,
     state: &AppState,
     record: &ScimResource,
     projection: &Projection,
 ) -> Response {
-    let doc = render(state, kind, record);
+    let doc = render(state, kind, schema, record);
     let location = doc["meta"]["location"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let body = projection.apply(kind, &doc);
+    let body = projection.apply(schema, &doc);
     let mut response = scim_response(status, &body);
     let headers = response.headers_mut();
     // The ETag goes with `meta`: a response projected without it carries neither (some
@@ -567,6 +592,7 @@ async fn fetch(
     headers: HeaderMap,
 ) -> ScimResult<Response> {
     let projection = query_projection(&query)?;
+    org_schema!(&state, &caller.org_id, kind, schema);
     let record = load(kind, &state, &caller.org_id, &id).await?;
     let tag = etag(record.version);
     if let Some(v) = headers.get(header::IF_NONE_MATCH) {
@@ -579,7 +605,14 @@ async fn fetch(
             return Ok(response);
         }
     }
-    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+    Ok(one(
+        StatusCode::OK,
+        kind,
+        &schema,
+        &state,
+        &record,
+        &projection,
+    ))
 }
 
 /// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes do not matter.
@@ -613,7 +646,8 @@ pub(super) async fn create(
 ) -> ScimResult<Response> {
     let projection = query_projection(&query)?;
     let body = json_body(&headers, &body)?;
-    let doc = from_request(&body, &kind.schema)?;
+    org_schema!(&state, &caller.org_id, kind, schema);
+    let doc = from_request(&body, &schema)?;
     let audit = caller.audit(&kind.action("create"));
     let record = match kind.which {
         Which::User => {
@@ -629,7 +663,14 @@ pub(super) async fn create(
                 .await?
         }
     };
-    Ok(one(StatusCode::CREATED, kind, &state, &record, &projection))
+    Ok(one(
+        StatusCode::CREATED,
+        kind,
+        &schema,
+        &state,
+        &record,
+        &projection,
+    ))
 }
 
 /// Applies `change` to the stored document under the store's lock; answers the new resource.
@@ -677,9 +718,17 @@ pub(super) async fn replace(
 ) -> ScimResult<Response> {
     let projection = query_projection(&query)?;
     let body = json_body(&headers, &body)?;
-    let doc = from_request(&body, &kind.schema)?;
+    org_schema!(&state, &caller.org_id, kind, schema);
+    let doc = from_request(&body, &schema)?;
     let record = change(kind, &state, &caller, &id, &headers, "replace", |_| Ok(doc)).await?;
-    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+    Ok(one(
+        StatusCode::OK,
+        kind,
+        &schema,
+        &state,
+        &record,
+        &projection,
+    ))
 }
 
 pub(super) async fn modify(
@@ -694,14 +743,23 @@ pub(super) async fn modify(
     let projection = query_projection(&query)?;
     let body = json_body(&headers, &body)?;
     let ops = patch::parse_request(&body)?;
+    org_schema!(&state, &caller.org_id, kind, schema);
     let record = change(kind, &state, &caller, &id, &headers, "patch", |current| {
         let mut doc = current.clone();
-        patch::apply(&mut doc, &ops, &kind.schema)?;
+        retain_known(&mut doc, &schema);
+        patch::apply(&mut doc, &ops, &schema)?;
         // The patched document is held to the same rules as a PUT body.
-        from_request(&doc, &kind.schema)
+        from_request(&doc, &schema)
     })
     .await?;
-    Ok(one(StatusCode::OK, kind, &state, &record, &projection))
+    Ok(one(
+        StatusCode::OK,
+        kind,
+        &schema,
+        &state,
+        &record,
+        &projection,
+    ))
 }
 
 pub(super) async fn remove(

@@ -6,7 +6,7 @@
 -- so filters on them are index lookups.
 ALTER TABLE users ADD COLUMN resource TEXT NOT NULL DEFAULT '{}';
 CREATE INDEX users_external_id ON users (org_id, external_id);
-CREATE INDEX users_created ON users (org_id, created_at, id);
+CREATE INDEX users_created ON users (org_id, kind, created_at, id);
 
 -- Every e-mail address of a user, lower-cased: `emails.value eq` is an index lookup.
 CREATE TABLE user_emails (
@@ -52,3 +52,14 @@ CREATE TABLE events (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX events_org ON events (org_id, seq);
+
+-- Each organization's own SCIM extension schemas for users (custom attributes), as the JSON
+-- definitions the admin API accepted.
+CREATE TABLE scim_extensions (
+    org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    urn_key TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, urn_key)
+);

@@ -1,0 +1,369 @@
+//! Extension schemas an organization defines for its users (custom attributes mapped from the
+//! IdP, such as Okta's custom profile fields): read from an admin's JSON, checked, and seen as a
+//! [`Schema`] so filters, sorting, PATCH and projection treat them like the built-in ones.
+//!
+//! Names are held to a narrow alphabet on purpose: the store splices attribute names and the
+//! schema URN into JSON paths of SQL text (never values), so nothing that could end a quoted
+//! path segment or a string literal may reach it.
+
+use serde_json::{json, Value};
+
+use crate::schema::{Attribute, Mutability, Returned, Schema, Type, ENTERPRISE_USER, GROUP, USER};
+use crate::{Error, ScimType};
+
+/// Most attributes in one extension.
+pub const MAX_ATTRIBUTES: usize = 100;
+/// Claims an ID token carries already; an attribute may not take their place.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "email",
+    "email_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "org",
+    "roles",
+    "groups",
+];
+
+/// Most extensions per organization.
+pub const MAX_EXTENSIONS: usize = 20;
+
+/// One attribute of an organization's extension: simple types only (no complex attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeDef {
+    pub name: String,
+    pub kind: Type,
+    pub multi_valued: bool,
+    pub required: bool,
+    pub case_exact: bool,
+    pub description: String,
+    /// The ID-token claim this attribute is issued as, if any.
+    pub claim: Option<String>,
+}
+
+/// An organization's extension schema for users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionDef {
+    /// The schema URN, e.g. `urn:ietf:params:scim:schemas:extension:acme:2.0:User`.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub attributes: Vec<AttributeDef>,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ScimType::InvalidValue, message)
+}
+
+/// `urn:` then letters, digits and `.`, `-`, `_`, `:`; not ending in `:`.
+pub fn valid_urn(urn: &str) -> bool {
+    urn.len() <= 200
+        && urn.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        && urn.len() > 4
+        && !urn.ends_with(':')
+        && urn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
+}
+
+/// RFC 7643 ATTRNAME: a letter, then letters, digits, `-` or `_` (at most 64).
+pub fn valid_attribute_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 64
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn text<'v>(object: &'v Value, name: &str) -> Result<Option<&'v str>, Error> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(invalid(format!("{name} must be a string"))),
+    }
+}
+
+fn flag(object: &Value, name: &str) -> Result<bool, Error> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid(format!("{name} must be true or false"))),
+    }
+}
+
+fn parse_type(name: &str) -> Option<Type> {
+    Some(match name {
+        "string" => Type::String,
+        "boolean" => Type::Boolean,
+        "integer" => Type::Integer,
+        "decimal" => Type::Decimal,
+        "dateTime" => Type::DateTime,
+        "reference" => Type::Reference,
+        "binary" => Type::Binary,
+        _ => return None,
+    })
+}
+
+impl ExtensionDef {
+    /// Reads and checks a definition:
+    /// `{"id": "urn:…", "name": "…", "description": "…", "attributes": [{"name": "costCode",
+    /// "type": "string", "multiValued": false, "required": false, "caseExact": false,
+    /// "description": "…", "claim": "cost_code"}]}`.
+    pub fn parse(body: &Value) -> Result<ExtensionDef, Error> {
+        let object = body
+            .as_object()
+            .ok_or_else(|| invalid("an extension schema is a JSON object"))?;
+        for key in object.keys() {
+            if !["id", "name", "description", "attributes", "schemas", "meta"]
+                .contains(&key.as_str())
+            {
+                return Err(invalid(format!("unknown member {key:?}")));
+            }
+        }
+        let id = text(body, "id")?.ok_or_else(|| invalid("id (the schema URN) is required"))?;
+        if !valid_urn(id) {
+            return Err(invalid(format!(
+                "id {id:?} must be a URN (urn:…) of letters, digits, '.', '-', '_' and ':'"
+            )));
+        }
+        if [USER, GROUP, ENTERPRISE_USER]
+            .iter()
+            .any(|builtin| builtin.eq_ignore_ascii_case(id))
+            || id
+                .to_ascii_lowercase()
+                .starts_with("urn:ietf:params:scim:api:")
+        {
+            return Err(invalid(format!("{id} is a schema SCIM itself defines")));
+        }
+        let name = text(body, "name")?.unwrap_or(id).to_string();
+        let description = text(body, "description")?.unwrap_or_default().to_string();
+        let list = body
+            .get("attributes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("attributes must be an array"))?;
+        if list.is_empty() || list.len() > MAX_ATTRIBUTES {
+            return Err(invalid(format!(
+                "an extension holds 1 to {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let mut attributes: Vec<AttributeDef> = Vec::with_capacity(list.len());
+        for item in list {
+            let attr = AttributeDef::parse(item)?;
+            if attributes
+                .iter()
+                .any(|a| a.name.eq_ignore_ascii_case(&attr.name))
+            {
+                return Err(invalid(format!(
+                    "attribute {:?} is defined twice",
+                    attr.name
+                )));
+            }
+            attributes.push(attr);
+        }
+        if name.len() > 200 || description.len() > 2000 {
+            return Err(invalid("name or description is too long"));
+        }
+        Ok(ExtensionDef {
+            id: id.to_string(),
+            name,
+            description,
+            attributes,
+        })
+    }
+
+    /// The definition as the admin API and `/Schemas` show it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": self.attributes.iter().map(AttributeDef::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The attribute definitions as [`Attribute`]s (borrowing this definition).
+    pub fn attributes(&self) -> Vec<Attribute<'_>> {
+        self.attributes
+            .iter()
+            .map(AttributeDef::attribute)
+            .collect()
+    }
+
+    /// This extension as a [`Schema`] over `attributes` (from [`ExtensionDef::attributes`]).
+    pub fn schema<'a>(&'a self, attributes: &'a [Attribute<'a>]) -> Schema<'a> {
+        Schema {
+            id: &self.id,
+            name: &self.name,
+            description: &self.description,
+            attributes,
+        }
+    }
+}
+
+impl AttributeDef {
+    fn parse(item: &Value) -> Result<AttributeDef, Error> {
+        let object = item
+            .as_object()
+            .ok_or_else(|| invalid("each attribute is a JSON object"))?;
+        for key in object.keys() {
+            if ![
+                "name",
+                "type",
+                "multiValued",
+                "required",
+                "caseExact",
+                "description",
+                "claim",
+                "mutability",
+                "returned",
+                "uniqueness",
+            ]
+            .contains(&key.as_str())
+            {
+                return Err(invalid(format!("unknown attribute member {key:?}")));
+            }
+        }
+        let name = text(item, "name")?.ok_or_else(|| invalid("each attribute needs a name"))?;
+        if !valid_attribute_name(name) {
+            return Err(invalid(format!(
+                "attribute name {name:?} must start with a letter and hold only letters, digits, \
+                 '-' and '_' (at most 64)"
+            )));
+        }
+        let type_name = text(item, "type")?.unwrap_or("string");
+        let kind = parse_type(type_name).ok_or_else(|| {
+            invalid(format!(
+                "{name}: type {type_name:?} is not one of string, boolean, integer, decimal, \
+                 dateTime, reference, binary"
+            ))
+        })?;
+        let claim = text(item, "claim")?;
+        if let Some(c) = claim {
+            if !valid_attribute_name(c) {
+                return Err(invalid(format!(
+                    "{name}: claim {c:?} is not a valid claim name"
+                )));
+            }
+            if RESERVED_CLAIMS.contains(&c) {
+                return Err(invalid(format!(
+                    "{name}: claim {c:?} is one Lanyard issues itself"
+                )));
+            }
+        }
+        let description = text(item, "description")?.unwrap_or_default().to_string();
+        if description.len() > 2000 {
+            return Err(invalid(format!("{name}: description is too long")));
+        }
+        Ok(AttributeDef {
+            name: name.to_string(),
+            kind,
+            multi_valued: flag(item, "multiValued")?,
+            required: flag(item, "required")?,
+            case_exact: flag(item, "caseExact")?,
+            description,
+            claim: claim.map(str::to_string),
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let mut out = json!({
+            "name": self.name,
+            "type": self.kind.as_str(),
+            "multiValued": self.multi_valued,
+            "required": self.required,
+            "caseExact": self.case_exact,
+            "description": self.description,
+        });
+        if let Some(c) = &self.claim {
+            out["claim"] = Value::String(c.clone());
+        }
+        out
+    }
+
+    fn attribute(&self) -> Attribute<'_> {
+        Attribute {
+            name: &self.name,
+            kind: self.kind,
+            multi_valued: self.multi_valued,
+            required: self.required,
+            case_exact: self.case_exact,
+            mutability: Mutability::ReadWrite,
+            returned: Returned::Default,
+            uniqueness: crate::schema::Uniqueness::None,
+            sub_attributes: &[],
+            reference_types: &["external", "uri"],
+            canonical_values: &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme() -> Value {
+        json!({
+            "id": "urn:ietf:params:scim:schemas:extension:acme:2.0:User",
+            "name": "AcmeUser",
+            "attributes": [
+                {"name": "costCode", "type": "string", "claim": "cost_code"},
+                {"name": "badges", "type": "integer", "multiValued": true},
+                {"name": "hiredOn", "type": "dateTime"}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_definition_reads_and_becomes_a_schema() {
+        let def = ExtensionDef::parse(&acme()).unwrap();
+        assert_eq!(def.attributes.len(), 3);
+        assert_eq!(def.attributes[0].claim.as_deref(), Some("cost_code"));
+        let attrs = def.attributes();
+        let schema = def.schema(&attrs);
+        assert_eq!(schema.attribute("COSTCODE").unwrap().name, "costCode");
+        assert!(schema.attribute("badges").unwrap().multi_valued);
+        assert_eq!(
+            schema.to_json("http://x")["attributes"][2]["type"],
+            "dateTime"
+        );
+        assert_eq!(ExtensionDef::parse(&def.to_json()).unwrap(), def);
+    }
+
+    #[test]
+    fn unsafe_or_wrong_definitions_are_refused() {
+        let cases = [
+            json!({"id": "urn:x\"y", "attributes": [{"name": "a"}]}),
+            json!({"id": "urn:x'y", "attributes": [{"name": "a"}]}),
+            json!({"id": "urn:x,y}", "attributes": [{"name": "a"}]}),
+            json!({"id": "notaurn", "attributes": [{"name": "a"}]}),
+            json!({"id": USER, "attributes": [{"name": "a"}]}),
+            json!({"id": "urn:acme:ext", "attributes": []}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a\"b"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "1a"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a.b"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a"}, {"name": "A"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "type": "complex"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "extra": 1}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x y"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "sub"}]}),
+        ];
+        for body in cases {
+            assert!(ExtensionDef::parse(&body).is_err(), "{body}");
+        }
+    }
+}
