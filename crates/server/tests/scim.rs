@@ -1329,3 +1329,94 @@ async fn custom_extensions(db: TestDb) {
         .error(StatusCode::BAD_REQUEST, Some("invalidFilter"));
 }
 both_backends!(organizations_define_their_own_extensions, custom_extensions);
+
+/// Killed mid-burst (SIGKILL), the server loses no acknowledged SCIM change, and every one has
+/// its event: the outbox row commits with the change.
+async fn crash_keeps_changes_and_events(db: TestDb) {
+    let mut server = Server::start(&db).await;
+    server.create_org("acme").await;
+    let auth = Scim::new(&server, "acme").await.auth;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let url = server.url("/scim/v2/Users");
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let (url, auth, acked, client) = (
+            url.clone(),
+            auth.clone(),
+            acknowledged.clone(),
+            server.client.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for n in 0..10_000 {
+                let body = json!({"schemas": [USER], "userName": format!("w{worker}-{n}")});
+                let sent = client
+                    .post(&url)
+                    .header("authorization", &auth)
+                    .header("content-type", "application/scim+json")
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) if resp.status() == StatusCode::CREATED => {
+                        let user: Value = match resp.json().await {
+                            Ok(v) => v,
+                            Err(_) => return,
+                        };
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push(user["id"].as_str().unwrap().to_string());
+                    }
+                    Ok(resp) => panic!("unexpected {} during the burst", resp.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    while acknowledged.lock().unwrap().len() < 60 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.kill();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    let acked = acknowledged.lock().unwrap().clone();
+    server.restart();
+    let scim = Scim::new(&server, "acme").await;
+    let mut created = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let (_, page) = server
+            .op(
+                Method::GET,
+                &format!("/api/v1/orgs/acme/events?after={after}&limit=1000"),
+                None,
+            )
+            .await;
+        let items = page["items"].as_array().unwrap();
+        if items.is_empty() {
+            break;
+        }
+        for e in items {
+            assert_eq!(e["kind"], "user.created");
+            created.insert(e["resource_id"].as_str().unwrap().to_string());
+        }
+        after = page["next"].as_i64().unwrap();
+    }
+    for id in &acked {
+        scim.get(&format!("/Users/{id}"))
+            .await
+            .expect(StatusCode::OK);
+        assert!(created.contains(id), "user {id} has no user.created event");
+    }
+    // And no event for a change that did not commit.
+    let list = scim.get("/Users?count=1").await.expect(StatusCode::OK);
+    assert_eq!(
+        list["totalResults"].as_u64().unwrap() as usize,
+        created.len()
+    );
+}
+both_backends!(
+    acknowledged_changes_and_their_events_survive_sigkill,
+    crash_keeps_changes_and_events
+);

@@ -51,6 +51,13 @@ pub struct ScimQuery<'a> {
     pub links: bool,
 }
 
+/// A list's statements.
+struct ListSql {
+    page: String,
+    count: String,
+    binds: Vec<Bind>,
+}
+
 /// A page of resources and how many match in all.
 #[derive(Debug, Clone)]
 pub struct ScimList {
@@ -633,19 +640,14 @@ impl Store {
         })
     }
 
-    async fn scim_list<R>(
+    /// The statements of a list: the page (ids by filter, order and paging, then their rows)
+    /// and the count, with their parameters after the organization id.
+    fn list_sql(
         &self,
-        org_id: &str,
         schema: &ResourceSchema<'_>,
         query: &ScimQuery<'_>,
         table: Table,
-    ) -> Result<(Vec<R>, i64)>
-    where
-        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-            + Send
-            + Unpin,
-    {
+    ) -> Result<ListSql> {
         let (table_name, from, columns) = match table {
             Table::Users => (
                 "users",
@@ -668,18 +670,92 @@ impl Store {
             Some(f) => compiler.condition(f)?,
             None => "(1 = 1)".to_string(),
         };
-        let order = compiler.order_by(query.sort)?;
+        let selective = query.filter.is_some_and(|f| compiler.selective(f));
+        let order = compiler.order_by(query.sort, selective)?;
         let binds = compiler.binds;
         let n = binds.len() + 2;
-        let count_sql = format!("SELECT COUNT(*) FROM {from} AND {condition}");
+        let count = format!("SELECT COUNT(*) FROM {from} AND {condition}");
         // The page's ids are found first (the skipping of OFFSET walks an index, not rows), then
         // their rows with memberships, in one statement.
-        let page_sql = format!(
+        let page = format!(
             "SELECT {columns}, {links} AS links FROM {table_name} r WHERE r.id IN \
              (SELECT r.id FROM {from} AND {condition} ORDER BY {order} LIMIT ${n} OFFSET ${}) \
              ORDER BY {order}",
             n + 1
         );
+        Ok(ListSql { page, count, binds })
+    }
+
+    /// The database's plan for listing users with `filter` (EXPLAIN QUERY PLAN on SQLite, with
+    /// no statistics; EXPLAIN on PostgreSQL after ANALYZE, with sequential scans discouraged,
+    /// since its planner would rather scan a table of a few rows): lets a test prove lookups
+    /// use an index.
+    #[cfg(feature = "testing")]
+    pub async fn explain_scim_users(
+        &self,
+        org_id: &str,
+        schema: &ResourceSchema<'_>,
+        filter: &Filter,
+    ) -> Result<String> {
+        let query = ScimQuery {
+            filter: Some(filter),
+            sort: None,
+            offset: 0,
+            count: 100,
+            links: false,
+        };
+        let sql = self.list_sql(schema, &query, Table::Users)?;
+        let sqlite_plan = format!("EXPLAIN QUERY PLAN {}", sql.page);
+        let postgres_plan = format!("EXPLAIN {}", sql.page);
+        let lines: Vec<String> = match &self.pool {
+            crate::pool::Pool::Sqlite { reader, .. } => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    bind_all!(sqlx::query_as(&sqlite_plan).bind(org_id), &sql.binds)
+                        .bind(100_i64)
+                        .bind(0_i64)
+                        .fetch_all(reader)
+                        .await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            crate::pool::Pool::Postgres(pg) => {
+                // With statistics, as autovacuum keeps them on a live database.
+                sqlx::query("ANALYZE users").execute(pg).await?;
+                sqlx::query("ANALYZE user_emails").execute(pg).await?;
+                let mut tx = pg.begin().await?;
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let rows: Vec<(String,)> =
+                    bind_all!(sqlx::query_as(&postgres_plan).bind(org_id), &sql.binds)
+                        .bind(100_i64)
+                        .bind(0_i64)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                tx.rollback().await?;
+                rows.into_iter().map(|r| r.0).collect()
+            }
+        };
+        Ok(lines.join("\n"))
+    }
+
+    async fn scim_list<R>(
+        &self,
+        org_id: &str,
+        schema: &ResourceSchema<'_>,
+        query: &ScimQuery<'_>,
+        table: Table,
+    ) -> Result<(Vec<R>, i64)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let ListSql {
+            page: page_sql,
+            count: count_sql,
+            binds,
+        } = self.list_sql(schema, query, table)?;
         let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let result = read!(self, |p| {

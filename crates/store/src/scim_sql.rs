@@ -567,12 +567,22 @@ impl<'s> Compiler<'s> {
     }
 
     /// An `ORDER BY` expression list for `sortBy`, nulls last, ties by creation.
+    ///
+    /// With a `selective` filter (see [`Compiler::selective`]) the default order is written so
+    /// that no index can serve it (`+ 0`): otherwise a planner without statistics may walk the
+    /// creation-order index to skip a sort and test every user of the organization against
+    /// the filter, instead of looking the one match up.
     pub(crate) fn order_by(
         &mut self,
         sort: Option<(&AttrPath, SortOrder)>,
+        selective: bool,
     ) -> Result<String, StoreError> {
         let Some((path, order)) = sort else {
-            return Ok("r.created_at, r.id".into());
+            return Ok(if selective {
+                "r.created_at + 0, r.id".into()
+            } else {
+                "r.created_at, r.id".into()
+            });
         };
         let dir = match order {
             SortOrder::Ascending => "ASC",
@@ -601,6 +611,45 @@ impl<'s> Compiler<'s> {
         Ok(format!(
             "({expr}) IS NULL, {expr} {dir}, r.created_at, r.id"
         ))
+    }
+}
+
+impl Compiler<'_> {
+    /// Whether `filter` requires an equality on an indexed attribute (at its top level, or in
+    /// one side of a top-level `and`): its matches are then found through that index and are
+    /// few.
+    pub(crate) fn selective(&self, filter: &Filter) -> bool {
+        let indexed = |path: &AttrPath| {
+            if path.urn.is_some() {
+                return false;
+            }
+            let name = path.name.to_ascii_lowercase();
+            let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
+            match (self.table, name.as_str(), sub.as_deref()) {
+                (_, "id" | "externalid", None) => true,
+                (Table::Users, "username", None) => true,
+                (Table::Users, "emails", Some("value")) => true,
+                (Table::Groups, "displayname", None) => true,
+                (Table::Groups, "members", Some("value")) => true,
+                _ => false,
+            }
+        };
+        match filter {
+            Filter::And(a, b) => self.selective(a) || self.selective(b),
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::String(_),
+            } => indexed(path),
+            Filter::ValuePath { path, filter } => {
+                path.urn.is_none()
+                    && self.table == Table::Users
+                    && path.name.eq_ignore_ascii_case("emails")
+                    && matches!(&**filter, Filter::Compare { path: inner, op: CompareOp::Eq, value: CompValue::String(_) }
+                        if inner.name.eq_ignore_ascii_case("value") && inner.sub.is_none())
+            }
+            _ => false,
+        }
     }
 }
 

@@ -536,3 +536,49 @@ async fn events_and_rules(db: TestDb) {
     assert_eq!(store.list_events(&acme.id, 0, 100).await.unwrap().len(), 4);
 }
 lanyard_store::both_backends!(events_follow_changes_and_rules_hold, events_and_rules);
+
+/// `userName eq`, `externalId eq` and `emails.value eq` are index lookups, never a scan of the
+/// organization's users (which at a million users would be the whole table).
+async fn lookups_use_indexes(db: TestDb) {
+    let store = Store::open(&db.url).await.unwrap();
+    let acme = org(&store, "acme").await;
+    for i in 0..50 {
+        let doc = from_request(
+            &json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
+                    "emails": [{"value": format!("u{i}@x.example")}]}),
+            &USERS,
+        )
+        .unwrap();
+        store
+            .scim_create_user(&acme.id, &doc, &audit("scim.user.create"))
+            .await
+            .unwrap();
+    }
+    for (filter, index) in [
+        ("userName eq \"u7\"", "user_name_key"),
+        ("externalId eq \"e7\"", "users_external_id"),
+        ("emails.value eq \"u7@x.example\"", "user_emails_lookup"),
+        ("emails[value eq \"u7@x.example\"]", "user_emails_lookup"),
+    ] {
+        let plan = store
+            .explain_scim_users(&acme.id, &USERS, &parse_filter(filter).unwrap())
+            .await
+            .unwrap();
+        let indexed = match db.backend {
+            // SQLite names the automatic index of UNIQUE (org_id, user_name_key) by its columns.
+            Backend::Sqlite => plan.contains(index) || plan.contains("user_name_key=?"),
+            Backend::Postgres => {
+                plan.contains(index) || plan.contains("users_org_id_user_name_key")
+            }
+        };
+        assert!(indexed, "{filter} does not use {index}:\n{plan}");
+        let scans_users = match db.backend {
+            Backend::Sqlite => plan
+                .lines()
+                .any(|l| l.contains("SCAN r") && !l.contains("USING")),
+            Backend::Postgres => plan.contains("Seq Scan on users"),
+        };
+        assert!(!scans_users, "{filter} scans users:\n{plan}");
+    }
+}
+lanyard_store::both_backends!(lookups_are_index_lookups, lookups_use_indexes);

@@ -5,7 +5,7 @@
 -- columns userName, externalId, active, displayName, names and e-mail are kept in step with it
 -- so filters on them are index lookups.
 ALTER TABLE users ADD COLUMN resource TEXT NOT NULL DEFAULT '{}';
-CREATE INDEX users_external_id ON users (org_id, external_id);
+CREATE INDEX users_external_id ON users (org_id, kind, external_id);
 CREATE INDEX users_created ON users (org_id, kind, created_at, id);
 
 -- Every e-mail address of a user, lower-cased: `emails.value eq` is an index lookup.
