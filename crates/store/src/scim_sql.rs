@@ -625,14 +625,14 @@ impl Compiler<'_> {
             }
             let name = path.name.to_ascii_lowercase();
             let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
-            match (self.table, name.as_str(), sub.as_deref()) {
-                (_, "id" | "externalid", None) => true,
-                (Table::Users, "username", None) => true,
-                (Table::Users, "emails", Some("value")) => true,
-                (Table::Groups, "displayname", None) => true,
-                (Table::Groups, "members", Some("value")) => true,
-                _ => false,
-            }
+            matches!(
+                (self.table, name.as_str(), sub.as_deref()),
+                (_, "id" | "externalid", None)
+                    | (Table::Users, "username", None)
+                    | (Table::Users, "emails", Some("value"))
+                    | (Table::Groups, "displayname", None)
+                    | (Table::Groups, "members", Some("value"))
+            )
         };
         match filter {
             Filter::And(a, b) => self.selective(a) || self.selective(b),
