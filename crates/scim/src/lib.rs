@@ -7,11 +7,13 @@
 //! - [`patch`]: the PATCH engine, with the forms Entra ID and Okta send;
 //! - [`extension`]: organizations' own extension schemas (custom attributes);
 //! - [`resource`]: a POST/PUT body read into its stored form;
+//! - [`bulk`]: Bulk requests and `bulkId` references;
 //! - [`messages`]: paging, sorting, list and error bodies, attribute projection.
 //!
 //! Written by hand on purpose (see STACK.md): no crate parses SCIM filters to an AST fit for SQL
 //! or applies PATCH with these clients' quirks.
 
+pub mod bulk;
 mod error;
 pub mod eval;
 pub mod extension;

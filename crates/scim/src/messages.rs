@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::eval::ResourceSchema;
+use crate::eval::{field, ResourceSchema};
 use crate::filter::{parse_path, AttrPath};
 use crate::schema::{Attribute, Returned};
 use crate::{Error, ScimType};
@@ -80,6 +80,139 @@ pub fn error_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Val
         body["scimType"] = Value::String(t.as_str().to_string());
     }
     body
+}
+
+/// The SearchRequest message schema (RFC 7644 §3.4.3).
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A query parameter by name (SCIM's parameter names are matched case-insensitively).
+pub fn query_param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A list request (RFC 7644 §3.4.2, §3.4.3), from query parameters or a SearchRequest body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub attributes: Option<String>,
+    pub excluded: Option<String>,
+}
+
+fn integer(name: &str, text: &str) -> Result<i64, Error> {
+    text.trim().parse::<i64>().or_else(|_| {
+        // Past i64: the page rules clamp it anyway.
+        if !text.trim().is_empty()
+            && text
+                .trim()
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            Ok(if text.trim().starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+        } else {
+            Err(Error::new(
+                ScimType::InvalidValue,
+                format!("{name} must be an integer, not {text:?}"),
+            ))
+        }
+    })
+}
+
+impl ListRequest {
+    /// From `filter`, `sortBy`, `sortOrder`, `startIndex`, `count`, `attributes` and
+    /// `excludedAttributes` query parameters.
+    pub fn from_query(query: &[(String, String)]) -> Result<ListRequest, Error> {
+        Ok(ListRequest {
+            filter: query_param(query, "filter").map(str::to_string),
+            sort_by: query_param(query, "sortBy").map(str::to_string),
+            sort_order: query_param(query, "sortOrder").map(str::to_string),
+            start_index: query_param(query, "startIndex")
+                .map(|v| integer("startIndex", v))
+                .transpose()?,
+            count: query_param(query, "count")
+                .map(|v| integer("count", v))
+                .transpose()?,
+            attributes: query_param(query, "attributes").map(str::to_string),
+            excluded: query_param(query, "excludedAttributes").map(str::to_string),
+        })
+    }
+
+    /// From a SearchRequest body (`attributes` may be an array of names).
+    pub fn from_search(body: &Value) -> Result<ListRequest, Error> {
+        if !body.is_object() {
+            return Err(Error::new(
+                ScimType::InvalidSyntax,
+                "a search body must be a SearchRequest object",
+            ));
+        }
+        let schemas_ok = field(body, "schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)));
+        if !schemas_ok {
+            return Err(Error::new(
+                ScimType::InvalidSyntax,
+                format!("a search body must list the schema {SEARCH_REQUEST}"),
+            ));
+        }
+        let text = |name: &str| -> Result<Option<String>, Error> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                // attributes may be an array of names.
+                Some(Value::Array(items)) => Ok(Some(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            Error::new(ScimType::InvalidValue, format!("{name} must list strings"))
+                        })?
+                        .join(","),
+                )),
+                Some(_) => Err(Error::new(
+                    ScimType::InvalidValue,
+                    format!("{name} has the wrong type"),
+                )),
+            }
+        };
+        let number = |name: &str| -> Result<Option<i64>, Error> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Number(n)) => Ok(Some(n.as_i64().unwrap_or(
+                    if n.as_f64().unwrap_or(0.0) < 0.0 {
+                        i64::MIN
+                    } else {
+                        i64::MAX
+                    },
+                ))),
+                Some(Value::String(s)) => integer(name, s).map(Some),
+                Some(_) => Err(Error::new(
+                    ScimType::InvalidValue,
+                    format!("{name} must be an integer"),
+                )),
+            }
+        };
+        Ok(ListRequest {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            start_index: number("startIndex")?,
+            count: number("count")?,
+            attributes: text("attributes")?,
+            excluded: text("excludedAttributes")?,
+        })
+    }
 }
 
 /// Parses an `attributes` / `excludedAttributes` list: comma-separated attribute paths.
@@ -304,6 +437,37 @@ mod tests {
             e["id"], "u1",
             "always-returned attributes cannot be excluded"
         );
+    }
+
+    #[test]
+    fn list_requests_from_queries_and_search_bodies() {
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let r = ListRequest::from_query(&q(&[
+            ("FILTER", "userName eq \"a\""),
+            ("startIndex", "-5"),
+            ("count", "99999999999999999999999"),
+        ]))
+        .unwrap();
+        assert_eq!(r.filter.as_deref(), Some("userName eq \"a\""));
+        assert_eq!((r.start_index, r.count), (Some(-5), Some(i64::MAX)));
+        let e = ListRequest::from_query(&q(&[("count", "ten")])).unwrap_err();
+        assert_eq!(e.scim_type, ScimType::InvalidValue);
+        let r = ListRequest::from_search(&json!({
+            "schemas": [SEARCH_REQUEST], "attributes": ["userName", "emails"], "count": 5
+        }))
+        .unwrap();
+        assert_eq!(r.attributes.as_deref(), Some("userName,emails"));
+        assert_eq!(r.count, Some(5));
+        let e = ListRequest::from_search(&json!({"filter": "x"})).unwrap_err();
+        assert_eq!(e.scim_type, ScimType::InvalidSyntax);
+        let e = ListRequest::from_search(&json!({"schemas": [SEARCH_REQUEST], "count": true}))
+            .unwrap_err();
+        assert_eq!(e.scim_type, ScimType::InvalidValue);
     }
 
     #[test]

@@ -183,7 +183,13 @@ impl UserColumns {
     }
 }
 
-impl UserRow {
+/// A row of `users` or `org_groups` read as a SCIM resource.
+trait StoredRow: Sized {
+    /// The resource, with `links` (or, when empty, the row's own `links` column).
+    fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource>;
+}
+
+impl StoredRow for UserRow {
     /// The stored document with the columns laid over it: the admin API edits the columns, and
     /// they are the truth for the attributes they hold.
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
@@ -259,7 +265,7 @@ fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: Option<String>)
     }
 }
 
-impl GroupRow {
+impl StoredRow for GroupRow {
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
         let links = match links.is_empty() {
             true => parse_links(self.links.as_deref())?,
@@ -609,16 +615,8 @@ impl Store {
         schema: &ResourceSchema<'_>,
         query: &ScimQuery<'_>,
     ) -> Result<ScimList> {
-        let (rows, total): (Vec<UserRow>, i64) =
-            self.scim_list(org_id, schema, query, Table::Users).await?;
-        let resources = rows
-            .into_iter()
-            .map(|r| r.into_resource(Vec::new()))
-            .collect::<Result<_>>()?;
-        Ok(ScimList {
-            resources,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        self.scim_list::<UserRow>(org_id, schema, query, Table::Users)
+            .await
     }
 
     /// A page of this organization's groups matching the query's filter.
@@ -628,16 +626,8 @@ impl Store {
         schema: &ResourceSchema<'_>,
         query: &ScimQuery<'_>,
     ) -> Result<ScimList> {
-        let (rows, total): (Vec<GroupRow>, i64) =
-            self.scim_list(org_id, schema, query, Table::Groups).await?;
-        let resources = rows
-            .into_iter()
-            .map(|r| r.into_resource(Vec::new()))
-            .collect::<Result<_>>()?;
-        Ok(ScimList {
-            resources,
-            total: u64::try_from(total).unwrap_or(0),
-        })
+        self.scim_list::<GroupRow>(org_id, schema, query, Table::Groups)
+            .await
     }
 
     /// The statements of a list: the page (ids by filter, order and paging, then their rows)
@@ -744,9 +734,10 @@ impl Store {
         schema: &ResourceSchema<'_>,
         query: &ScimQuery<'_>,
         table: Table,
-    ) -> Result<(Vec<R>, i64)>
+    ) -> Result<ScimList>
     where
-        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        R: StoredRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
             + Send
             + Unpin,
@@ -779,7 +770,14 @@ impl Store {
             };
             (rows, total)
         });
-        Ok(result)
+        let (rows, total): (Vec<R>, i64) = result;
+        Ok(ScimList {
+            resources: rows
+                .into_iter()
+                .map(|r| r.into_resource(Vec::new()))
+                .collect::<Result<_>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     /// Changes a user: `change` gets the stored document and returns the new one (or refuses,

@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use lanyard_scim::bulk::{resolve, resolve_path, BulkRequest, BULK_RESPONSE};
 use lanyard_scim::eval::field;
 use lanyard_scim::ScimType;
 use serde_json::{json, Value};
@@ -18,9 +19,6 @@ use super::error::{ScimError, ScimResult};
 use super::resources::{self, json_body, scim_response, Kind, GROUPS, USERS};
 use super::MAX_BULK_OPERATIONS;
 use crate::state::AppState;
-
-const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
-const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 
 fn syntax(message: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, message)
@@ -33,17 +31,10 @@ pub async fn bulk(
     body: Bytes,
 ) -> ScimResult<Response> {
     let body = json_body(&headers, &body)?;
-    let listed = field(&body, "schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(BULK_REQUEST)));
-    if !listed {
-        return Err(syntax(format!(
-            "a Bulk body must list the schema {BULK_REQUEST}"
-        )));
-    }
-    let operations = field(&body, "Operations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| syntax("a Bulk body needs an Operations array"))?;
+    let BulkRequest {
+        fail_on_errors,
+        operations,
+    } = lanyard_scim::bulk::parse(&body)?;
     if operations.len() > MAX_BULK_OPERATIONS {
         return Err(ScimError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -53,15 +44,6 @@ pub async fn bulk(
             ),
         ));
     }
-    let fail_on_errors = match field(&body, "failOnErrors") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-            ScimError::bad_request(
-                ScimType::InvalidValue,
-                "failOnErrors must be a positive integer",
-            )
-        })?),
-    };
     let mut created: HashMap<String, String> = HashMap::new();
     let mut results = Vec::new();
     let mut errors = 0u64;
@@ -141,30 +123,6 @@ async fn run_one(
     entry
 }
 
-/// Replaces `bulkId:<id>` strings with the ids created for them.
-fn resolve(value: &mut Value, created: &HashMap<String, String>) -> ScimResult<()> {
-    match value {
-        Value::String(s) => {
-            if let Some(reference) = s.strip_prefix("bulkId:") {
-                let id = created.get(reference).ok_or_else(|| {
-                    ScimError::bad_request(
-                        ScimType::InvalidValue,
-                        format!(
-                            "bulkId {reference:?} does not name a resource created earlier in \
-                             this request"
-                        ),
-                    )
-                })?;
-                *s = id.clone();
-            }
-            Ok(())
-        }
-        Value::Array(items) => items.iter_mut().try_for_each(|v| resolve(v, created)),
-        Value::Object(map) => map.values_mut().try_for_each(|v| resolve(v, created)),
-        _ => Ok(()),
-    }
-}
-
 async fn dispatch(
     state: &AppState,
     caller: &ScimCaller,
@@ -175,14 +133,7 @@ async fn dispatch(
     let raw = field(op, "path")
         .and_then(Value::as_str)
         .ok_or_else(|| syntax("each Bulk operation needs a path"))?;
-    // `/Users/bulkId:u1`: each segment may be a reference.
-    let mut segments = Vec::new();
-    for segment in raw.split('/') {
-        let mut v = Value::String(segment.to_string());
-        resolve(&mut v, created)?;
-        segments.push(v.as_str().unwrap_or_default().to_string());
-    }
-    let path = segments.join("/");
+    let path = resolve_path(raw, created)?;
     let path = path.as_str();
     let mut segments = path.trim_start_matches('/').splitn(2, '/');
     let kind: Kind = match segments.next() {

@@ -7,9 +7,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use lanyard_scim::eval::{field, ResourceSchema};
+use lanyard_scim::eval::ResourceSchema;
 use lanyard_scim::filter::{parse_filter, parse_path, AttrPath};
-use lanyard_scim::messages::{list_response, parse_attribute_list, project, sort_order, Paging};
+use lanyard_scim::messages::{
+    list_response, parse_attribute_list, project, query_param, sort_order, ListRequest, Paging,
+};
 use lanyard_scim::resource::{from_request, retain_known};
 use lanyard_scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use lanyard_scim::{patch, ScimType};
@@ -24,8 +26,6 @@ use crate::state::AppState;
 pub const DEFAULT_COUNT: u64 = 100;
 /// Most results per page (advertised as `filter.maxResults`).
 pub const MAX_COUNT: u64 = 1000;
-/// The SearchRequest message schema (RFC 7644 §3.4.3).
-const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -270,135 +270,6 @@ impl Projection {
     }
 }
 
-fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// A list request, from query parameters or a SearchRequest body.
-#[derive(Default)]
-struct ListRequest {
-    filter: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    start_index: Option<i64>,
-    count: Option<i64>,
-    attributes: Option<String>,
-    excluded: Option<String>,
-}
-
-fn integer(name: &str, text: &str) -> ScimResult<i64> {
-    text.trim().parse::<i64>().or_else(|_| {
-        // Past i64: the page rules clamp it anyway.
-        if !text.trim().is_empty()
-            && text
-                .trim()
-                .trim_start_matches('-')
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        {
-            Ok(if text.trim().starts_with('-') {
-                i64::MIN
-            } else {
-                i64::MAX
-            })
-        } else {
-            Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                format!("{name} must be an integer, not {text:?}"),
-            ))
-        }
-    })
-}
-
-impl ListRequest {
-    fn from_query(query: &[(String, String)]) -> ScimResult<ListRequest> {
-        Ok(ListRequest {
-            filter: param(query, "filter").map(str::to_string),
-            sort_by: param(query, "sortBy").map(str::to_string),
-            sort_order: param(query, "sortOrder").map(str::to_string),
-            start_index: param(query, "startIndex")
-                .map(|v| integer("startIndex", v))
-                .transpose()?,
-            count: param(query, "count")
-                .map(|v| integer("count", v))
-                .transpose()?,
-            attributes: param(query, "attributes").map(str::to_string),
-            excluded: param(query, "excludedAttributes").map(str::to_string),
-        })
-    }
-
-    fn from_search(body: &Value) -> ScimResult<ListRequest> {
-        if !body.is_object() {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidSyntax,
-                "a search body must be a SearchRequest object",
-            ));
-        }
-        let schemas_ok = field(body, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_REQUEST)));
-        if !schemas_ok {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidSyntax,
-                format!("a search body must list the schema {SEARCH_REQUEST}"),
-            ));
-        }
-        let text = |name: &str| -> ScimResult<Option<String>> {
-            match field(body, name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                // attributes may be an array of names.
-                Some(Value::Array(items)) => Ok(Some(
-                    items
-                        .iter()
-                        .map(|i| i.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or_else(|| {
-                            ScimError::bad_request(
-                                ScimType::InvalidValue,
-                                format!("{name} must list strings"),
-                            )
-                        })?
-                        .join(","),
-                )),
-                Some(_) => Err(ScimError::bad_request(
-                    ScimType::InvalidValue,
-                    format!("{name} has the wrong type"),
-                )),
-            }
-        };
-        let number = |name: &str| -> ScimResult<Option<i64>> {
-            match field(body, name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Number(n)) => Ok(Some(n.as_i64().unwrap_or(
-                    if n.as_f64().unwrap_or(0.0) < 0.0 {
-                        i64::MIN
-                    } else {
-                        i64::MAX
-                    },
-                ))),
-                Some(Value::String(s)) => integer(name, s).map(Some),
-                Some(_) => Err(ScimError::bad_request(
-                    ScimType::InvalidValue,
-                    format!("{name} must be an integer"),
-                )),
-            }
-        };
-        Ok(ListRequest {
-            filter: text("filter")?,
-            sort_by: text("sortBy")?,
-            sort_order: text("sortOrder")?,
-            start_index: number("startIndex")?,
-            count: number("count")?,
-            attributes: text("attributes")?,
-            excluded: text("excludedAttributes")?,
-        })
-    }
-}
-
 async fn list(
     kind: Kind,
     State(state): State<AppState>,
@@ -578,8 +449,8 @@ fn one(
 
 fn query_projection(query: &[(String, String)]) -> ScimResult<Projection> {
     Projection::read(
-        param(query, "attributes"),
-        param(query, "excludedAttributes"),
+        query_param(query, "attributes"),
+        query_param(query, "excludedAttributes"),
     )
 }
 
