@@ -423,6 +423,27 @@ macro_rules! insert_emails {
     }};
 }
 
+pub(crate) use {insert_emails, sync_emails};
+
+/// The addresses a user's e-mail lookups must find: the document's `emails` and the `email`
+/// column the admin API edits (which the document shows as primary), lower-cased.
+pub(crate) fn lookup_emails(resource: &str, email: Option<&str>) -> BTreeSet<String> {
+    let doc: Value = serde_json::from_str(resource).unwrap_or(Value::Null);
+    let mut all: BTreeSet<String> = doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|e| text(e.get("value")))
+                .map(|v| v.to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    all.extend(email.map(str::to_lowercase));
+    all
+}
+
 /// Adds one member on `$tx`; a user outside the organization is an invalid reference.
 macro_rules! add_member {
     ($tx:expr, $org_id:expr, $group_id:expr, $user_id:expr) => {{

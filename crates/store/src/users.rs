@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
+use crate::scim::{insert_emails, lookup_emails, sync_emails};
 use crate::{
     new_id, now_ms, AuditEvent, NewUser, Page, Result, RoleRef, Store, StoreError, User, UserKind,
     UserPatch, UserQuery,
@@ -134,6 +135,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             set_user_roles!(tx, org_id, &id, &new.role_ids);
+            // `emails.value eq` finds admin-made users by their address too.
+            insert_emails!(tx, org_id, &id, &lookup_emails("{}", new.email.as_deref()));
             insert_audit!(&mut *tx, &audit, Some(org_id))?;
             tx.commit().await?;
         });
@@ -307,6 +310,15 @@ impl Store {
             }
             if let Some(role_ids) = &patch.role_ids {
                 set_user_roles!(tx, org_id, id, role_ids);
+            }
+            if let Some(email) = &patch.email {
+                let resource: String =
+                    sqlx::query_scalar("SELECT resource FROM users WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let emails = lookup_emails(&resource, email.as_deref());
+                sync_emails!(tx, org_id, id, &emails);
             }
             insert_audit!(&mut *tx, audit, Some(org_id))?;
             tx.commit().await?;

@@ -582,3 +582,77 @@ async fn lookups_use_indexes(db: TestDb) {
     }
 }
 lanyard_store::both_backends!(lookups_are_index_lookups, lookups_use_indexes);
+
+/// Addresses set through the admin API are found by `emails.value eq` like provisioned ones.
+async fn admin_emails_are_found(db: TestDb) {
+    let store = Store::open(&db.url).await.unwrap();
+    let acme = org(&store, "acme").await;
+    let user = store
+        .create_user(
+            &acme.id,
+            &NewUser {
+                user_name: "ada".into(),
+                email: Some("Ada@Acme.example".into()),
+                given_name: None,
+                family_name: None,
+                display_name: None,
+                active: true,
+                external_id: None,
+                kind: UserKind::Human,
+                role_ids: vec![],
+                attributes: Default::default(),
+                password_hash: None,
+            },
+            &audit("user.create"),
+        )
+        .await
+        .unwrap();
+    let found = |address: &'static str| {
+        let store = store.clone();
+        let org_id = acme.id.clone();
+        async move {
+            let filter = parse_filter(&format!("emails.value eq \"{address}\"")).unwrap();
+            store
+                .scim_list_users(
+                    &org_id,
+                    &USERS,
+                    &ScimQuery {
+                        filter: Some(&filter),
+                        sort: None,
+                        offset: 0,
+                        count: 10,
+                        links: false,
+                    },
+                )
+                .await
+                .unwrap()
+                .total
+        }
+    };
+    assert_eq!(found("ada@acme.example").await, 1);
+    store
+        .update_user(
+            &acme.id,
+            &user.id,
+            &UserPatch {
+                email: Some(Some("countess@acme.example".into())),
+                ..Default::default()
+            },
+            None,
+            &audit("user.update"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found("countess@acme.example").await, 1);
+    assert_eq!(found("ada@acme.example").await, 0);
+    let shown = store
+        .scim_get_user(&acme.id, &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shown.resource["emails"][0]["value"],
+        "countess@acme.example"
+    );
+}
+lanyard_store::both_backends!(admin_set_addresses_are_found, admin_emails_are_found);
