@@ -31,7 +31,7 @@ pub use error::StoreError;
 pub use keys::LAST_USED_GRANULARITY_MS;
 pub use model::*;
 pub use pool::{redact, Backend, Store};
-pub use scim::{member_ids, rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
+pub use scim::{rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
 
 /// Result of every store call.
 pub type Result<T> = std::result::Result<T, StoreError>;

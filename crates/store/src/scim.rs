@@ -174,13 +174,23 @@ impl UserColumns {
             display_name: text(doc.get("displayName")),
             active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
             external_id: text(doc.get("externalId")),
-            emails: emails
+            emails: document_emails(doc),
+        })
+    }
+}
+
+/// A document's e-mail addresses, lower-cased: what `user_emails` holds for it.
+fn document_emails(doc: &Value) -> BTreeSet<String> {
+    doc.get("emails")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
                 .iter()
                 .filter_map(|e| text(e.get("value")))
                 .map(|v| v.to_lowercase())
-                .collect(),
+                .collect()
         })
-    }
+        .unwrap_or_default()
 }
 
 /// A row of `users` or `org_groups` read as a SCIM resource.
@@ -288,7 +298,7 @@ impl StoredRow for GroupRow {
 }
 
 /// The members a group document lists (`members[].value`), in order, without repeats.
-pub fn member_ids(doc: &Value) -> Vec<String> {
+fn member_ids(doc: &Value) -> Vec<String> {
     let mut seen = BTreeSet::new();
     doc.get("members")
         .and_then(Value::as_array)
@@ -429,17 +439,7 @@ pub(crate) use {insert_emails, sync_emails};
 /// column the admin API edits (which the document shows as primary), lower-cased.
 pub(crate) fn lookup_emails(resource: &str, email: Option<&str>) -> BTreeSet<String> {
     let doc: Value = serde_json::from_str(resource).unwrap_or(Value::Null);
-    let mut all: BTreeSet<String> = doc
-        .get("emails")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|e| text(e.get("value")))
-                .map(|v| v.to_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut all = document_emails(&doc);
     all.extend(email.map(str::to_lowercase));
     all
 }

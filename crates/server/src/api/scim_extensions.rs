@@ -15,14 +15,7 @@ use crate::permissions::{EMPLOYEES_EDIT, EMPLOYEES_VIEW};
 use crate::state::AppState;
 
 async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionDef>> {
-    Ok(state
-        .store
-        .list_scim_extensions(org_id)
-        .await?
-        .iter()
-        .filter_map(|t| serde_json::from_str(t).ok())
-        .filter_map(|v| ExtensionDef::parse(&v).ok())
-        .collect())
+    Ok(crate::scim::extensions::load(&state.store, org_id).await?)
 }
 
 /// The organization's extension schemas (employees.view).

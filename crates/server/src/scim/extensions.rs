@@ -40,20 +40,13 @@ impl ExtensionCache {
     }
 }
 
-/// The organization's extensions that apply to `kind` (users only).
-pub async fn for_org(
-    state: &AppState,
+/// The organization's extension definitions as stored (uncached); an unreadable one is logged
+/// and left out.
+pub async fn load(
+    store: &lanyard_store::Store,
     org_id: &str,
-    kind: Kind,
-) -> ScimResult<Arc<Vec<ExtensionDef>>> {
-    if kind.which != Which::User {
-        return Ok(Arc::default());
-    }
-    if let Some(defs) = state.scim_extensions.fresh(org_id) {
-        return Ok(defs);
-    }
-    let defs: Vec<ExtensionDef> = state
-        .store
+) -> Result<Vec<ExtensionDef>, lanyard_store::StoreError> {
+    Ok(store
         .list_scim_extensions(org_id)
         .await?
         .iter()
@@ -66,8 +59,22 @@ pub async fn for_org(
             }
             parsed
         })
-        .collect();
-    let defs = Arc::new(defs);
+        .collect())
+}
+
+/// The organization's extensions that apply to `kind` (users only).
+pub async fn for_org(
+    state: &AppState,
+    org_id: &str,
+    kind: Kind,
+) -> ScimResult<Arc<Vec<ExtensionDef>>> {
+    if kind.which != Which::User {
+        return Ok(Arc::default());
+    }
+    if let Some(defs) = state.scim_extensions.fresh(org_id) {
+        return Ok(defs);
+    }
+    let defs = Arc::new(load(&state.store, org_id).await?);
     state
         .scim_extensions
         .entries
