@@ -1,5 +1,24 @@
 use crate::pool::{read, write};
+use crate::scim_sql::Bind;
 use crate::{AuditEvent, AuditRecord, Page, Result, Store};
+
+pub(crate) const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (id, org_id, actor, action, target, outcome, detail, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// The parameters of [`INSERT_AUDIT`] for `event` filed under `org_id`.
+pub(crate) fn audit_binds(event: &AuditEvent, org_id: Option<&str>) -> Vec<Bind> {
+    vec![
+        Bind::Text(crate::new_id()),
+        org_id.into(),
+        event.actor.as_str().into(),
+        event.action.as_str().into(),
+        event.target.as_deref().into(),
+        event.outcome.as_str().into(),
+        Bind::Text(event.detail.to_string()),
+        Bind::Int(crate::now_ms()),
+    ]
+}
 
 /// Appends one audit row on the executor `$ex` (a pool or an open transaction), for the
 /// organization `$org_id` (org-scoped changes pass their own, so no event is misfiled).
@@ -7,21 +26,18 @@ macro_rules! insert_audit {
     ($ex:expr, $event:expr, $org_id:expr) => {{
         let event: &$crate::AuditEvent = $event;
         let org_id: Option<&str> = $org_id;
-        sqlx::query(
-            "INSERT INTO audit_log (id, org_id, actor, action, target, outcome, detail, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind($crate::new_id())
-        .bind(org_id)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(event.outcome.as_str())
-        .bind(event.detail.to_string())
-        .bind($crate::now_ms())
-        .execute($ex)
-        .await
-        .map(|_| ())
+        sqlx::query($crate::audit::INSERT_AUDIT)
+            .bind($crate::new_id())
+            .bind(org_id)
+            .bind(&event.actor)
+            .bind(&event.action)
+            .bind(&event.target)
+            .bind(event.outcome.as_str())
+            .bind(event.detail.to_string())
+            .bind($crate::now_ms())
+            .execute($ex)
+            .await
+            .map(|_| ())
     }};
 }
 pub(crate) use insert_audit;

@@ -66,7 +66,7 @@ impl From<serde_json::Error> for StoreError {
 
 /// Turns a unique violation into a message naming the field. PostgreSQL names the constraint,
 /// SQLite names the columns in its message; both are matched.
-fn conflict_message(constraint: Option<&str>, message: &str) -> String {
+pub(crate) fn conflict_message(constraint: Option<&str>, message: &str) -> String {
     let haystack = format!("{} {}", constraint.unwrap_or_default(), message);
     let field = [
         (

@@ -22,6 +22,7 @@ mod scim;
 mod scim_extensions;
 mod scim_sql;
 mod scim_tokens;
+mod sqlite_direct;
 mod users;
 
 #[cfg(feature = "testing")]
@@ -44,6 +45,10 @@ pub fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A new row id. Time-ordered (UUIDv7): rows written together land on the same index pages
+/// (the primary keys, and the user id that leads the membership, role and e-mail keys), so a
+/// write touches a few pages at the end of each index instead of a random page in each.
+/// The ids still carry 74 random bits, and access is by organization anyway.
 fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }

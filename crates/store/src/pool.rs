@@ -1,4 +1,5 @@
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -6,6 +7,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::sqlite_direct::Direct;
 use crate::{dialect, Result, StoreError};
 
 /// Which database a [`Store`] talks to.
@@ -22,6 +24,8 @@ pub(crate) enum Pool {
     Sqlite {
         reader: SqlitePool,
         writer: SqlitePool,
+        /// The hot paths' own connections, and the write lock every SQLite write takes.
+        direct: Arc<Direct>,
     },
     Postgres(PgPool),
 }
@@ -32,11 +36,17 @@ pub struct Store {
     pub(crate) pool: Pool,
 }
 
-/// Runs `$body` with `$p` bound to a pool that may write (for SQLite, the single writer).
+/// Runs `$body` with `$p` bound to a pool that may write (for SQLite, the single writer, under
+/// the store's write lock).
 macro_rules! write {
     ($store:expr, |$p:ident| $body:expr) => {
         match &$store.pool {
-            $crate::pool::Pool::Sqlite { writer: $p, .. } => $body,
+            $crate::pool::Pool::Sqlite {
+                writer: $p, direct, ..
+            } => {
+                let _write_lock = direct.write_lock().await;
+                $body
+            }
             $crate::pool::Pool::Postgres($p) => $body,
         }
     };
@@ -88,17 +98,23 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
+            // Checkpoints run on the store's own thread (see `sqlite_direct`).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await?;
+            let direct = Arc::new(Direct::open(options.get_filename())?);
             let reader = SqlitePoolOptions::new()
                 .max_connections(SQLITE_READERS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options.read_only(true))
                 .await?;
-            Pool::Sqlite { reader, writer }
+            Pool::Sqlite {
+                reader,
+                writer,
+                direct,
+            }
         } else {
             return Err(StoreError::Database(sqlx::Error::Configuration(
                 format!(
@@ -142,7 +158,7 @@ impl Store {
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite { reader, writer } => {
+            Pool::Sqlite { reader, writer, .. } => {
                 reader.close().await;
                 writer.close().await;
             }

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
 use crate::scim_sql::{Bind, Compiler, Table};
+use crate::sqlite_direct::{self, Direct};
 use crate::{dialect, new_id, now_ms, AuditEvent, Backend, Result, Store, StoreError};
 
 /// A member of a group, or a group a user belongs to.
@@ -56,6 +57,8 @@ struct ListSql {
     page: String,
     count: String,
     binds: Vec<Bind>,
+    /// Whether the filter finds its rows by an index equality (few rows, cheap to read).
+    selective: bool,
 }
 
 /// A page of resources and how many match in all.
@@ -197,9 +200,30 @@ fn document_emails(doc: &Value) -> BTreeSet<String> {
 trait StoredRow: Sized {
     /// The resource, with `links` (or, when empty, the row's own `links` column).
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource>;
+
+    /// Reads a row the direct SQLite path returned (columns by name, as sqlx's `FromRow`).
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
 }
 
 impl StoredRow for UserRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserRow {
+            id: row.get("id")?,
+            user_name: row.get("user_name")?,
+            email: row.get("email")?,
+            given_name: row.get("given_name")?,
+            family_name: row.get("family_name")?,
+            display_name: row.get("display_name")?,
+            active: row.get("active")?,
+            external_id: row.get("external_id")?,
+            resource: row.get("resource")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            links: row.get("links")?,
+        })
+    }
+
     /// The stored document with the columns laid over it: the admin API edits the columns, and
     /// they are the truth for the attributes they hold.
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
@@ -276,6 +300,19 @@ fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: Option<String>)
 }
 
 impl StoredRow for GroupRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(GroupRow {
+            id: row.get("id")?,
+            display_name: row.get("display_name")?,
+            external_id: row.get("external_id")?,
+            resource: row.get("resource")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            links: row.get("links")?,
+        })
+    }
+
     fn into_resource(self, links: Vec<ScimLink>) -> Result<ScimResource> {
         let links = match links.is_empty() {
             true => parse_links(self.links.as_deref())?,
@@ -375,43 +412,38 @@ macro_rules! bind_all {
                 Bind::Int(i) => q.bind(*i),
                 Bind::Float(f) => q.bind(*f),
                 Bind::Bool(v) => q.bind(*v),
+                Bind::Null => q.bind(None::<String>),
             };
         }
         q
     }};
 }
 
-/// Records an event in the outbox on `$tx`. On PostgreSQL an advisory lock per organization,
-/// held to commit, makes events commit in `seq` order, so a reader following the cursor never
-/// skips one that commits late.
-macro_rules! insert_event {
-    ($tx:expr, $backend:expr, $org_id:expr, $kind:expr, $rtype:expr, $rid:expr, $data:expr) => {{
-        if $backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind($org_id)
+/// Runs planned statements on the sqlx transaction `$tx`.
+macro_rules! run_stmts {
+    ($tx:expr, $stmts:expr) => {{
+        for stmt in $stmts {
+            bind_all!(sqlx::query(stmt.sql), &stmt.binds)
                 .execute(&mut *$tx)
                 .await?;
         }
-        sqlx::query(
-            "INSERT INTO events (id, org_id, kind, resource_type, resource_id, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(new_id())
-        .bind($org_id)
-        .bind($kind)
-        .bind($rtype)
-        .bind($rid)
-        .bind(serde_json::to_string($data)?)
-        .bind(now_ms())
-        .execute(&mut *$tx)
-        .await?;
+    }};
+}
+
+/// Records an event in the outbox on `$tx` (see [`event_stmts`]).
+macro_rules! insert_event {
+    ($tx:expr, $backend:expr, $org_id:expr, $kind:expr, $rtype:expr, $rid:expr, $data:expr) => {{
+        run_stmts!(
+            $tx,
+            event_stmts($backend, $org_id, $kind, $rtype, $rid, $data)?
+        );
     }};
 }
 
 /// Replaces a user's rows in `user_emails`.
 macro_rules! sync_emails {
     ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
-        sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        sqlx::query($crate::scim::DELETE_EMAILS)
             .bind($user_id)
             .execute(&mut *$tx)
             .await?;
@@ -423,7 +455,7 @@ macro_rules! sync_emails {
 macro_rules! insert_emails {
     ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
         for e in $emails {
-            sqlx::query("INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)")
+            sqlx::query($crate::scim::INSERT_EMAIL)
                 .bind($user_id)
                 .bind($org_id)
                 .bind(e)
@@ -503,7 +535,256 @@ fn member_event(group_id: &str, display_name: &str, member: &str) -> Value {
     })
 }
 
+/// One statement of a change with its parameters. A change is planned once as a list of these,
+/// and each driver runs the list in its own transaction.
+pub(crate) struct Stmt {
+    pub(crate) sql: &'static str,
+    pub(crate) binds: Vec<Bind>,
+}
+
+const ORG_SETTINGS: &str = "SELECT settings FROM organizations WHERE id = $1";
+const ROLE_BY_NAME: &str = "SELECT id FROM roles WHERE org_id = $1 AND name_key = $2";
+const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_key, email, \
+     given_name, family_name, display_name, active, external_id, kind, attributes, resource, \
+     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'human', \
+     '{}', $11, 1, $12, $12)";
+const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)";
+const UPDATE_USER: &str = "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, \
+     given_name = $4, family_name = $5, display_name = $6, active = $7, external_id = $8, \
+     resource = $9, version = version + 1, updated_at = $10 WHERE org_id = $11 AND id = $12";
+pub(crate) const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1";
+pub(crate) const INSERT_EMAIL: &str =
+    "INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)";
+const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
+const INSERT_EVENT: &str = "INSERT INTO events (id, org_id, kind, resource_type, resource_id, \
+     data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Records an event in the outbox. On PostgreSQL an advisory lock per organization, held to
+/// commit, comes first: events then commit in `seq` order, so a reader following the cursor
+/// never skips one that commits late.
+fn event_stmts(
+    backend: Backend,
+    org_id: &str,
+    kind: &str,
+    resource_type: &str,
+    resource_id: &str,
+    data: &Value,
+) -> Result<Vec<Stmt>> {
+    let mut stmts = Vec::with_capacity(2);
+    if backend == Backend::Postgres {
+        stmts.push(Stmt {
+            sql: ADVISORY_LOCK,
+            binds: vec![org_id.into()],
+        });
+    }
+    stmts.push(Stmt {
+        sql: INSERT_EVENT,
+        binds: vec![
+            Bind::Text(new_id()),
+            org_id.into(),
+            kind.into(),
+            resource_type.into(),
+            resource_id.into(),
+            Bind::Text(serde_json::to_string(data)?),
+            Bind::Int(now_ms()),
+        ],
+    });
+    Ok(stmts)
+}
+
+/// The `user_emails` rows of a user.
+fn email_stmts<'a>(
+    org_id: &'a str,
+    user_id: &'a str,
+    emails: &'a BTreeSet<String>,
+) -> impl Iterator<Item = Stmt> + 'a {
+    emails.iter().map(move |e| Stmt {
+        sql: INSERT_EMAIL,
+        binds: vec![user_id.into(), org_id.into(), e.as_str().into()],
+    })
+}
+
+/// The `users` column parameters shared by insert and update, in their order there.
+fn user_column_binds(cols: &UserColumns, doc: &Value) -> Result<Vec<Bind>> {
+    Ok(vec![
+        cols.user_name.as_str().into(),
+        Bind::Text(cols.user_name.to_lowercase()),
+        cols.email.as_deref().into(),
+        cols.given_name.as_deref().into(),
+        cols.family_name.as_deref().into(),
+        cols.display_name.as_deref().into(),
+        Bind::Bool(cols.active),
+        cols.external_id.as_deref().into(),
+        Bind::Text(serde_json::to_string(doc)?),
+    ])
+}
+
+/// A user about to be created, and everything its creation writes once its role is known.
+pub(crate) struct NewUser {
+    record: ScimResource,
+    cols: UserColumns,
+    audit: AuditEvent,
+}
+
+impl NewUser {
+    fn new(doc: &Value, audit: &AuditEvent) -> Result<NewUser> {
+        let cols = UserColumns::of(doc)?;
+        let id = new_id();
+        let now = now_ms();
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| id.clone());
+        Ok(NewUser {
+            record: ScimResource {
+                id,
+                resource: doc.clone(),
+                links: Vec::new(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+            cols,
+            audit,
+        })
+    }
+
+    /// The role lookup's parameters, and what to say when it finds nothing.
+    fn role_lookup(org_id: &str, settings: Option<String>) -> Result<(Vec<Bind>, String)> {
+        let settings: crate::OrgSettings =
+            serde_json::from_str(&settings.ok_or(StoreError::NotFound)?)?;
+        let name = settings.default_provisioning_role;
+        Ok((vec![org_id.into(), Bind::Text(name.to_lowercase())], name))
+    }
+
+    fn missing_role(role_name: &str) -> StoreError {
+        StoreError::Precondition(format!(
+            "this organization has no role named {role_name:?}, the role provisioned users get; \
+             create it (or choose another default provisioning role) in Lanyard, then retry"
+        ))
+    }
+
+    fn stmts(&self, backend: Backend, org_id: &str, role_id: &str) -> Result<Vec<Stmt>> {
+        let id = self.record.id.as_str();
+        let mut binds = vec![id.into(), org_id.into()];
+        binds.extend(user_column_binds(&self.cols, &self.record.resource)?);
+        binds.push(Bind::Int(self.record.created_at));
+        let mut stmts = vec![
+            Stmt {
+                sql: INSERT_USER,
+                binds,
+            },
+            Stmt {
+                sql: INSERT_USER_ROLE,
+                binds: vec![id.into(), role_id.into()],
+            },
+        ];
+        stmts.extend(email_stmts(org_id, id, &self.cols.emails));
+        stmts.push(Stmt {
+            sql: crate::audit::INSERT_AUDIT,
+            binds: crate::audit::audit_binds(&self.audit, Some(org_id)),
+        });
+        stmts.extend(event_stmts(
+            backend,
+            org_id,
+            "user.created",
+            "User",
+            id,
+            &self.record.document("User"),
+        )?);
+        Ok(stmts)
+    }
+}
+
+/// What a change to a stored user comes to.
+pub(crate) enum UserChange {
+    /// The new document equals the stored one: nothing is written.
+    Unchanged(ScimResource),
+    /// The user after the change, and the statements that write it.
+    Write(ScimResource, Vec<Stmt>),
+}
+
+/// Decides a change to `current` (read under the row lock, with its groups): checks the
+/// expected version, applies `change`, and plans the writes.
+#[allow(clippy::too_many_arguments)]
+fn plan_user_change<E>(
+    backend: Backend,
+    org_id: &str,
+    id: &str,
+    current: ScimResource,
+    expected_version: Option<i64>,
+    change: impl FnOnce(&Value) -> std::result::Result<Value, E>,
+    audit: &AuditEvent,
+) -> Result<std::result::Result<UserChange, E>> {
+    if let Some(expected) = expected_version {
+        if expected != current.version {
+            return Err(StoreError::VersionMismatch {
+                current: current.version,
+            });
+        }
+    }
+    let doc = match change(&current.resource) {
+        Ok(doc) => doc,
+        Err(e) => return Ok(Err(e)),
+    };
+    if doc == current.resource {
+        return Ok(Ok(UserChange::Unchanged(current)));
+    }
+    let cols = UserColumns::of(&doc)?;
+    let was_active = current.resource.get("active") != Some(&Value::Bool(false));
+    let now = now_ms().max(current.updated_at);
+    let mut binds = user_column_binds(&cols, &doc)?;
+    binds.extend([Bind::Int(now), org_id.into(), id.into()]);
+    let mut stmts = vec![Stmt {
+        sql: UPDATE_USER,
+        binds,
+    }];
+    // Most changes leave the addresses alone (a title, `active`): skip the rewrite.
+    if document_emails(&current.resource) != cols.emails {
+        stmts.push(Stmt {
+            sql: DELETE_EMAILS,
+            binds: vec![id.into()],
+        });
+        stmts.extend(email_stmts(org_id, id, &cols.emails));
+    }
+    let updated = ScimResource {
+        id: id.to_string(),
+        resource: doc,
+        // A user's own change leaves its groups as they were.
+        links: current.links,
+        version: current.version + 1,
+        created_at: current.created_at,
+        updated_at: now,
+    };
+    let kind = match (was_active, cols.active) {
+        (true, false) => "user.deactivated",
+        (false, true) => "user.reactivated",
+        _ => "user.updated",
+    };
+    let mut audit = audit.clone();
+    audit.target.get_or_insert_with(|| id.to_string());
+    stmts.push(Stmt {
+        sql: crate::audit::INSERT_AUDIT,
+        binds: crate::audit::audit_binds(&audit, Some(org_id)),
+    });
+    stmts.extend(event_stmts(
+        backend,
+        org_id,
+        kind,
+        "User",
+        id,
+        &updated.document("User"),
+    )?);
+    Ok(Ok(UserChange::Write(updated, stmts)))
+}
+
 impl Store {
+    /// The calling-thread SQLite connections, on SQLite.
+    fn direct(&self) -> Option<&Direct> {
+        match &self.pool {
+            crate::pool::Pool::Sqlite { direct, .. } => Some(direct),
+            crate::pool::Pool::Postgres(_) => None,
+        }
+    }
+
     fn lock_clause(&self) -> &'static str {
         match self.backend() {
             Backend::Postgres => " FOR UPDATE",
@@ -519,113 +800,83 @@ impl Store {
         doc: &Value,
         audit: &AuditEvent,
     ) -> Result<ScimResource> {
-        let cols = UserColumns::of(doc)?;
-        let id = new_id();
-        let now = now_ms();
+        let new = NewUser::new(doc, audit)?;
         let backend = self.backend();
-        let record = ScimResource {
-            id: id.clone(),
-            resource: doc.clone(),
-            links: Vec::new(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut audit = audit.clone();
-        audit.target.get_or_insert_with(|| id.clone());
+        if let Some(direct) = self.direct() {
+            direct
+                .write(|tx| {
+                    let settings =
+                        sqlite_direct::query_one(tx, ORG_SETTINGS, &[org_id.into()], |r| r.get(0))?;
+                    let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
+                    let role: String =
+                        sqlite_direct::query_one(tx, ROLE_BY_NAME, &binds, |r| r.get(0))?
+                            .ok_or_else(|| NewUser::missing_role(&role_name))?;
+                    for stmt in new.stmts(backend, org_id, &role)? {
+                        sqlite_direct::execute(tx, stmt.sql, &stmt.binds)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            return Ok(new.record);
+        }
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            let settings: Option<String> =
-                sqlx::query_scalar("SELECT settings FROM organizations WHERE id = $1")
-                    .bind(org_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let settings: crate::OrgSettings =
-                serde_json::from_str(&settings.ok_or(StoreError::NotFound)?)?;
-            let role_name = settings.default_provisioning_role;
-            let role: Option<String> =
-                sqlx::query_scalar("SELECT id FROM roles WHERE org_id = $1 AND name_key = $2")
-                    .bind(org_id)
-                    .bind(role_name.to_lowercase())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let role = role.ok_or_else(|| {
-                StoreError::Precondition(format!(
-                    "this organization has no role named {role_name:?}, the role provisioned \
-                     users get; create it (or choose another default provisioning role) in \
-                     Lanyard, then retry"
-                ))
-            })?;
-            sqlx::query(
-                "INSERT INTO users (id, org_id, user_name, user_name_key, email, given_name, \
-                 family_name, display_name, active, external_id, kind, attributes, resource, \
-                 version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, 'human', '{}', $11, 1, $12, $12)",
-            )
-            .bind(&id)
-            .bind(org_id)
-            .bind(&cols.user_name)
-            .bind(cols.user_name.to_lowercase())
-            .bind(&cols.email)
-            .bind(&cols.given_name)
-            .bind(&cols.family_name)
-            .bind(&cols.display_name)
-            .bind(cols.active)
-            .bind(&cols.external_id)
-            .bind(serde_json::to_string(doc)?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(&role)
-                .execute(&mut *tx)
+            let settings: Option<String> = sqlx::query_scalar(ORG_SETTINGS)
+                .bind(org_id)
+                .fetch_optional(&mut *tx)
                 .await?;
-            insert_emails!(tx, org_id, &id, &cols.emails);
-            insert_audit!(&mut *tx, &audit, Some(org_id))?;
-            insert_event!(
-                tx,
-                backend,
-                org_id,
-                "user.created",
-                "User",
-                &id,
-                &record.document("User")
-            );
+            let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
+            let role: String = bind_all!(sqlx::query_scalar(ROLE_BY_NAME), &binds)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| NewUser::missing_role(&role_name))?;
+            run_stmts!(tx, new.stmts(backend, org_id, &role)?);
             tx.commit().await?;
         });
-        Ok(record)
+        Ok(new.record)
     }
 
     /// A provisioned (human) user of this organization by id, with its groups.
     pub async fn scim_get_user(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
         let links = dialect::links(self.backend(), Table::Users);
-        let row: Option<UserRow> = read!(self, |p| {
-            sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS}, {links} AS links FROM users r WHERE r.org_id = $1 \
-                 AND r.id = $2 AND r.kind = 'human'"
-            ))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(p)
-            .await?
-        });
-        row.map(|r| r.into_resource(Vec::new())).transpose()
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, {links} AS links FROM users r WHERE r.org_id = $1 \
+             AND r.id = $2 AND r.kind = 'human'"
+        );
+        self.get_one::<UserRow>(&sql, org_id, id).await
     }
 
     /// A group of this organization by id, with its members.
     pub async fn scim_get_group(&self, org_id: &str, id: &str) -> Result<Option<ScimResource>> {
         let links = dialect::links(self.backend(), Table::Groups);
-        let row: Option<GroupRow> = read!(self, |p| {
-            sqlx::query_as(&format!(
-                "SELECT {GROUP_COLUMNS}, {links} AS links FROM org_groups r \
-                 WHERE r.org_id = $1 AND r.id = $2"
-            ))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(p)
-            .await?
-        });
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS}, {links} AS links FROM org_groups r \
+             WHERE r.org_id = $1 AND r.id = $2"
+        );
+        self.get_one::<GroupRow>(&sql, org_id, id).await
+    }
+
+    /// Reads one resource by `sql` over the organization id and the resource id.
+    async fn get_one<R>(&self, sql: &str, org_id: &str, id: &str) -> Result<Option<ScimResource>>
+    where
+        R: StoredRow
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let row: Option<R> = match self.direct() {
+            Some(direct) => direct.read(|c| {
+                sqlite_direct::query_one(c, sql, &[org_id.into(), id.into()], R::from_sqlite)
+            })?,
+            None => read!(self, |p| {
+                sqlx::query_as(sql)
+                    .bind(org_id)
+                    .bind(id)
+                    .fetch_optional(p)
+                    .await?
+            }),
+        };
         row.map(|r| r.into_resource(Vec::new())).transpose()
     }
 
@@ -694,7 +945,12 @@ impl Store {
              ORDER BY {order}",
             n + 1
         );
-        Ok(ListSql { page, count, binds })
+        Ok(ListSql {
+            page,
+            count,
+            binds,
+            selective,
+        })
     }
 
     /// The database's plan for listing users with `filter` (EXPLAIN QUERY PLAN on SQLite, with
@@ -767,30 +1023,56 @@ impl Store {
             page: page_sql,
             count: count_sql,
             binds,
+            selective,
         } = self.list_sql(schema, query, table)?;
         let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-        let result = read!(self, |p| {
-            let rows: Vec<R> = if limit == 0 {
-                Vec::new()
-            } else {
-                bind_all!(sqlx::query_as(&page_sql).bind(org_id), &binds)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(p)
-                    .await?
-            };
-            // A page that is not full tells the total, unless it is empty past the start.
-            let seen = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-            let total: i64 = if seen < limit && (seen > 0 || offset == 0) {
-                offset + seen
-            } else {
-                bind_all!(sqlx::query_scalar(&count_sql).bind(org_id), &binds)
-                    .fetch_one(p)
-                    .await?
-            };
-            (rows, total)
-        });
+        // A page that is not full tells the total, unless it is empty past the start.
+        let total_of = |rows: usize| {
+            let seen = i64::try_from(rows).unwrap_or(i64::MAX);
+            (seen < limit && (seen > 0 || offset == 0)).then_some(offset + seen)
+        };
+        // An indexed lookup reads a few rows: on SQLite, on this thread. Anything that may walk
+        // many rows stays on the reader pool's threads.
+        let result = match self.direct().filter(|_| selective) {
+            Some(direct) => direct.read(|c| {
+                let mut params: Vec<Bind> = vec![org_id.into()];
+                params.extend(binds.iter().cloned());
+                params.extend([Bind::Int(limit), Bind::Int(offset)]);
+                let rows: Vec<R> = if limit == 0 {
+                    Vec::new()
+                } else {
+                    sqlite_direct::query(c, &page_sql, &params, R::from_sqlite)?
+                };
+                let total = match total_of(rows.len()) {
+                    Some(total) => total,
+                    None => {
+                        sqlite_direct::query_one(c, &count_sql, &params, |r| r.get(0))?.unwrap_or(0)
+                    }
+                };
+                Ok((rows, total))
+            })?,
+            None => read!(self, |p| {
+                let rows: Vec<R> = if limit == 0 {
+                    Vec::new()
+                } else {
+                    bind_all!(sqlx::query_as(&page_sql).bind(org_id), &binds)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(p)
+                        .await?
+                };
+                let total: i64 = match total_of(rows.len()) {
+                    Some(total) => total,
+                    None => {
+                        bind_all!(sqlx::query_scalar(&count_sql).bind(org_id), &binds)
+                            .fetch_one(p)
+                            .await?
+                    }
+                };
+                (rows, total)
+            }),
+        };
         let (rows, total): (Vec<R>, i64) = result;
         Ok(ScimList {
             resources: rows
@@ -812,107 +1094,71 @@ impl Store {
         change: impl FnOnce(&Value) -> std::result::Result<Value, E>,
         audit: &AuditEvent,
     ) -> Result<std::result::Result<ScimResource, E>> {
-        let lock = self.lock_clause();
         let backend = self.backend();
-        let mut audit = audit.clone();
-        audit.target.get_or_insert_with(|| id.to_string());
+        let select = format!(
+            "SELECT {USER_COLUMNS}, {} AS links FROM users r WHERE r.org_id = $1 AND r.id = $2 \
+             AND r.kind = 'human'{}",
+            dialect::links(backend, Table::Users),
+            self.lock_clause()
+        );
+        let finish = |planned: std::result::Result<UserChange, E>| match planned {
+            Err(e) => (Err(e), Vec::new()),
+            Ok(UserChange::Unchanged(current)) => (Ok(current), Vec::new()),
+            Ok(UserChange::Write(updated, stmts)) => (Ok(updated), stmts),
+        };
+        if let Some(direct) = self.direct() {
+            return direct
+                .write(|tx| {
+                    let row = sqlite_direct::query_one(
+                        tx,
+                        &select,
+                        &[org_id.into(), id.into()],
+                        UserRow::from_sqlite,
+                    )?;
+                    let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
+                    let planned = plan_user_change(
+                        backend,
+                        org_id,
+                        id,
+                        current,
+                        expected_version,
+                        change,
+                        audit,
+                    )?;
+                    let (outcome, stmts) = finish(planned);
+                    for stmt in stmts {
+                        sqlite_direct::execute(tx, stmt.sql, &stmt.binds)?;
+                    }
+                    Ok(outcome)
+                })
+                .await;
+        }
         let mut change = Some(change);
-        let outcome = write!(self, |p| {
+        write!(self, |p| {
             let mut tx = p.begin().await?;
-            let row: Option<UserRow> = sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users r WHERE r.org_id = $1 AND r.id = $2 \
-                 AND r.kind = 'human'{lock}"
-            ))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let row: Option<UserRow> = sqlx::query_as(&select)
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
-            if let Some(expected) = expected_version {
-                if expected != current.version {
-                    return Err(StoreError::VersionMismatch {
-                        current: current.version,
-                    });
-                }
-            }
             let change = change.take().expect("called once");
-            let doc = match change(&current.resource) {
-                Ok(doc) => doc,
-                Err(e) => return Ok(Err(e)),
-            };
-            if doc == current.resource {
-                return Ok(Ok(current));
-            }
-            let cols = UserColumns::of(&doc)?;
-            let was_active = current.resource.get("active") != Some(&Value::Bool(false));
-            let now = now_ms().max(current.updated_at);
-            sqlx::query(
-                "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, given_name = $4, \
-                 family_name = $5, display_name = $6, active = $7, external_id = $8, resource = $9, \
-                 version = version + 1, updated_at = $10 WHERE org_id = $11 AND id = $12",
-            )
-            .bind(&cols.user_name)
-            .bind(cols.user_name.to_lowercase())
-            .bind(&cols.email)
-            .bind(&cols.given_name)
-            .bind(&cols.family_name)
-            .bind(&cols.display_name)
-            .bind(cols.active)
-            .bind(&cols.external_id)
-            .bind(serde_json::to_string(&doc)?)
-            .bind(now)
-            .bind(org_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            // Most changes leave the addresses alone (a title, `active`): skip the rewrite.
-            let before = UserColumns::of(&current.resource)
-                .map(|c| c.emails)
-                .unwrap_or_default();
-            if before != cols.emails {
-                sync_emails!(tx, org_id, id, &cols.emails);
-            }
-            let links = sqlx::query_as::<_, LinkRow>(
-                "SELECT g.id AS id, g.display_name AS display \
-                 FROM group_members m JOIN org_groups g ON g.id = m.group_id \
-                 WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(|r| ScimLink {
-                id: r.id,
-                display: r.display,
-            })
-            .collect();
-            let updated = ScimResource {
-                id: id.to_string(),
-                resource: doc,
-                links,
-                version: current.version + 1,
-                created_at: current.created_at,
-                updated_at: now,
-            };
-            let kind = match (was_active, cols.active) {
-                (true, false) => "user.deactivated",
-                (false, true) => "user.reactivated",
-                _ => "user.updated",
-            };
-            insert_audit!(&mut *tx, &audit, Some(org_id))?;
-            insert_event!(
-                tx,
+            let planned = plan_user_change(
                 backend,
                 org_id,
-                kind,
-                "User",
                 id,
-                &updated.document("User")
-            );
-            tx.commit().await?;
-            Ok::<_, StoreError>(Ok(updated))
-        });
-        outcome
+                current,
+                expected_version,
+                change,
+                audit,
+            )?;
+            let (outcome, stmts) = finish(planned);
+            if !stmts.is_empty() {
+                run_stmts!(tx, stmts);
+                tx.commit().await?;
+            }
+            Ok(outcome)
+        })
     }
 
     /// Deletes a provisioned user (its memberships, roles and keys go with it).

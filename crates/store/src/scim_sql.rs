@@ -36,6 +36,20 @@ pub(crate) enum Bind {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// A NULL text value.
+    Null,
+}
+
+impl From<Option<&str>> for Bind {
+    fn from(v: Option<&str>) -> Bind {
+        v.map_or(Bind::Null, |s| Bind::Text(s.to_string()))
+    }
+}
+
+impl From<&str> for Bind {
+    fn from(v: &str) -> Bind {
+        Bind::Text(v.to_string())
+    }
 }
 
 /// A condition over the row alias `r`, and the parameters it numbers from `first`.
