@@ -16,6 +16,11 @@ mod validate;
 
 use clap::Parser;
 
+// Requests allocate many small, short-lived values (JSON trees, SQLite's statement state) from
+// several threads; glibc's allocator spent ~13 % of a SCIM write's CPU time on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     cli::init_logging(&args);
