@@ -785,6 +785,13 @@ impl Store {
         }
     }
 
+    /// The calling-thread SQLite readers, for reads of `table` by index. Users only: a user's
+    /// groups are few, but a group read brings all its members, which may be many thousands
+    /// and is left to the reader pool's threads.
+    fn direct_reads(&self, table: Table) -> Option<&Direct> {
+        self.direct().filter(|_| table == Table::Users)
+    }
+
     fn lock_clause(&self) -> &'static str {
         match self.backend() {
             Backend::Postgres => " FOR UPDATE",
@@ -843,7 +850,8 @@ impl Store {
             "SELECT {USER_COLUMNS}, {links} AS links FROM users r WHERE r.org_id = $1 \
              AND r.id = $2 AND r.kind = 'human'"
         );
-        self.get_one::<UserRow>(&sql, org_id, id).await
+        self.get_one::<UserRow>(&sql, org_id, id, Table::Users)
+            .await
     }
 
     /// A group of this organization by id, with its members.
@@ -853,11 +861,18 @@ impl Store {
             "SELECT {GROUP_COLUMNS}, {links} AS links FROM org_groups r \
              WHERE r.org_id = $1 AND r.id = $2"
         );
-        self.get_one::<GroupRow>(&sql, org_id, id).await
+        self.get_one::<GroupRow>(&sql, org_id, id, Table::Groups)
+            .await
     }
 
     /// Reads one resource by `sql` over the organization id and the resource id.
-    async fn get_one<R>(&self, sql: &str, org_id: &str, id: &str) -> Result<Option<ScimResource>>
+    async fn get_one<R>(
+        &self,
+        sql: &str,
+        org_id: &str,
+        id: &str,
+        table: Table,
+    ) -> Result<Option<ScimResource>>
     where
         R: StoredRow
             + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -865,7 +880,7 @@ impl Store {
             + Send
             + Unpin,
     {
-        let row: Option<R> = match self.direct() {
+        let row: Option<R> = match self.direct_reads(table) {
             Some(direct) => direct.read(|c| {
                 sqlite_direct::query_one(c, sql, &[org_id.into(), id.into()], R::from_sqlite)
             })?,
@@ -1032,9 +1047,9 @@ impl Store {
             let seen = i64::try_from(rows).unwrap_or(i64::MAX);
             (seen < limit && (seen > 0 || offset == 0)).then_some(offset + seen)
         };
-        // An indexed lookup reads a few rows: on SQLite, on this thread. Anything that may walk
-        // many rows stays on the reader pool's threads.
-        let result = match self.direct().filter(|_| selective) {
+        // An indexed lookup of users reads a few rows: on SQLite, on this thread. Anything that
+        // may walk many rows stays on the reader pool's threads.
+        let result = match self.direct_reads(table).filter(|_| selective) {
             Some(direct) => direct.read(|c| {
                 let mut params: Vec<Bind> = vec![org_id.into()];
                 params.extend(binds.iter().cloned());
