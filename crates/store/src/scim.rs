@@ -57,8 +57,8 @@ struct ListSql {
     page: String,
     count: String,
     binds: Vec<Bind>,
-    /// Whether the filter finds its rows by an index equality (few rows, cheap to read).
-    selective: bool,
+    /// Whether the filter names one resource by a unique key (cheap to read on any thread).
+    unique: bool,
 }
 
 /// A page of resources and how many match in all.
@@ -445,6 +445,7 @@ macro_rules! sync_emails {
     ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
         sqlx::query($crate::scim::DELETE_EMAILS)
             .bind($user_id)
+            .bind($org_id)
             .execute(&mut *$tx)
             .await?;
         insert_emails!($tx, $org_id, $user_id, $emails);
@@ -552,9 +553,11 @@ const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id) VALUES
 const UPDATE_USER: &str = "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, \
      given_name = $4, family_name = $5, display_name = $6, active = $7, external_id = $8, \
      resource = $9, version = version + 1, updated_at = $10 WHERE org_id = $11 AND id = $12";
-pub(crate) const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1";
+pub(crate) const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1 AND org_id = $2";
 pub(crate) const INSERT_EMAIL: &str =
     "INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)";
+const USER_GROUPS: &str = "SELECT g.id AS id, g.display_name AS display FROM group_members m \
+     JOIN org_groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id";
 const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext($1))";
 const INSERT_EVENT: &str = "INSERT INTO events (id, org_id, kind, resource_type, resource_id, \
      data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -741,7 +744,7 @@ fn plan_user_change<E>(
     if document_emails(&current.resource) != cols.emails {
         stmts.push(Stmt {
             sql: DELETE_EMAILS,
-            binds: vec![id.into()],
+            binds: vec![id.into(), org_id.into()],
         });
         stmts.extend(email_stmts(org_id, id, &cols.emails));
     }
@@ -948,6 +951,7 @@ impl Store {
             None => "(1 = 1)".to_string(),
         };
         let selective = query.filter.is_some_and(|f| compiler.selective(f));
+        let unique = query.filter.is_some_and(|f| compiler.unique(f));
         let order = compiler.order_by(query.sort, selective)?;
         let binds = compiler.binds;
         let n = binds.len() + 2;
@@ -964,7 +968,7 @@ impl Store {
             page,
             count,
             binds,
-            selective,
+            unique,
         })
     }
 
@@ -1038,7 +1042,7 @@ impl Store {
             page: page_sql,
             count: count_sql,
             binds,
-            selective,
+            unique,
         } = self.list_sql(schema, query, table)?;
         let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
@@ -1047,9 +1051,10 @@ impl Store {
             let seen = i64::try_from(rows).unwrap_or(i64::MAX);
             (seen < limit && (seen > 0 || offset == 0)).then_some(offset + seen)
         };
-        // An indexed lookup of users reads a few rows: on SQLite, on this thread. Anything that
-        // may walk many rows stays on the reader pool's threads.
-        let result = match self.direct_reads(table).filter(|_| selective) {
+        // A lookup of one user by a unique key reads one row: on SQLite, on this thread.
+        // Anything that may walk many rows (other keys are not unique: a tenant can give
+        // thousands of users one externalId) stays on the reader pool's threads.
+        let result = match self.direct_reads(table).filter(|_| unique) {
             Some(direct) => direct.read(|c| {
                 let mut params: Vec<Bind> = vec![org_id.into()];
                 params.extend(binds.iter().cloned());
@@ -1110,10 +1115,16 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<std::result::Result<ScimResource, E>> {
         let backend = self.backend();
+        // On SQLite the single writer makes the groups read with the row current. On
+        // PostgreSQL a subquery would see the statement's snapshot, taken before the row lock
+        // was granted, so the groups are read after it.
+        let links = match backend {
+            Backend::Sqlite => dialect::links(backend, Table::Users),
+            Backend::Postgres => "CAST(NULL AS TEXT)",
+        };
         let select = format!(
-            "SELECT {USER_COLUMNS}, {} AS links FROM users r WHERE r.org_id = $1 AND r.id = $2 \
-             AND r.kind = 'human'{}",
-            dialect::links(backend, Table::Users),
+            "SELECT {USER_COLUMNS}, {links} AS links FROM users r WHERE r.org_id = $1 \
+             AND r.id = $2 AND r.kind = 'human'{}",
             self.lock_clause()
         );
         let finish = |planned: std::result::Result<UserChange, E>| match planned {
@@ -1156,7 +1167,18 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
+            let row = row.ok_or(StoreError::NotFound)?;
+            let groups = sqlx::query_as::<_, LinkRow>(USER_GROUPS)
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|r| ScimLink {
+                    id: r.id,
+                    display: r.display,
+                })
+                .collect();
+            let current = row.into_resource(groups)?;
             let change = change.take().expect("called once");
             let planned = plan_user_change(
                 backend,

@@ -632,6 +632,26 @@ impl Compiler<'_> {
     /// Whether `filter` requires an equality on an indexed attribute (at its top level, or in
     /// one side of a top-level `and`): its matches are then found through that index and are
     /// few.
+    /// Whether `filter` can match at most one resource: it requires equality on `id` or on a
+    /// user's `userName` (unique per organization, case-insensitively).
+    pub(crate) fn unique(&self, filter: &Filter) -> bool {
+        match filter {
+            Filter::And(a, b) => self.unique(a) || self.unique(b),
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::String(_),
+            } => {
+                path.urn.is_none()
+                    && path.sub.is_none()
+                    && (path.name.eq_ignore_ascii_case("id")
+                        || (self.table == Table::Users
+                            && path.name.eq_ignore_ascii_case("userName")))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn selective(&self, filter: &Filter) -> bool {
         let indexed = |path: &AttrPath| {
             if path.urn.is_some() {

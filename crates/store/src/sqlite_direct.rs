@@ -13,10 +13,9 @@
 //! drivers never write at once and a read-then-write transaction never loses a race for SQLite's
 //! write lock. Reads that may walk many rows stay on sqlx's reader pool, off the async threads.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as SqlValue;
@@ -41,8 +40,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
 const MAX_BATCH: usize = 64;
 /// A batch left open this long (its writers gone) is committed by the checkpointer.
 const STRAY_BATCH: Duration = Duration::from_millis(50);
-/// Failed commits remembered for the writers that were waiting on them.
-const FAILED_KEPT: usize = 64;
+/// How long a writer waits before asking again for SQLite's write lock held elsewhere.
+const BUSY_RETRY: Duration = Duration::from_millis(2);
 
 pub(crate) struct Direct {
     writer: Arc<tokio::sync::Mutex<Writer>>,
@@ -67,48 +66,92 @@ pub(crate) struct Writer {
     /// When the open batch began; `None` when no transaction is open.
     opened: Option<Instant>,
     batched: usize,
-    /// Counts the batches ended (committed or failed).
-    epoch: u64,
-    /// The latest batches whose commit failed.
-    failed: VecDeque<u64>,
+    /// How the open batch ends, shared with the writers waiting on it.
+    outcome: Arc<OnceLock<bool>>,
+    /// Batches ended so far.
+    batches: u64,
+}
+
+/// A write that could not be made durable, though its own statements ran.
+fn batch_failed() -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(
+        "the database could not commit this change".into(),
+    ))
 }
 
 impl Writer {
-    /// Ends the open batch, if any; a failed commit rolls everything in it back.
-    fn commit(&mut self) -> Result<()> {
-        if self.opened.take().is_none() {
-            return Ok(());
-        }
-        let done = self.conn.execute_batch("COMMIT");
-        if done.is_err() {
-            // The connection may still be in the transaction; leave it clean either way.
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.failed.push_back(self.epoch);
-            if self.failed.len() > FAILED_KEPT {
-                self.failed.pop_front();
-            }
-        }
-        self.epoch += 1;
-        self.batched = 0;
-        Ok(done?)
-    }
-
-    /// Runs `work` in its own savepoint of the open batch (opening one if none is).
-    fn run<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Starts a batch if none is open. Never waits: with another process (or a cancelled
+    /// write still finishing on sqlx's thread) holding SQLite's write lock, it is busy at once,
+    /// and the caller waits without holding an async thread.
+    fn begin(&mut self) -> rusqlite::Result<()> {
         if self.opened.is_none() {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.opened = Some(Instant::now());
+            self.outcome = Arc::new(OnceLock::new());
         }
+        Ok(())
+    }
+
+    /// Ends the open batch, if any, and tells its waiting writers how it ended.
+    fn commit(&mut self) -> Result<()> {
+        if self.opened.is_none() {
+            return Ok(());
+        }
+        let done = self.conn.execute_batch("COMMIT");
+        self.end(done.is_ok());
+        Ok(done?)
+    }
+
+    /// Closes the open batch as committed or, if not, rolls all of it back.
+    fn end(&mut self, committed: bool) {
+        if !committed && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        let _ = self.outcome.set(committed);
+        self.batches += 1;
+        self.opened = None;
+        self.batched = 0;
+    }
+
+    /// Runs `work` in its own savepoint of the open batch. An error from `work` undoes its
+    /// statements only; anything that leaves the batch itself in doubt (SQLite rolled the
+    /// whole transaction back, as it may on a full disk or I/O error; a savepoint statement
+    /// failed; `work` panicked) fails the whole batch, so no writer in it is told it succeeded.
+    fn run<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.batched += 1;
-        self.conn.prepare_cached("SAVEPOINT work")?.execute([])?;
-        let out = work(&self.conn);
-        let end = match out {
-            Ok(_) => "RELEASE work",
-            Err(_) => "ROLLBACK TO work",
+        let opened = self
+            .conn
+            .prepare_cached("SAVEPOINT work")
+            .and_then(|mut stmt| stmt.execute([]));
+        if let Err(e) = opened {
+            self.end(false);
+            return Err(e.into());
+        }
+        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&self.conn)))
+        {
+            Ok(out) => out,
+            Err(panic) => {
+                self.end(false);
+                std::panic::resume_unwind(panic);
+            }
         };
-        self.conn.prepare_cached(end)?.execute([])?;
-        if out.is_err() {
-            self.conn.prepare_cached("RELEASE work")?.execute([])?;
+        let close = |conn: &Connection, sql: &str| conn.prepare_cached(sql)?.execute([]);
+        let closed = if self.conn.is_autocommit() {
+            Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                Some("the transaction was rolled back".into()),
+            ))
+        } else if out.is_ok() {
+            close(&self.conn, "RELEASE work")
+        } else {
+            close(&self.conn, "ROLLBACK TO work").and_then(|_| close(&self.conn, "RELEASE work"))
+        };
+        if let Err(e) = closed {
+            self.end(false);
+            return Err(match out {
+                Err(own) => own,
+                Ok(_) => e.into(),
+            });
         }
         out
     }
@@ -175,6 +218,8 @@ impl Direct {
             Ok(conn)
         };
         let conn = open(OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Busy is answered at once and waited for asynchronously (see `Writer::begin`).
+        conn.busy_timeout(Duration::ZERO)?;
         // Savepoint journals in memory: a batch's savepoints would otherwise spill them to temp
         // files, created and deleted per batch. A larger page cache keeps a batch from spilling
         // pages to the log before its commit.
@@ -186,8 +231,8 @@ impl Direct {
             conn,
             opened: None,
             batched: 0,
-            epoch: 0,
-            failed: VecDeque::new(),
+            outcome: Arc::new(OnceLock::new()),
+            batches: 0,
         }));
         let (stop, stopped) = std::sync::mpsc::channel();
         spawn_checkpointer(
@@ -224,8 +269,17 @@ impl Direct {
         let queued = Queued::enter(&self.queued);
         let mut w = self.writer.lock().await;
         drop(queued);
+        let mut waited = Duration::ZERO;
+        while let Err(e) = w.begin() {
+            let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+            if !busy || waited >= BUSY_TIMEOUT {
+                return Err(e.into());
+            }
+            tokio::time::sleep(BUSY_RETRY).await;
+            waited += BUSY_RETRY;
+        }
         let out = w.run(work);
-        let epoch = w.epoch;
+        let outcome = w.outcome.clone();
         if self.queued.load(Ordering::SeqCst) == 0 || w.batched >= MAX_BATCH {
             w.commit()?;
             return out;
@@ -235,14 +289,13 @@ impl Direct {
         // Writers are waiting: the last of them commits this batch. Wait for that, or commit
         // it here if the lock comes back with the batch still open.
         let mut w = self.writer.lock().await;
-        if w.epoch == epoch {
+        if outcome.get().is_none() {
             w.commit()?;
-        } else if w.failed.contains(&epoch) {
-            return Err(StoreError::Database(sqlx::Error::Protocol(
-                "the database could not commit this change".into(),
-            )));
         }
-        Ok(out)
+        match outcome.get() {
+            Some(true) => Ok(out),
+            _ => Err(batch_failed()),
+        }
     }
 
     /// Runs `work` on a free read connection, on this thread. Only for reads that touch a few
@@ -431,7 +484,7 @@ mod tests {
         assert_eq!(rows as usize, 2 * (200 - refused));
         assert!(!visible(&direct, "k3") && !visible(&direct, "k3-second"));
         // And commits were shared: fewer batches ended than writers wrote.
-        assert!(direct.writer.lock().await.epoch < 200);
+        assert!(direct.writer.lock().await.batches < 200);
     }
 
     /// A batch whose writers all went away before committing it does not hold the write lock
@@ -441,6 +494,7 @@ mod tests {
         let (_dir, direct) = direct();
         {
             let mut w = direct.writer.lock().await;
+            w.begin().expect("begin");
             w.run(|c| insert(c, "orphan")).expect("run");
             assert!(w.opened.is_some());
         }
@@ -455,6 +509,69 @@ mod tests {
         // Writes through the other driver take the lock with no batch left open.
         let w = direct.write_lock().await;
         assert!(w.opened.is_none());
+    }
+
+    /// When SQLite rolls the whole transaction back under a batch (as it may on a full disk),
+    /// or a writer panics mid-way, the batch fails as a whole: the writers already in it are
+    /// told so (none is acknowledged), and the next writer starts a clean batch.
+    #[tokio::test]
+    async fn a_batch_in_doubt_fails_whole() {
+        let (_dir, direct) = direct();
+        let mut w = direct.writer.lock().await;
+        w.begin().expect("begin");
+        w.run(|c| insert(c, "earlier")).expect("first writer");
+        let earlier = w.outcome.clone();
+        let out = w.run(|c| {
+            insert(c, "doomed")?;
+            c.execute_batch("ROLLBACK")?;
+            Ok(())
+        });
+        assert!(out.is_err());
+        assert_eq!(earlier.get(), Some(&false));
+        assert!(w.opened.is_none());
+
+        w.begin().expect("begin");
+        w.run(|c| insert(c, "before-panic")).expect("writer");
+        let before = w.outcome.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.run(|c| -> Result<()> {
+                insert(c, "half")?;
+                panic!("writer bug")
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(before.get(), Some(&false));
+        assert!(w.opened.is_none() && w.conn.is_autocommit());
+        drop(w);
+        for key in ["earlier", "doomed", "before-panic", "half"] {
+            assert!(!visible(&direct, key), "{key} was kept");
+        }
+        direct
+            .write(|c| insert(c, "after"))
+            .await
+            .expect("clean batch");
+        assert!(visible(&direct, "after"));
+    }
+
+    /// SQLite's write lock held elsewhere (another process, a cancelled write finishing) is
+    /// waited for without holding an async thread: other tasks run meanwhile.
+    #[tokio::test]
+    async fn a_busy_database_is_waited_for_asynchronously() {
+        let (dir, direct) = direct();
+        let other = Connection::open(dir.path().join("t.db")).expect("open");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let writing = {
+            let direct = direct.clone();
+            tokio::spawn(async move { direct.write(|c| insert(c, "waited")).await })
+        };
+        // On this single-threaded runtime, these ticks run only if the writer yields.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!writing.is_finished());
+        other.execute_batch("COMMIT").expect("unlock");
+        writing.await.expect("task").expect("write");
+        assert!(visible(&direct, "waited"));
     }
 
     /// `$n` placeholders bind by number, a name used twice is one parameter, and a statement
