@@ -423,7 +423,7 @@ macro_rules! bind_all {
 macro_rules! run_stmts {
     ($tx:expr, $stmts:expr) => {{
         for stmt in $stmts {
-            bind_all!(sqlx::query(stmt.sql), &stmt.binds)
+            bind_all!(sqlx::query(&stmt.sql), &stmt.binds)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -539,7 +539,7 @@ fn member_event(group_id: &str, display_name: &str, member: &str) -> Value {
 /// One statement of a change with its parameters. A change is planned once as a list of these,
 /// and each driver runs the list in its own transaction.
 pub(crate) struct Stmt {
-    pub(crate) sql: &'static str,
+    pub(crate) sql: std::borrow::Cow<'static, str>,
     pub(crate) binds: Vec<Bind>,
 }
 
@@ -550,9 +550,6 @@ const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_k
      version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'human', \
      '{}', $11, 1, $12, $12)";
 const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)";
-const UPDATE_USER: &str = "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, \
-     given_name = $4, family_name = $5, display_name = $6, active = $7, external_id = $8, \
-     resource = $9, version = version + 1, updated_at = $10 WHERE org_id = $11 AND id = $12";
 pub(crate) const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1 AND org_id = $2";
 pub(crate) const INSERT_EMAIL: &str =
     "INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)";
@@ -576,12 +573,12 @@ fn event_stmts(
     let mut stmts = Vec::with_capacity(2);
     if backend == Backend::Postgres {
         stmts.push(Stmt {
-            sql: ADVISORY_LOCK,
+            sql: ADVISORY_LOCK.into(),
             binds: vec![org_id.into()],
         });
     }
     stmts.push(Stmt {
-        sql: INSERT_EVENT,
+        sql: INSERT_EVENT.into(),
         binds: vec![
             Bind::Text(new_id()),
             org_id.into(),
@@ -602,7 +599,7 @@ fn email_stmts<'a>(
     emails: &'a BTreeSet<String>,
 ) -> impl Iterator<Item = Stmt> + 'a {
     emails.iter().map(move |e| Stmt {
-        sql: INSERT_EMAIL,
+        sql: INSERT_EMAIL.into(),
         binds: vec![user_id.into(), org_id.into(), e.as_str().into()],
     })
 }
@@ -620,6 +617,52 @@ fn user_column_binds(cols: &UserColumns, doc: &Value) -> Result<Vec<Bind>> {
         cols.external_id.as_deref().into(),
         Bind::Text(serde_json::to_string(doc)?),
     ])
+}
+
+/// The `users` columns [`user_column_binds`] sets, in its order.
+const USER_COLUMN_NAMES: [&str; 9] = [
+    "user_name",
+    "user_name_key",
+    "email",
+    "given_name",
+    "family_name",
+    "display_name",
+    "active",
+    "external_id",
+    "resource",
+];
+
+/// The UPDATE of a user, setting only the columns whose values change (all of them when the
+/// stored ones are unknown): an index none of whose columns is set is left alone, so a change
+/// of `active` or a title rewrites no index page.
+fn update_user_stmt(
+    before: Option<Vec<Bind>>,
+    after: Vec<Bind>,
+    now: i64,
+    org_id: &str,
+    id: &str,
+) -> Stmt {
+    let mut sets = Vec::new();
+    let mut binds = Vec::new();
+    for (i, value) in after.into_iter().enumerate() {
+        if before.as_ref().is_some_and(|b| b[i] == value) {
+            continue;
+        }
+        binds.push(value);
+        sets.push(format!("{} = ${}", USER_COLUMN_NAMES[i], binds.len()));
+    }
+    binds.extend([Bind::Int(now), org_id.into(), id.into()]);
+    let n = binds.len();
+    sets.push(format!("version = version + 1, updated_at = ${}", n - 2));
+    Stmt {
+        sql: format!(
+            "UPDATE users SET {} WHERE org_id = ${} AND id = ${n}",
+            sets.join(", "),
+            n - 1
+        )
+        .into(),
+        binds,
+    }
 }
 
 /// A user about to be created, and everything its creation writes once its role is known.
@@ -672,17 +715,17 @@ impl NewUser {
         binds.push(Bind::Int(self.record.created_at));
         let mut stmts = vec![
             Stmt {
-                sql: INSERT_USER,
+                sql: INSERT_USER.into(),
                 binds,
             },
             Stmt {
-                sql: INSERT_USER_ROLE,
+                sql: INSERT_USER_ROLE.into(),
                 binds: vec![id.into(), role_id.into()],
             },
         ];
         stmts.extend(email_stmts(org_id, id, &self.cols.emails));
         stmts.push(Stmt {
-            sql: crate::audit::INSERT_AUDIT,
+            sql: crate::audit::INSERT_AUDIT.into(),
             binds: crate::audit::audit_binds(&self.audit, Some(org_id)),
         });
         stmts.extend(event_stmts(
@@ -734,16 +777,15 @@ fn plan_user_change<E>(
     let cols = UserColumns::of(&doc)?;
     let was_active = current.resource.get("active") != Some(&Value::Bool(false));
     let now = now_ms().max(current.updated_at);
-    let mut binds = user_column_binds(&cols, &doc)?;
-    binds.extend([Bind::Int(now), org_id.into(), id.into()]);
-    let mut stmts = vec![Stmt {
-        sql: UPDATE_USER,
-        binds,
-    }];
+    let before = UserColumns::of(&current.resource)
+        .and_then(|before| user_column_binds(&before, &current.resource))
+        .ok();
+    let after = user_column_binds(&cols, &doc)?;
+    let mut stmts = vec![update_user_stmt(before, after, now, org_id, id)];
     // Most changes leave the addresses alone (a title, `active`): skip the rewrite.
     if document_emails(&current.resource) != cols.emails {
         stmts.push(Stmt {
-            sql: DELETE_EMAILS,
+            sql: DELETE_EMAILS.into(),
             binds: vec![id.into(), org_id.into()],
         });
         stmts.extend(email_stmts(org_id, id, &cols.emails));
@@ -765,7 +807,7 @@ fn plan_user_change<E>(
     let mut audit = audit.clone();
     audit.target.get_or_insert_with(|| id.to_string());
     stmts.push(Stmt {
-        sql: crate::audit::INSERT_AUDIT,
+        sql: crate::audit::INSERT_AUDIT.into(),
         binds: crate::audit::audit_binds(&audit, Some(org_id)),
     });
     stmts.extend(event_stmts(
@@ -822,7 +864,7 @@ impl Store {
                         sqlite_direct::query_one(tx, ROLE_BY_NAME, &binds, |r| r.get(0))?
                             .ok_or_else(|| NewUser::missing_role(&role_name))?;
                     for stmt in new.stmts(backend, org_id, &role)? {
-                        sqlite_direct::execute(tx, stmt.sql, &stmt.binds)?;
+                        sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
                     }
                     Ok(())
                 })
@@ -1153,7 +1195,7 @@ impl Store {
                     )?;
                     let (outcome, stmts) = finish(planned);
                     for stmt in stmts {
-                        sqlite_direct::execute(tx, stmt.sql, &stmt.binds)?;
+                        sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
                     }
                     Ok(outcome)
                 })
