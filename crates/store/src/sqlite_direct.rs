@@ -38,6 +38,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
 /// A log this long (frames, of a page each: 64 MiB) is started over (see `checkpoint`).
 const RESTART_FRAMES: i64 = 16_384;
+/// How long a restart waits for readers still in the log (the writers wait as long).
+const RESTART_READER_WAIT: Duration = Duration::from_millis(20);
+/// Checkpoint rounds after a restart before the next may run.
+const RESTART_REST_ROUNDS: u32 = 8;
 /// The most writers one commit carries, so a steady stream of writers still commits.
 const MAX_BATCH: usize = 64;
 /// A batch left open this long (its writers gone) is committed by the checkpointer.
@@ -87,6 +91,10 @@ impl Writer {
     /// and the caller waits without holding an async thread.
     fn begin(&mut self) -> rusqlite::Result<()> {
         if self.opened.is_none() {
+            if !self.conn.is_autocommit() {
+                // A rollback that failed earlier left a transaction behind: end it first.
+                self.conn.execute_batch("ROLLBACK")?;
+            }
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.opened = Some(Instant::now());
             self.outcome = Arc::new(OnceLock::new());
@@ -191,16 +199,16 @@ fn spawn_checkpointer(
     std::thread::Builder::new()
         .name("lanyard-checkpoint".into())
         .spawn(move || {
+            let mut rest = 0;
             while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-            if let Ok(mut w) = writer.try_lock() {
-                if w.opened.is_some_and(|t| t.elapsed() >= STRAY_BATCH) {
-                    if let Err(e) = w.commit() {
-                        tracing::error!(error = %e, "committing a left-over SQLite batch failed");
+                if let Ok(mut w) = writer.try_lock() {
+                    if w.opened.is_some_and(|t| t.elapsed() >= STRAY_BATCH) {
+                        if let Err(e) = w.commit() {
+                            tracing::error!(error = %e, "committing a left-over SQLite batch failed");
+                        }
                     }
                 }
-            }
-            let done = checkpoint(&conn, &writer);
-            if let Err(e) = done {
+                if let Err(e) = checkpoint(&conn, &writer, &mut rest) {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
                 }
             }
@@ -212,18 +220,26 @@ fn spawn_checkpointer(
 /// One round of checkpointing. PASSIVE copies what it can while writers go on. But under a
 /// steady stream of writes new frames always arrive while it runs, so the log is never found
 /// fully copied, never starts over, and grows without end (every page lookup searches it; the
-/// throughput of creates fell by a third over a minute). So once the log is long, one pass runs
-/// under the write lock: no writer can append meanwhile, the pass copies the few frames the last
-/// PASSIVE left (a few milliseconds, the writers waiting asynchronously), and the next writer
-/// starts the log from the beginning.
-fn checkpoint(conn: &Connection, writer: &tokio::sync::Mutex<Writer>) -> Result<()> {
+/// throughput of creates fell by a third over a minute). So once the log is long, a RESTART runs
+/// under the write lock: no writer can append meanwhile, it copies the few frames the PASSIVE
+/// passes left, waits briefly for readers still in the log, and the next writer starts the log
+/// from the beginning. The writers wait asynchronously, for milliseconds; `rest` spaces these
+/// rounds out, so readers that keep the log busy cannot make every round stall the writers.
+fn checkpoint(
+    conn: &Connection,
+    writer: &tokio::sync::Mutex<Writer>,
+    rest: &mut u32,
+) -> Result<()> {
     let passive = || -> rusqlite::Result<(i64, i64)> {
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get(1)?, r.get(2)?))
         })
     };
     let (frames, copied) = passive()?;
-    // All copied: the next writer starts the log over by itself.
+    if *rest > 0 {
+        *rest -= 1;
+        return Ok(());
+    }
     if frames > RESTART_FRAMES && copied < frames {
         // Each pass copies (and syncs) what arrived during the one before: a few passes leave
         // little for the one that makes the writers wait.
@@ -233,9 +249,14 @@ fn checkpoint(conn: &Connection, writer: &tokio::sync::Mutex<Writer>) -> Result<
                 break;
             }
         }
+        *rest = RESTART_REST_ROUNDS;
         let mut w = writer.blocking_lock();
         w.commit()?;
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        conn.busy_timeout(RESTART_READER_WAIT)?;
+        let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        drop(w);
+        restarted?;
     }
     Ok(())
 }
@@ -378,7 +399,14 @@ fn bind(stmt: &mut Statement<'_>, params: &[Bind]) -> Result<()> {
 }
 
 /// Runs a statement that returns no rows; the number of rows it changed.
+/// Only inside [`Direct::write`]: when SQLite has rolled the batch back under a writer (as it may
+/// on a full disk), the writer's further statements are refused, not committed one by one.
 pub(crate) fn execute(conn: &Connection, sql: &str, params: &[Bind]) -> Result<usize> {
+    if conn.is_autocommit() {
+        return Err(StoreError::Database(sqlx::Error::Protocol(
+            "the write transaction was rolled back".into(),
+        )));
+    }
     let mut stmt = conn.prepare_cached(sql)?;
     bind(&mut stmt, params)?;
     Ok(stmt.raw_execute()?)
@@ -539,9 +567,57 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(visible(&direct, "orphan"));
-        // Writes through the other driver take the lock with no batch left open.
+    }
+
+    /// A write through the other driver commits the batch it finds open, and the batch's
+    /// writers learn it committed.
+    #[tokio::test]
+    async fn the_other_driver_commits_an_open_batch_first() {
+        let (_dir, direct) = direct();
+        let outcome = {
+            let mut w = direct.writer.lock().await;
+            w.begin().expect("begin");
+            w.run(|c| insert(c, "pending")).expect("run");
+            w.outcome.clone()
+        };
         let w = direct.write_lock().await;
         assert!(w.opened.is_none());
+        assert_eq!(outcome.get(), Some(&true));
+        drop(w);
+        assert!(visible(&direct, "pending"));
+    }
+
+    /// A writer that left its batch open for the next one is told when that batch fails,
+    /// instead of being acknowledged.
+    #[tokio::test]
+    async fn a_waiting_writer_learns_its_batch_failed() {
+        let (_dir, direct) = direct();
+        let held = direct.writer.lock().await;
+        let spawn = |work: fn(&Connection) -> Result<()>| {
+            let direct = direct.clone();
+            tokio::spawn(async move { direct.write(work).await })
+        };
+        let first = spawn(|c| insert(c, "first").map(|_| ()));
+        while direct.queued.load(Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let second = spawn(|c| {
+            insert(c, "second")?;
+            c.execute_batch("ROLLBACK")?;
+            insert(c, "second-alone").map(|_| ())
+        });
+        while direct.queued.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        assert!(second.await.expect("task").is_err());
+        assert!(
+            first.await.expect("task").is_err(),
+            "acknowledged a rolled-back write"
+        );
+        for key in ["first", "second", "second-alone"] {
+            assert!(!visible(&direct, key), "{key} was kept");
+        }
     }
 
     /// When SQLite rolls the whole transaction back under a batch (as it may on a full disk),
@@ -556,10 +632,14 @@ mod tests {
         let earlier = w.outcome.clone();
         let out = w.run(|c| {
             insert(c, "doomed")?;
+            // What SQLite may do itself on a full disk; the writer's next statement is refused
+            // rather than committed on its own.
             c.execute_batch("ROLLBACK")?;
+            insert(c, "alone")?;
             Ok(())
         });
         assert!(out.is_err());
+        assert!(w.conn.is_autocommit());
         assert_eq!(earlier.get(), Some(&false));
         assert!(w.opened.is_none());
 
@@ -576,7 +656,7 @@ mod tests {
         assert_eq!(before.get(), Some(&false));
         assert!(w.opened.is_none() && w.conn.is_autocommit());
         drop(w);
-        for key in ["earlier", "doomed", "before-panic", "half"] {
+        for key in ["earlier", "doomed", "alone", "before-panic", "half"] {
             assert!(!visible(&direct, key), "{key} was kept");
         }
         direct
@@ -623,6 +703,13 @@ mod tests {
             })
             .expect("query");
         assert_eq!(got, Some(("aba".to_string(), 8)));
+        let count = direct
+            .read(|c| {
+                Ok(c.prepare("SELECT $2 || $1 || $2, $3 + $3")?
+                    .parameter_count())
+            })
+            .expect("prepare");
+        assert_eq!(count, 3);
         let missing =
             direct.read(|c| query_one(c, "SELECT $2", &["only".into()], |r| r.get::<_, String>(0)));
         assert!(missing.is_err());
