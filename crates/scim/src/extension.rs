@@ -98,6 +98,17 @@ fn text<'v>(object: &'v Value, name: &str) -> Result<Option<&'v str>, Error> {
     }
 }
 
+/// A member of a JSON object by name, ignoring case (as SCIM names are).
+fn member<'v>(object: &'v Value, name: &str) -> Option<&'v Value> {
+    let object = object.as_object()?;
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
 fn flag(object: &Value, name: &str) -> Result<bool, Error> {
     match object.get(name) {
         None | Some(Value::Null) => Ok(false),
@@ -173,6 +184,13 @@ impl ExtensionDef {
                     attr.name
                 )));
             }
+            if let Some(claim) = &attr.claim {
+                if attributes.iter().any(|a| a.claim.as_ref() == Some(claim)) {
+                    return Err(invalid(format!(
+                        "claim {claim:?} is given to two attributes; an ID token holds it once"
+                    )));
+                }
+            }
             attributes.push(attr);
         }
         if name.len() > 200 || description.len() > 2000 {
@@ -201,6 +219,23 @@ impl ExtensionDef {
         self.attributes
             .iter()
             .map(AttributeDef::attribute)
+            .collect()
+    }
+
+    /// The ID-token claims this extension gives a user whose stored resource is `resource`:
+    /// one per attribute that has a claim and a value, in the definition's order.
+    pub fn claims(&self, resource: &Value) -> Vec<(&str, Value)> {
+        let Some(values) = member(resource, &self.id) else {
+            return Vec::new();
+        };
+        self.attributes
+            .iter()
+            .filter_map(|a| {
+                let claim = a.claim.as_deref()?;
+                let value = member(values, &a.name)?;
+                let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
+                (!empty).then(|| (claim, value.clone()))
+            })
             .collect()
     }
 
@@ -344,6 +379,35 @@ mod tests {
         assert_eq!(ExtensionDef::parse(&def.to_json()).unwrap(), def);
     }
 
+    /// Claims come from the attributes that name one and have a value, found whatever the
+    /// case of the stored names.
+    #[test]
+    fn attributes_with_a_claim_and_a_value_become_claims() {
+        let def = ExtensionDef::parse(&json!({
+            "id": "urn:acme:ext",
+            "attributes": [
+                {"name": "costCode", "claim": "cost_code"},
+                {"name": "badges", "type": "integer", "multiValued": true, "claim": "badges"},
+                {"name": "floor", "type": "integer", "claim": "floor"},
+                {"name": "desk", "claim": "desk"},
+                {"name": "secret"}
+            ]
+        }))
+        .unwrap();
+        let resource = json!({
+            "userName": "ada",
+            "URN:ACME:EXT": {"costcode": "CC-7", "badges": [], "floor": 3, "desk": null, "secret": "s"}
+        });
+        assert_eq!(
+            def.claims(&resource),
+            vec![("cost_code", json!("CC-7")), ("floor", json!(3))]
+        );
+        assert!(def.claims(&json!({"userName": "ada"})).is_empty());
+        assert!(def
+            .claims(&json!({"urn:acme:ext": "not an object"}))
+            .is_empty());
+    }
+
     #[test]
     fn unsafe_or_wrong_definitions_are_refused() {
         let cases = [
@@ -361,6 +425,7 @@ mod tests {
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "extra": 1}]}),
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x y"}]}),
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "sub"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x"}, {"name": "b", "claim": "x"}]}),
         ];
         for body in cases {
             assert!(ExtensionDef::parse(&body).is_err(), "{body}");

@@ -3,6 +3,7 @@
 mod api;
 mod app;
 mod auth;
+mod claims;
 mod cli;
 mod error;
 mod extract;

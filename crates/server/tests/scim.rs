@@ -1330,6 +1330,93 @@ async fn custom_extensions(db: TestDb) {
 }
 both_backends!(organizations_define_their_own_extensions, custom_extensions);
 
+/// Extension attributes that name a claim show in a provisioned user's ID-token claims beside
+/// the built-in ones; a claim is given by one attribute only; deactivation by the IdP stops
+/// sign-in and reactivation restores it; another organization cannot look.
+async fn claims_preview(db: TestDb) {
+    let server = Server::start(&db).await;
+    server.create_org("acme").await;
+    server.create_org("globex").await;
+    let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+    let (s, body) = server
+        .op(
+            Method::PUT,
+            &format!("/api/v1/orgs/acme/scim-extensions/{urn}"),
+            Some(json!({"id": urn, "attributes": [
+                {"name": "costCode", "claim": "cost_code"},
+                {"name": "badge", "type": "integer"}
+            ]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let other = "urn:acme:finance";
+    let (s, body) = server
+        .op(
+            Method::PUT,
+            &format!("/api/v1/orgs/acme/scim-extensions/{other}"),
+            Some(json!({"id": other, "attributes": [{"name": "center", "claim": "cost_code"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("cost_code"), "{body}");
+
+    let acme = Scim::new(&server, "acme").await;
+    let user = acme
+        .post(
+            "/Users",
+            json!({"schemas": [USER, urn], "userName": "ada@acme.test", "displayName": "Ada L.",
+                   "emails": [{"value": "ada@acme.test", "primary": true}],
+                   urn: {"costCode": "CC-7", "badge": 7}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id = user["id"].as_str().unwrap().to_string();
+    acme.post(
+        "/Groups",
+        json!({"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": id}]}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let path = format!("/api/v1/orgs/acme/users/{id}/claims");
+    let (s, preview) = server.op(Method::GET, &path, None).await;
+    assert_eq!(s, StatusCode::OK, "{preview}");
+    assert_eq!(preview["can_sign_in"], true);
+    assert_eq!(
+        preview["claims"],
+        json!({"sub": id, "email": "ada@acme.test", "name": "Ada L.", "org": "acme",
+               "roles": ["Agent"], "groups": ["Engineering"], "cost_code": "CC-7"})
+    );
+
+    // Entra ID deactivates with a capitalised op and a string boolean; Okta reactivates.
+    acme.patch(
+        &format!("/Users/{id}"),
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let (_, preview) = server.op(Method::GET, &path, None).await;
+    assert_eq!(preview["can_sign_in"], false, "{preview}");
+    assert!(preview["reason"].as_str().unwrap().contains("deactivated"));
+    acme.patch(
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "value": {"active": true}}]),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let (_, preview) = server.op(Method::GET, &path, None).await;
+    assert_eq!(preview["can_sign_in"], true, "{preview}");
+
+    let (s, _) = server
+        .op(
+            Method::GET,
+            &format!("/api/v1/orgs/globex/users/{id}/claims"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+both_backends!(extension_claims_and_sign_in_in_the_preview, claims_preview);
+
 /// Killed mid-burst (SIGKILL), the server loses no acknowledged SCIM change, and every one has
 /// its event: the outbox row commits with the change.
 async fn crash_keeps_changes_and_events(db: TestDb) {

@@ -61,6 +61,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::claims))
         .routes(routes!(
             access_keys::list_accounts,
             access_keys::create_account

@@ -99,6 +99,22 @@ pub async fn put(
             }
         }
     }
+    let others = existing.iter().filter(|d| !d.id.eq_ignore_ascii_case(&urn));
+    for other in others {
+        let taken = other.attributes.iter().find_map(|o| {
+            let claim = o.claim.as_ref()?;
+            def.attributes
+                .iter()
+                .any(|a| a.claim.as_ref() == Some(claim))
+                .then_some((claim, &o.name))
+        });
+        if let Some((claim, name)) = taken {
+            return Err(ApiError::conflict(format!(
+                "claim {claim:?} is already given by {name} of {}; an ID token holds it once",
+                other.id
+            )));
+        }
+    }
     let created = state
         .store
         .put_scim_extension(

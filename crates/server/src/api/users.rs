@@ -377,6 +377,55 @@ pub async fn get(
     ))
 }
 
+/// What signing in would give a user now.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimsPreview {
+    /// Whether the user may sign in now.
+    pub can_sign_in: bool,
+    /// Why not, when not.
+    pub reason: Option<String>,
+    /// The claims of the ID token the user would get: `sub`, `email`, `name`, `org`, `roles`,
+    /// `groups` and the claims the organization's extension attributes name.
+    #[schema(value_type = Object)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Preview a user's ID-token claims (employees.view): check a custom attribute mapping before
+/// anyone signs in with it.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/users/{user}/claims", tag = "users",
+    params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "User id")),
+    responses((status = 200, body = ClaimsPreview), (status = 404, body = ErrorBody)))]
+pub async fn claims(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, user)): Path<(String, String)>,
+) -> ApiResult<Json<ClaimsPreview>> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "user.claims", EMPLOYEES_VIEW)
+        .await?;
+    let user = state.store.get_user(&org.id, &user).await?;
+    let provisioned = state.store.scim_get_user(&org.id, &user.id).await?;
+    let extensions = crate::scim::extensions::load(&state.store, &org.id).await?;
+    let groups = provisioned
+        .iter()
+        .flat_map(|r| &r.links)
+        .map(|g| g.display.clone().unwrap_or_else(|| g.id.clone()))
+        .collect();
+    let claims = crate::claims::id_token_claims(&crate::claims::Subject {
+        user: &user,
+        org: &org,
+        resource: provisioned.as_ref().map(|r| &r.resource),
+        groups,
+        extensions: &extensions,
+    });
+    let reason = crate::claims::sign_in_refusal(&user);
+    Ok(Json(ClaimsPreview {
+        can_sign_in: reason.is_none(),
+        reason: reason.map(str::to_string),
+        claims,
+    }))
+}
+
 /// Change a user (employees.edit). Honours `If-Match` with the ETag of a previous read.
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}/users/{user}", tag = "users", request_body = UpdateUser,
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "User id")),
