@@ -13,7 +13,10 @@ use crate::{Error, ScimType};
 
 /// Most attributes in one extension.
 pub const MAX_ATTRIBUTES: usize = 100;
-/// Claims an ID token carries already; an attribute may not take their place.
+/// Claims an ID token carries already or that relying parties act on (JWT's registered claims,
+/// OpenID Connect's standard ones, token exchange and proof-of-possession members, and the ones
+/// Entra ID issues for identity); an attribute may not take their place in any letter case,
+/// since some relying parties look claims up ignoring case.
 const RESERVED_CLAIMS: &[&str] = &[
     "iss",
     "sub",
@@ -29,17 +32,48 @@ const RESERVED_CLAIMS: &[&str] = &[
     "azp",
     "at_hash",
     "c_hash",
+    "s_hash",
     "sid",
+    "cnf",
+    "act",
+    "may_act",
+    "scope",
+    "client_id",
+    "sub_jwk",
+    "events",
     "email",
     "email_verified",
     "name",
     "given_name",
     "family_name",
+    "middle_name",
+    "nickname",
     "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "updated_at",
     "org",
     "roles",
     "groups",
+    "upn",
+    "oid",
+    "tid",
 ];
+
+/// Whether `claim` is reserved, in any letter case.
+pub fn reserved_claim(claim: &str) -> bool {
+    RESERVED_CLAIMS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(claim))
+}
 
 /// Most extensions per organization.
 pub const MAX_EXTENSIONS: usize = 20;
@@ -136,6 +170,18 @@ impl ExtensionDef {
     /// "type": "string", "multiValued": false, "required": false, "caseExact": false,
     /// "description": "…", "claim": "cost_code"}]}`.
     pub fn parse(body: &Value) -> Result<ExtensionDef, Error> {
+        Self::parse_with(body, true)
+    }
+
+    /// Reads a definition as stored: the rules on claims a definition was accepted under may
+    /// have tightened since, and a stored definition must not vanish for that (its users'
+    /// values would stop being accepted); claims that break today's rules are left out when
+    /// tokens are made instead (see [`ExtensionDef::claims`]).
+    pub fn parse_stored(body: &Value) -> Result<ExtensionDef, Error> {
+        Self::parse_with(body, false)
+    }
+
+    fn parse_with(body: &Value, strict: bool) -> Result<ExtensionDef, Error> {
         let object = body
             .as_object()
             .ok_or_else(|| invalid("an extension schema is a JSON object"))?;
@@ -174,7 +220,7 @@ impl ExtensionDef {
         }
         let mut attributes: Vec<AttributeDef> = Vec::with_capacity(list.len());
         for item in list {
-            let attr = AttributeDef::parse(item)?;
+            let attr = AttributeDef::parse(item, strict)?;
             if attributes
                 .iter()
                 .any(|a| a.name.eq_ignore_ascii_case(&attr.name))
@@ -184,8 +230,13 @@ impl ExtensionDef {
                     attr.name
                 )));
             }
-            if let Some(claim) = &attr.claim {
-                if attributes.iter().any(|a| a.claim.as_ref() == Some(claim)) {
+            if let Some(claim) = attr.claim.as_deref().filter(|_| strict) {
+                let taken = |a: &AttributeDef| {
+                    a.claim
+                        .as_deref()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(claim))
+                };
+                if attributes.iter().any(taken) {
                     return Err(invalid(format!(
                         "claim {claim:?} is given to two attributes; an ID token holds it once"
                     )));
@@ -223,7 +274,9 @@ impl ExtensionDef {
     }
 
     /// The ID-token claims this extension gives a user whose stored resource is `resource`:
-    /// one per attribute that has a claim and a value, in the definition's order.
+    /// one per attribute that has a claim and a value of its current type and plurality
+    /// (values stored under an earlier definition are left out), in the definition's order. A
+    /// reserved claim (from a definition stored under older rules) is never given.
     pub fn claims(&self, resource: &Value) -> Vec<(&str, Value)> {
         let Some(values) = member(resource, &self.id) else {
             return Vec::new();
@@ -231,10 +284,15 @@ impl ExtensionDef {
         self.attributes
             .iter()
             .filter_map(|a| {
-                let claim = a.claim.as_deref()?;
+                let claim = a.claim.as_deref().filter(|c| !reserved_claim(c))?;
                 let value = member(values, &a.name)?;
-                let empty = value.is_null() || value.as_array().is_some_and(Vec::is_empty);
-                (!empty).then(|| (claim, value.clone()))
+                let fits = match value {
+                    Value::Array(items) => {
+                        a.multi_valued && !items.is_empty() && items.iter().all(|v| a.holds(v))
+                    }
+                    single => !a.multi_valued && a.holds(single),
+                };
+                fits.then(|| (claim, value.clone()))
             })
             .collect()
     }
@@ -251,7 +309,7 @@ impl ExtensionDef {
 }
 
 impl AttributeDef {
-    fn parse(item: &Value) -> Result<AttributeDef, Error> {
+    fn parse(item: &Value, strict: bool) -> Result<AttributeDef, Error> {
         let object = item
             .as_object()
             .ok_or_else(|| invalid("each attribute is a JSON object"))?;
@@ -294,7 +352,7 @@ impl AttributeDef {
                     "{name}: claim {c:?} is not a valid claim name"
                 )));
             }
-            if RESERVED_CLAIMS.contains(&c) {
+            if strict && reserved_claim(c) {
                 return Err(invalid(format!(
                     "{name}: claim {c:?} is one Lanyard issues itself"
                 )));
@@ -313,6 +371,16 @@ impl AttributeDef {
             description,
             claim: claim.map(str::to_string),
         })
+    }
+
+    /// Whether `value` is a present value of this attribute's type.
+    fn holds(&self, value: &Value) -> bool {
+        match self.kind {
+            Type::Boolean => value.is_boolean(),
+            Type::Integer => value.is_i64() || value.is_u64(),
+            Type::Decimal => value.is_number(),
+            _ => value.as_str().is_some_and(|s| !s.is_empty()),
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -402,6 +470,13 @@ mod tests {
             def.claims(&resource),
             vec![("cost_code", json!("CC-7")), ("floor", json!(3))]
         );
+        // Values of another shape (stored before the attribute was redefined) and empty ones
+        // give nothing.
+        let resource =
+            json!({"urn:acme:ext": {"costCode": "", "badges": ["7"], "floor": "3", "desk": 4}});
+        assert!(def.claims(&resource).is_empty());
+        let resource = json!({"urn:acme:ext": {"badges": [7, 8]}});
+        assert_eq!(def.claims(&resource), vec![("badges", json!([7, 8]))]);
         assert!(def.claims(&json!({"userName": "ada"})).is_empty());
         assert!(def
             .claims(&json!({"urn:acme:ext": "not an object"}))
@@ -425,10 +500,32 @@ mod tests {
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "extra": 1}]}),
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x y"}]}),
             json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "sub"}]}),
-            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x"}, {"name": "b", "claim": "x"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "x"}, {"name": "b", "claim": "X"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "SUB"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "Roles"}]}),
+            json!({"id": "urn:acme:ext", "attributes": [{"name": "a", "claim": "phone_number_verified"}]}),
         ];
         for body in cases {
             assert!(ExtensionDef::parse(&body).is_err(), "{body}");
         }
+    }
+
+    /// A definition stored under older rules on claims still reads (its attributes stay in
+    /// use), but a claim that breaks today's rules is never given.
+    #[test]
+    fn stored_definitions_read_under_older_claim_rules() {
+        let stored = json!({"id": "urn:acme:ext", "attributes": [
+            {"name": "a", "claim": "Sub"}, {"name": "b", "claim": "x"}, {"name": "c", "claim": "x"}
+        ]});
+        assert!(ExtensionDef::parse(&stored).is_err());
+        let def = ExtensionDef::parse_stored(&stored).unwrap();
+        let resource = json!({"urn:acme:ext": {"a": "other-user", "b": "1", "c": "2"}});
+        assert_eq!(
+            def.claims(&resource),
+            vec![("x", json!("1")), ("x", json!("2"))]
+        );
+        // Unsafe names are refused even so: they reach SQL text.
+        let unsafe_name = json!({"id": "urn:acme:ext", "attributes": [{"name": "a'b"}]});
+        assert!(ExtensionDef::parse_stored(&unsafe_name).is_err());
     }
 }

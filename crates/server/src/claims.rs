@@ -30,8 +30,10 @@ pub fn sign_in_refusal(user: &User) -> Option<&'static str> {
 }
 
 /// The claims of an ID token issued to the user now. Extension claims never replace the
-/// built-in ones (their names are refused when defined); when two extensions name the same
-/// claim, the first one in URN order that has a value gives it.
+/// built-in ones (their names are refused when defined and skipped if stored anyway); when two
+/// attributes name the same claim (in any letter case: definitions stored before that was
+/// refused, or two admins defining at once), the first one in URN order that has a value
+/// gives it.
 pub fn id_token_claims(subject: &Subject) -> Map<String, Value> {
     let user = subject.user;
     let mut claims = Map::new();
@@ -52,7 +54,11 @@ pub fn id_token_claims(subject: &Subject) -> Map<String, Value> {
         extensions.sort_by_key(|d| d.id.to_ascii_lowercase());
         for def in extensions {
             for (claim, value) in def.claims(resource) {
-                claims.entry(claim).or_insert(value);
+                // Names differing only in case count as one: some relying parties read
+                // claims ignoring case.
+                if !claims.keys().any(|k| k.eq_ignore_ascii_case(claim)) {
+                    claims.insert(claim.to_string(), value);
+                }
             }
         }
     }
@@ -132,7 +138,7 @@ mod tests {
         let (user, org) = (user(), org());
         let extensions = [
             extension("urn:z:ext", "cost_code"),
-            extension("urn:a:ext", "cost_code"),
+            extension("urn:a:ext", "Cost_Code"),
         ];
         let resource = json!({
             "userName": "ada@acme.test",
@@ -150,7 +156,7 @@ mod tests {
             Value::Object(claims),
             json!({
                 "sub": "u1", "email": "ada@acme.test", "name": "Ada Lovelace", "org": "acme",
-                "roles": ["Agent"], "groups": ["Engineering"], "cost_code": "from-a"
+                "roles": ["Agent"], "groups": ["Engineering"], "Cost_Code": "from-a"
             })
         );
     }

@@ -1359,6 +1359,21 @@ async fn claims_preview(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
     assert!(body.to_string().contains("cost_code"), "{body}");
+    // Nor in another letter case, and no built-in claim in any.
+    for (claim, status) in [
+        ("COST_CODE", StatusCode::CONFLICT),
+        ("SUB", StatusCode::BAD_REQUEST),
+        ("Org", StatusCode::BAD_REQUEST),
+    ] {
+        let (s, body) = server
+            .op(
+                Method::PUT,
+                &format!("/api/v1/orgs/acme/scim-extensions/{other}"),
+                Some(json!({"id": other, "attributes": [{"name": "center", "claim": claim}]})),
+            )
+            .await;
+        assert_eq!(s, status, "{claim}: {body}");
+    }
 
     let acme = Scim::new(&server, "acme").await;
     let user = acme
@@ -1414,6 +1429,28 @@ async fn claims_preview(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // An organization's own key with employees.view may look; one without may not; another
+    // organization's key sees nothing, whichever organization it names.
+    let viewer = server.access_key_with("acme", &["employees.view"]).await;
+    let (s, body) = server.call(Method::GET, &path, Some(&viewer), None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["claims"]["cost_code"], "CC-7");
+    let tokens_only = server.access_key_with("acme", &["tokens.manage"]).await;
+    let (s, _) = server
+        .call(Method::GET, &path, Some(&tokens_only), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let outsider = server.access_key_with("globex", &["employees.view"]).await;
+    for target in [
+        path.clone(),
+        format!("/api/v1/orgs/globex/users/{id}/claims"),
+    ] {
+        let (s, _) = server
+            .call(Method::GET, &target, Some(&outsider), None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{target}");
+    }
 }
 both_backends!(extension_claims_and_sign_in_in_the_preview, claims_preview);
 

@@ -105,7 +105,8 @@ pub async fn put(
             let claim = o.claim.as_ref()?;
             def.attributes
                 .iter()
-                .any(|a| a.claim.as_ref() == Some(claim))
+                .filter_map(|a| a.claim.as_deref())
+                .any(|c| c.eq_ignore_ascii_case(claim))
                 .then_some((claim, &o.name))
         });
         if let Some((claim, name)) = taken {

@@ -409,7 +409,7 @@ pub async fn claims(
     let groups = provisioned
         .iter()
         .flat_map(|r| &r.links)
-        .map(|g| g.display.clone().unwrap_or_else(|| g.id.clone()))
+        .filter_map(|g| g.display.clone())
         .collect();
     let claims = crate::claims::id_token_claims(&crate::claims::Subject {
         user: &user,

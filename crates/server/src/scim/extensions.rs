@@ -53,7 +53,7 @@ pub async fn load(
         .filter_map(|text| {
             let parsed = serde_json::from_str(text)
                 .ok()
-                .and_then(|v| ExtensionDef::parse(&v).ok());
+                .and_then(|v| ExtensionDef::parse_stored(&v).ok());
             if parsed.is_none() {
                 tracing::error!(org_id, "a stored SCIM extension definition is unreadable");
             }
