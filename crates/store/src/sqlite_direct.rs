@@ -818,6 +818,25 @@ mod tests {
         assert!(visible(&direct, "waited"));
     }
 
+    /// A database another connection keeps locked is waited for `BUSY_TIMEOUT` at most; then
+    /// the write fails, leaves nothing behind, and the next write goes through.
+    #[tokio::test(start_paused = true)]
+    async fn a_database_locked_too_long_fails_the_write() {
+        let (dir, direct) = direct();
+        let other = Connection::open(dir.path().join("t.db")).expect("open");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let started = tokio::time::Instant::now();
+        let out = tokio::time::timeout(BUSY_TIMEOUT * 10, direct.write(|c| insert(c, "never")))
+            .await
+            .expect("the write gives up on its own");
+        assert!(out.is_err(), "a write past the busy timeout fails");
+        assert!(started.elapsed() >= BUSY_TIMEOUT);
+        other.execute_batch("ROLLBACK").expect("unlock");
+        assert!(!visible(&direct, "never"));
+        direct.write(|c| insert(c, "after")).await.expect("write");
+        assert!(visible(&direct, "after"));
+    }
+
     /// `$n` placeholders bind by number, a name used twice is one parameter, and a statement
     /// that names a parameter it was not given is an error, not a NULL.
     #[test]
