@@ -1375,6 +1375,33 @@ async fn claims_preview(db: TestDb) {
         assert_eq!(s, status, "{claim}: {body}");
     }
 
+    // Definitions made at once cannot both take a claim: each is checked against the others
+    // inside its own write.
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let other = format!("urn:acme:race{i}");
+            let body = json!({"id": other, "attributes": [{"name": "unit", "claim": "unit"}]});
+            let request = server
+                .client
+                .put(server.url(&format!("/api/v1/orgs/acme/scim-extensions/{other}")))
+                .header("authorization", format!("Bearer {}", server.operator_key))
+                .json(&body);
+            tokio::spawn(async move { request.send().await.expect("request").status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.expect("task"));
+    }
+    let made = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(made, 1, "{statuses:?}");
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+
     let acme = Scim::new(&server, "acme").await;
     let user = acme
         .post(

@@ -3,39 +3,55 @@
 
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
-use crate::{now_ms, AuditEvent, Result, Store, StoreError};
+use crate::{now_ms, AuditEvent, Backend, Result, Store, StoreError};
+
+const DEFINITIONS: &str =
+    "SELECT definition FROM scim_extensions WHERE org_id = $1 ORDER BY created_at, urn_key";
 
 impl Store {
     /// This organization's extension definitions (JSON text), oldest first.
     pub async fn list_scim_extensions(&self, org_id: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = read!(self, |p| {
-            sqlx::query_as(
-                "SELECT definition FROM scim_extensions WHERE org_id = $1 \
-                 ORDER BY created_at, urn_key",
-            )
-            .bind(org_id)
-            .fetch_all(p)
-            .await?
-        });
-        Ok(rows.into_iter().map(|(d,)| d).collect())
+        Ok(read!(self, |p| {
+            sqlx::query_scalar(DEFINITIONS)
+                .bind(org_id)
+                .fetch_all(p)
+                .await?
+        }))
     }
 
     /// Creates or replaces the extension `urn` (at most `limit` per organization); true when
-    /// it was created.
+    /// it was created. `check` judges the new definition against the organization's stored
+    /// ones (JSON text), read in the same transaction with other changes to the
+    /// organization's extensions held off, so two definitions made at once cannot both pass
+    /// a check that either would fail after the other.
     pub async fn put_scim_extension(
         &self,
         org_id: &str,
         urn: &str,
         definition: &str,
         limit: usize,
+        check: &(dyn Fn(&[String]) -> Result<()> + Sync),
         audit: &AuditEvent,
     ) -> Result<bool> {
         let key = urn.to_ascii_lowercase();
         let now = now_ms();
         let mut audit = audit.clone();
         audit.target.get_or_insert_with(|| urn.to_string());
+        let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            // SQLite: the store's single write lock already holds every other writer off.
+            if backend == Backend::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(format!("scim_extensions:{org_id}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let stored: Vec<String> = sqlx::query_scalar(DEFINITIONS)
+                .bind(org_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            check(&stored)?;
             let exists: Option<i64> = sqlx::query_scalar(
                 "SELECT CAST(1 AS BIGINT) FROM scim_extensions WHERE org_id = $1 AND urn_key = $2",
             )

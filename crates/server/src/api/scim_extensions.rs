@@ -13,9 +13,51 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
 use crate::permissions::{EMPLOYEES_EDIT, EMPLOYEES_VIEW};
 use crate::state::AppState;
+use lanyard_store::StoreError;
 
 async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionDef>> {
     Ok(crate::scim::extensions::load(&state.store, org_id).await?)
+}
+
+/// Whether `def` may join (or replace its own URN among) the organization's `stored`
+/// definitions: an attribute keeps its type and plurality, and a claim is given by one
+/// attribute of the organization only (its own definition checked that within itself).
+fn fits_beside(def: &ExtensionDef, stored: &[String]) -> Result<(), StoreError> {
+    for old in crate::scim::extensions::read_stored(stored) {
+        if old.id.eq_ignore_ascii_case(&def.id) {
+            for before in &old.attributes {
+                let kept = def
+                    .attributes
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(&before.name));
+                if let Some(after) = kept {
+                    if after.kind != before.kind || after.multi_valued != before.multi_valued {
+                        return Err(StoreError::Conflict(format!(
+                            "{} keeps its type and plurality once defined (users' values are \
+                             stored under them); define a new attribute instead",
+                            before.name
+                        )));
+                    }
+                }
+            }
+            continue;
+        }
+        let taken = old.attributes.iter().find_map(|o| {
+            let claim = o.claim.as_ref()?;
+            def.attributes
+                .iter()
+                .filter_map(|a| a.claim.as_deref())
+                .any(|c| c.eq_ignore_ascii_case(claim))
+                .then_some((claim, &o.name))
+        });
+        if let Some((claim, name)) = taken {
+            return Err(StoreError::Conflict(format!(
+                "claim {claim:?} is already given by {name} of {}; an ID token holds it once",
+                old.id
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The organization's extension schemas (employees.view).
@@ -81,41 +123,6 @@ pub async fn put(
             def.id
         )));
     }
-    let existing = definitions(&state, &org.id).await?;
-    if let Some(old) = existing.iter().find(|d| d.id.eq_ignore_ascii_case(&urn)) {
-        for before in &old.attributes {
-            let kept = def
-                .attributes
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(&before.name));
-            if let Some(after) = kept {
-                if after.kind != before.kind || after.multi_valued != before.multi_valued {
-                    return Err(ApiError::conflict(format!(
-                        "{} keeps its type and plurality once defined (users' values are stored \
-                         under them); define a new attribute instead",
-                        before.name
-                    )));
-                }
-            }
-        }
-    }
-    let others = existing.iter().filter(|d| !d.id.eq_ignore_ascii_case(&urn));
-    for other in others {
-        let taken = other.attributes.iter().find_map(|o| {
-            let claim = o.claim.as_ref()?;
-            def.attributes
-                .iter()
-                .filter_map(|a| a.claim.as_deref())
-                .any(|c| c.eq_ignore_ascii_case(claim))
-                .then_some((claim, &o.name))
-        });
-        if let Some((claim, name)) = taken {
-            return Err(ApiError::conflict(format!(
-                "claim {claim:?} is already given by {name} of {}; an ID token holds it once",
-                other.id
-            )));
-        }
-    }
     let created = state
         .store
         .put_scim_extension(
@@ -123,6 +130,7 @@ pub async fn put(
             &def.id,
             &def.to_json().to_string(),
             MAX_EXTENSIONS,
+            &|stored| fits_beside(&def, stored),
             &who.audit("scim_extension.put"),
         )
         .await?;

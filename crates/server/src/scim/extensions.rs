@@ -40,26 +40,28 @@ impl ExtensionCache {
     }
 }
 
-/// The organization's extension definitions as stored (uncached); an unreadable one is logged
-/// and left out.
+/// The organization's extension definitions as stored (uncached).
 pub async fn load(
     store: &lanyard_store::Store,
     org_id: &str,
 ) -> Result<Vec<ExtensionDef>, lanyard_store::StoreError> {
-    Ok(store
-        .list_scim_extensions(org_id)
-        .await?
+    Ok(read_stored(&store.list_scim_extensions(org_id).await?))
+}
+
+/// Stored definitions (JSON text) read back; an unreadable one is logged and left out.
+pub fn read_stored(texts: &[String]) -> Vec<ExtensionDef> {
+    texts
         .iter()
         .filter_map(|text| {
             let parsed = serde_json::from_str(text)
                 .ok()
                 .and_then(|v| ExtensionDef::parse_stored(&v).ok());
             if parsed.is_none() {
-                tracing::error!(org_id, "a stored SCIM extension definition is unreadable");
+                tracing::error!("a stored SCIM extension definition is unreadable");
             }
             parsed
         })
-        .collect())
+        .collect()
 }
 
 /// The organization's extensions that apply to `kind` (users only).
