@@ -408,11 +408,11 @@ macro_rules! bind_all {
         let mut q = $q;
         for b in $binds {
             q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Float(f) => q.bind(*f),
-                Bind::Bool(v) => q.bind(*v),
-                Bind::Null => q.bind(None::<String>),
+                $crate::scim_sql::Bind::Text(s) => q.bind(s.clone()),
+                $crate::scim_sql::Bind::Int(i) => q.bind(*i),
+                $crate::scim_sql::Bind::Float(f) => q.bind(*f),
+                $crate::scim_sql::Bind::Bool(v) => q.bind(*v),
+                $crate::scim_sql::Bind::Null => q.bind(None::<String>),
             };
         }
         q
@@ -423,12 +423,14 @@ macro_rules! bind_all {
 macro_rules! run_stmts {
     ($tx:expr, $stmts:expr) => {{
         for stmt in $stmts {
-            bind_all!(sqlx::query(&stmt.sql), &stmt.binds)
+            $crate::scim::bind_all!(sqlx::query(&stmt.sql), &stmt.binds)
                 .execute(&mut *$tx)
                 .await?;
         }
     }};
 }
+
+pub(crate) use {bind_all, run_stmts};
 
 /// Records an event in the outbox on `$tx` (see [`event_stmts`]).
 macro_rules! insert_event {
@@ -439,34 +441,6 @@ macro_rules! insert_event {
         );
     }};
 }
-
-/// Replaces a user's rows in `user_emails`.
-macro_rules! sync_emails {
-    ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
-        sqlx::query($crate::scim::DELETE_EMAILS)
-            .bind($user_id)
-            .bind($org_id)
-            .execute(&mut *$tx)
-            .await?;
-        insert_emails!($tx, $org_id, $user_id, $emails);
-    }};
-}
-
-/// Adds a user's rows to `user_emails`.
-macro_rules! insert_emails {
-    ($tx:expr, $org_id:expr, $user_id:expr, $emails:expr) => {{
-        for e in $emails {
-            sqlx::query($crate::scim::INSERT_EMAIL)
-                .bind($user_id)
-                .bind($org_id)
-                .bind(e)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
-
-pub(crate) use {insert_emails, sync_emails};
 
 /// The addresses a user's e-mail lookups must find: the document's `emails` and the `email`
 /// column the admin API edits (which the document shows as primary), lower-cased.
@@ -550,7 +524,7 @@ const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_k
      version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'human', \
      '{}', $11, 1, $12, $12)";
 const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)";
-pub(crate) const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1 AND org_id = $2";
+const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1 AND org_id = $2";
 pub(crate) const INSERT_EMAIL: &str =
     "INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)";
 const USER_GROUPS: &str = "SELECT g.id AS id, g.display_name AS display FROM group_members m \
@@ -592,8 +566,21 @@ fn event_stmts(
     Ok(stmts)
 }
 
+/// Replaces a user's rows in `user_emails` with `emails`.
+pub(crate) fn replace_email_stmts<'a>(
+    org_id: &'a str,
+    user_id: &'a str,
+    emails: &'a BTreeSet<String>,
+) -> impl Iterator<Item = Stmt> + 'a {
+    let delete = Stmt {
+        sql: DELETE_EMAILS.into(),
+        binds: vec![user_id.into(), org_id.into()],
+    };
+    std::iter::once(delete).chain(email_stmts(org_id, user_id, emails))
+}
+
 /// The `user_emails` rows of a user.
-fn email_stmts<'a>(
+pub(crate) fn email_stmts<'a>(
     org_id: &'a str,
     user_id: &'a str,
     emails: &'a BTreeSet<String>,
@@ -784,11 +771,7 @@ fn plan_user_change<E>(
     let mut stmts = vec![update_user_stmt(before, after, now, org_id, id)];
     // Most changes leave the addresses alone (a title, `active`): skip the rewrite.
     if document_emails(&current.resource) != cols.emails {
-        stmts.push(Stmt {
-            sql: DELETE_EMAILS.into(),
-            binds: vec![id.into(), org_id.into()],
-        });
-        stmts.extend(email_stmts(org_id, id, &cols.emails));
+        stmts.extend(replace_email_stmts(org_id, id, &cols.emails));
     }
     let updated = ScimResource {
         id: id.to_string(),

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
-use crate::scim::{insert_emails, lookup_emails, sync_emails};
+use crate::scim::{email_stmts, lookup_emails, replace_email_stmts, run_stmts};
 use crate::{
     new_id, now_ms, AuditEvent, NewUser, Page, Result, RoleRef, Store, StoreError, User, UserKind,
     UserPatch, UserQuery,
@@ -136,7 +136,8 @@ impl Store {
             .await?;
             set_user_roles!(tx, org_id, &id, &new.role_ids);
             // `emails.value eq` finds admin-made users by their address too.
-            insert_emails!(tx, org_id, &id, &lookup_emails("{}", new.email.as_deref()));
+            let emails = lookup_emails("{}", new.email.as_deref());
+            run_stmts!(tx, email_stmts(org_id, &id, &emails));
             insert_audit!(&mut *tx, &audit, Some(org_id))?;
             tx.commit().await?;
         });
@@ -318,7 +319,7 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                 let emails = lookup_emails(&resource, email.as_deref());
-                sync_emails!(tx, org_id, id, &emails);
+                run_stmts!(tx, replace_email_stmts(org_id, id, &emails));
             }
             insert_audit!(&mut *tx, audit, Some(org_id))?;
             tx.commit().await?;
