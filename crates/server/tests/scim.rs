@@ -1398,9 +1398,12 @@ async fn claims_preview(db: TestDb) {
         .filter(|s| **s == StatusCode::CREATED)
         .count();
     assert_eq!(made, 1, "{statuses:?}");
-    assert!(statuses
-        .iter()
-        .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
 
     let acme = Scim::new(&server, "acme").await;
     let user = acme
@@ -1503,7 +1506,9 @@ async fn events_cursor_under_concurrent_writes(db: TestDb) {
                         .send()
                         .await
                         .expect("request");
-                    assert_eq!(resp.status(), StatusCode::CREATED);
+                    let status = resp.status();
+                    let body = resp.text().await.unwrap_or_default();
+                    assert_eq!(status, StatusCode::CREATED, "{body}");
                 }
             })
         })
@@ -1560,7 +1565,7 @@ async fn events_cursor_under_concurrent_writes(db: TestDb) {
         all.extend(items.iter().map(|e| e["seq"].clone()));
         after = got["next"].as_i64().unwrap();
     }
-    assert_eq!(all.len(), 180, "one user.created per create");
+    assert_eq!(all.len(), 180, "one event per create");
     assert!(reads > 1, "the reader ran beside the writers");
     assert_eq!(
         followed, all,

@@ -525,7 +525,7 @@ const INSERT_USER: &str = "INSERT INTO users (id, org_id, user_name, user_name_k
      '{}', $11, 1, $12, $12)";
 const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)";
 const DELETE_EMAILS: &str = "DELETE FROM user_emails WHERE user_id = $1 AND org_id = $2";
-pub(crate) const INSERT_EMAIL: &str =
+const INSERT_EMAIL: &str =
     "INSERT INTO user_emails (user_id, org_id, value_key) VALUES ($1, $2, $3)";
 const USER_GROUPS: &str = "SELECT g.id AS id, g.display_name AS display FROM group_members m \
      JOIN org_groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id";

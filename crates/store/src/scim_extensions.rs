@@ -40,13 +40,7 @@ impl Store {
         let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            // SQLite: the store's single write lock already holds every other writer off.
-            if backend == Backend::Postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                    .bind(format!("scim_extensions:{org_id}"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            lock_extensions(backend, &mut tx, org_id).await?;
             let stored: Vec<String> = sqlx::query_scalar(DEFINITIONS)
                 .bind(org_id)
                 .fetch_all(&mut *tx)
@@ -98,8 +92,10 @@ impl Store {
     ) -> Result<()> {
         let mut audit = audit.clone();
         audit.target.get_or_insert_with(|| urn.to_string());
+        let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            lock_extensions(backend, &mut tx, org_id).await?;
             let done =
                 sqlx::query("DELETE FROM scim_extensions WHERE org_id = $1 AND urn_key = $2")
                     .bind(org_id)
@@ -114,4 +110,28 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Holds off other changes to the organization's extensions until `tx` ends. On SQLite the
+/// store's single write lock already does. On PostgreSQL an advisory lock per organization,
+/// taken before anything is read: under READ COMMITTED (sqlx's default, which the outbox lock
+/// also relies on) every later statement of `tx` sees what the previous holder committed.
+async fn lock_extensions<DB>(
+    backend: Backend,
+    tx: &mut sqlx::Transaction<'_, DB>,
+    org_id: &str,
+) -> Result<()>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("scim_extensions:{org_id}"))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -22,8 +22,8 @@ async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionD
 /// Whether `def` may join (or replace its own URN among) the organization's `stored`
 /// definitions: an attribute keeps its type and plurality, and a claim is given by one
 /// attribute of the organization only (its own definition checked that within itself).
-fn fits_beside(def: &ExtensionDef, stored: &[String]) -> Result<(), StoreError> {
-    for old in crate::scim::extensions::read_stored(stored) {
+fn fits_beside(def: &ExtensionDef, org_id: &str, stored: &[String]) -> Result<(), StoreError> {
+    for old in crate::scim::extensions::read_stored(org_id, stored) {
         if old.id.eq_ignore_ascii_case(&def.id) {
             for before in &old.attributes {
                 let kept = def
@@ -130,7 +130,7 @@ pub async fn put(
             &def.id,
             &def.to_json().to_string(),
             MAX_EXTENSIONS,
-            &|stored| fits_beside(&def, stored),
+            &|stored| fits_beside(&def, &org.id, stored),
             &who.audit("scim_extension.put"),
         )
         .await?;

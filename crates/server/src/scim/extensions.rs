@@ -45,11 +45,15 @@ pub async fn load(
     store: &lanyard_store::Store,
     org_id: &str,
 ) -> Result<Vec<ExtensionDef>, lanyard_store::StoreError> {
-    Ok(read_stored(&store.list_scim_extensions(org_id).await?))
+    Ok(read_stored(
+        org_id,
+        &store.list_scim_extensions(org_id).await?,
+    ))
 }
 
-/// Stored definitions (JSON text) read back; an unreadable one is logged and left out.
-pub fn read_stored(texts: &[String]) -> Vec<ExtensionDef> {
+/// `org_id`'s stored definitions (JSON text) read back; an unreadable one is logged and left
+/// out.
+pub fn read_stored(org_id: &str, texts: &[String]) -> Vec<ExtensionDef> {
     texts
         .iter()
         .filter_map(|text| {
@@ -57,7 +61,7 @@ pub fn read_stored(texts: &[String]) -> Vec<ExtensionDef> {
                 .ok()
                 .and_then(|v| ExtensionDef::parse_stored(&v).ok());
             if parsed.is_none() {
-                tracing::error!("a stored SCIM extension definition is unreadable");
+                tracing::error!(org_id, "a stored SCIM extension definition is unreadable");
             }
             parsed
         })
