@@ -1513,57 +1513,40 @@ async fn events_cursor_under_concurrent_writes(db: TestDb) {
             })
         })
         .collect();
-    let page = |after: i64| {
+    // A page of events after `after`: their `seq`s, and the cursor for the next page.
+    let read = |after: i64| {
         let server = &server;
         async move {
-            let (s, page) = server
-                .op(
-                    Method::GET,
-                    &format!("/api/v1/orgs/acme/events?after={after}&limit=1000"),
-                    None,
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK, "{page}");
-            page
+            let items = events(server, "acme", after).await;
+            let seqs: Vec<i64> = items.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+            let next = seqs.last().copied().unwrap_or(after);
+            (seqs, next)
         }
     };
-    let mut followed = Vec::new();
-    let mut cursor = 0;
-    let mut reads = 0;
-    while !writers.iter().all(|w| w.is_finished()) || reads == 0 {
-        let got = page(cursor).await;
-        followed.extend(
-            got["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["seq"].clone()),
-        );
-        cursor = got["next"].as_i64().unwrap();
-        reads += 1;
+    let (mut followed, mut cursor, mut reads) = (Vec::new(), 0, 0);
+    loop {
+        // Writers answer after their commit: a read that starts after the last answer and
+        // finds nothing new has seen everything.
+        let writing = !writers.iter().all(|w| w.is_finished());
+        let (seqs, next) = read(cursor).await;
+        let done = !writing && seqs.is_empty();
+        followed.extend(seqs);
+        (cursor, reads) = (next, reads + 1);
+        if done {
+            break;
+        }
     }
     for w in writers {
         w.await.expect("writer");
     }
+    let (mut all, mut after) = (Vec::new(), 0);
     loop {
-        let got = page(cursor).await;
-        let items = got["items"].as_array().unwrap();
-        if items.is_empty() {
+        let (seqs, next) = read(after).await;
+        if seqs.is_empty() {
             break;
         }
-        followed.extend(items.iter().map(|e| e["seq"].clone()));
-        cursor = got["next"].as_i64().unwrap();
-    }
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let got = page(after).await;
-        let items = got["items"].as_array().unwrap();
-        if items.is_empty() {
-            break;
-        }
-        all.extend(items.iter().map(|e| e["seq"].clone()));
-        after = got["next"].as_i64().unwrap();
+        all.extend(seqs);
+        after = next;
     }
     assert_eq!(all.len(), 180, "one event per create");
     assert!(reads > 1, "the reader ran beside the writers");
