@@ -818,6 +818,34 @@ mod tests {
         assert!(visible(&direct, "waited"));
     }
 
+    /// Writers queued together share commits, but no commit carries more than `MAX_BATCH`
+    /// of them: 100 writers waiting at once commit in two batches, 64 and 36 (one without the
+    /// cap).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_carries_at_most_max_batch_writers() {
+        let (_dir, direct) = direct();
+        let held = direct.writer.lock().await;
+        let before = held.batches;
+        let writers: Vec<_> = (0..100)
+            .map(|i| {
+                let direct = direct.clone();
+                tokio::spawn(async move { direct.write(|c| insert(c, &format!("b{i}"))).await })
+            })
+            .collect();
+        while direct.queued.load(Ordering::SeqCst) < 100 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        drop(held);
+        for w in writers {
+            w.await.expect("task").expect("write");
+        }
+        assert_eq!(MAX_BATCH, 64);
+        // Two: the cap's; a third only if the checkpointer found a batch open 50 ms (a slow
+        // machine) and committed it early.
+        let batches = direct.writer.lock().await.batches - before;
+        assert!((2..=3).contains(&batches), "{batches} batches");
+    }
+
     /// A database another connection keeps locked is waited for `BUSY_TIMEOUT` at most; then
     /// the write fails, leaves nothing behind, and the next write goes through.
     #[tokio::test(start_paused = true)]
