@@ -14,7 +14,7 @@ use lanyard_scim::messages::SortOrder;
 use serde_json::{json, Map, Value};
 
 use crate::audit::insert_audit;
-use crate::pool::{read, write};
+use crate::pool::{read, write, Pool};
 use crate::scim_sql::{Bind, Compiler, Table};
 use crate::sqlite_direct::{self, Direct};
 use crate::{dialect, new_id, now_ms, AuditEvent, Backend, Result, Store, StoreError};
@@ -837,37 +837,40 @@ impl Store {
     ) -> Result<ScimResource> {
         let new = NewUser::new(doc, audit)?;
         let backend = self.backend();
-        if let Some(direct) = self.direct() {
-            direct
-                .write(|tx| {
-                    let settings =
-                        sqlite_direct::query_one(tx, ORG_SETTINGS, &[org_id.into()], |r| r.get(0))?;
-                    let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
-                    let role: String =
-                        sqlite_direct::query_one(tx, ROLE_BY_NAME, &binds, |r| r.get(0))?
-                            .ok_or_else(|| NewUser::missing_role(&role_name))?;
-                    for stmt in new.stmts(backend, org_id, &role)? {
-                        sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
-                    }
-                    Ok(())
-                })
-                .await?;
-            return Ok(new.record);
-        }
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let settings: Option<String> = sqlx::query_scalar(ORG_SETTINGS)
-                .bind(org_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
-            let role: String = bind_all!(sqlx::query_scalar(ROLE_BY_NAME), &binds)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| NewUser::missing_role(&role_name))?;
-            run_stmts!(tx, new.stmts(backend, org_id, &role)?);
-            tx.commit().await?;
-        });
+        let pool = match &self.pool {
+            Pool::Postgres(pool) => pool,
+            Pool::Sqlite { direct, .. } => {
+                direct
+                    .write(|tx| {
+                        let settings =
+                            sqlite_direct::query_one(tx, ORG_SETTINGS, &[org_id.into()], |r| {
+                                r.get(0)
+                            })?;
+                        let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
+                        let role: String =
+                            sqlite_direct::query_one(tx, ROLE_BY_NAME, &binds, |r| r.get(0))?
+                                .ok_or_else(|| NewUser::missing_role(&role_name))?;
+                        for stmt in new.stmts(backend, org_id, &role)? {
+                            sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                return Ok(new.record);
+            }
+        };
+        let mut tx = pool.begin().await?;
+        let settings: Option<String> = sqlx::query_scalar(ORG_SETTINGS)
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (binds, role_name) = NewUser::role_lookup(org_id, settings)?;
+        let role: String = bind_all!(sqlx::query_scalar(ROLE_BY_NAME), &binds)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| NewUser::missing_role(&role_name))?;
+        run_stmts!(tx, new.stmts(backend, org_id, &role)?);
+        tx.commit().await?;
         Ok(new.record)
     }
 
@@ -1157,70 +1160,69 @@ impl Store {
             Ok(UserChange::Unchanged(current)) => (Ok(current), Vec::new()),
             Ok(UserChange::Write(updated, stmts)) => (Ok(updated), stmts),
         };
-        if let Some(direct) = self.direct() {
-            return direct
-                .write(|tx| {
-                    let row = sqlite_direct::query_one(
-                        tx,
-                        &select,
-                        &[org_id.into(), id.into()],
-                        UserRow::from_sqlite,
-                    )?;
-                    let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
-                    let planned = plan_user_change(
-                        backend,
-                        org_id,
-                        id,
-                        current,
-                        expected_version,
-                        change,
-                        audit,
-                    )?;
-                    let (outcome, stmts) = finish(planned);
-                    for stmt in stmts {
-                        sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
-                    }
-                    Ok(outcome)
-                })
-                .await;
-        }
-        let mut change = Some(change);
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let row: Option<UserRow> = sqlx::query_as(&select)
-                .bind(org_id)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let row = row.ok_or(StoreError::NotFound)?;
-            let groups = sqlx::query_as::<_, LinkRow>(USER_GROUPS)
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|r| ScimLink {
-                    id: r.id,
-                    display: r.display,
-                })
-                .collect();
-            let current = row.into_resource(groups)?;
-            let change = change.take().expect("called once");
-            let planned = plan_user_change(
-                backend,
-                org_id,
-                id,
-                current,
-                expected_version,
-                change,
-                audit,
-            )?;
-            let (outcome, stmts) = finish(planned);
-            if !stmts.is_empty() {
-                run_stmts!(tx, stmts);
-                tx.commit().await?;
+        let pool = match &self.pool {
+            Pool::Postgres(pool) => pool,
+            Pool::Sqlite { direct, .. } => {
+                return direct
+                    .write(|tx| {
+                        let row = sqlite_direct::query_one(
+                            tx,
+                            &select,
+                            &[org_id.into(), id.into()],
+                            UserRow::from_sqlite,
+                        )?;
+                        let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
+                        let planned = plan_user_change(
+                            backend,
+                            org_id,
+                            id,
+                            current,
+                            expected_version,
+                            change,
+                            audit,
+                        )?;
+                        let (outcome, stmts) = finish(planned);
+                        for stmt in stmts {
+                            sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
+                        }
+                        Ok(outcome)
+                    })
+                    .await;
             }
-            Ok(outcome)
-        })
+        };
+        let mut tx = pool.begin().await?;
+        let row: Option<UserRow> = sqlx::query_as(&select)
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row = row.ok_or(StoreError::NotFound)?;
+        let groups = sqlx::query_as::<_, LinkRow>(USER_GROUPS)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|r| ScimLink {
+                id: r.id,
+                display: r.display,
+            })
+            .collect();
+        let current = row.into_resource(groups)?;
+        let planned = plan_user_change(
+            backend,
+            org_id,
+            id,
+            current,
+            expected_version,
+            change,
+            audit,
+        )?;
+        let (outcome, stmts) = finish(planned);
+        if !stmts.is_empty() {
+            run_stmts!(tx, stmts);
+            tx.commit().await?;
+        }
+        Ok(outcome)
     }
 
     /// Deletes a provisioned user (its memberships, roles and keys go with it).
