@@ -297,6 +297,48 @@ impl ExtensionDef {
             .collect()
     }
 
+    /// Whether this definition may join (or replace its own URN among) an organization's
+    /// `others`: an attribute keeps its type and plurality once defined (users' values are
+    /// stored under them), and a claim is given by one attribute of the organization only, in
+    /// any letter case (within one definition, [`ExtensionDef::parse`] checks that).
+    pub fn fits_beside(&self, others: &[ExtensionDef]) -> Result<(), Error> {
+        for old in others {
+            if old.id.eq_ignore_ascii_case(&self.id) {
+                for before in &old.attributes {
+                    let kept = self
+                        .attributes
+                        .iter()
+                        .find(|a| a.name.eq_ignore_ascii_case(&before.name));
+                    if kept.is_some_and(|after| {
+                        after.kind != before.kind || after.multi_valued != before.multi_valued
+                    }) {
+                        return Err(invalid(format!(
+                            "{} keeps its type and plurality once defined (users' values are \
+                             stored under them); define a new attribute instead",
+                            before.name
+                        )));
+                    }
+                }
+                continue;
+            }
+            let taken = old.attributes.iter().find_map(|o| {
+                let claim = o.claim.as_deref()?;
+                self.attributes
+                    .iter()
+                    .filter_map(|a| a.claim.as_deref())
+                    .any(|c| c.eq_ignore_ascii_case(claim))
+                    .then_some((claim, &o.name))
+            });
+            if let Some((claim, name)) = taken {
+                return Err(invalid(format!(
+                    "claim {claim:?} is already given by {name} of {}; an ID token holds it once",
+                    old.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// This extension as a [`Schema`] over `attributes` (from [`ExtensionDef::attributes`]).
     pub fn schema<'a>(&'a self, attributes: &'a [Attribute<'a>]) -> Schema<'a> {
         Schema {
@@ -507,6 +549,45 @@ mod tests {
         ];
         for body in cases {
             assert!(ExtensionDef::parse(&body).is_err(), "{body}");
+        }
+    }
+
+    /// A redefinition keeps its attributes' types and plurality but may add attributes; a claim
+    /// another extension gives (in any case) is refused.
+    #[test]
+    fn a_definition_fits_beside_the_others_or_says_why() {
+        let def = |v: Value| ExtensionDef::parse(&v).unwrap();
+        let others = [
+            def(
+                json!({"id": "urn:a:ext", "attributes": [{"name": "costCode", "claim": "cost_code"}]}),
+            ),
+            def(json!({"id": "urn:b:ext", "attributes": [{"name": "n", "type": "integer"}]})),
+        ];
+        let ok = [
+            json!({"id": "urn:b:ext", "attributes": [{"name": "N", "type": "integer"}, {"name": "m"}]}),
+            json!({"id": "urn:c:ext", "attributes": [{"name": "x", "claim": "other"}]}),
+            json!({"id": "URN:A:EXT", "attributes": [{"name": "costCode", "claim": "cost_code"}]}),
+        ];
+        for body in ok {
+            assert!(def(body.clone()).fits_beside(&others).is_ok(), "{body}");
+        }
+        let refused = [
+            (
+                json!({"id": "urn:b:ext", "attributes": [{"name": "n"}]}),
+                "keeps its type",
+            ),
+            (
+                json!({"id": "urn:b:ext", "attributes": [{"name": "n", "type": "integer", "multiValued": true}]}),
+                "keeps its type",
+            ),
+            (
+                json!({"id": "urn:c:ext", "attributes": [{"name": "x", "claim": "COST_CODE"}]}),
+                "urn:a:ext",
+            ),
+        ];
+        for (body, why) in refused {
+            let e = def(body.clone()).fits_beside(&others).unwrap_err();
+            assert!(e.message.contains(why), "{body}: {}", e.message);
         }
     }
 

@@ -1155,10 +1155,23 @@ impl Store {
              AND r.id = $2 AND r.kind = 'human'{}",
             self.lock_clause()
         );
-        let finish = |planned: std::result::Result<UserChange, E>| match planned {
-            Err(e) => (Err(e), Vec::new()),
-            Ok(UserChange::Unchanged(current)) => (Ok(current), Vec::new()),
-            Ok(UserChange::Write(updated, stmts)) => (Ok(updated), stmts),
+        // What the change comes to for the user as read under the row lock: the answer, and
+        // the statements that write it (none when it changes nothing or is refused).
+        let decide = move |current| -> Result<(std::result::Result<ScimResource, E>, Vec<Stmt>)> {
+            let planned = plan_user_change(
+                backend,
+                org_id,
+                id,
+                current,
+                expected_version,
+                change,
+                audit,
+            )?;
+            Ok(match planned {
+                Err(e) => (Err(e), Vec::new()),
+                Ok(UserChange::Unchanged(current)) => (Ok(current), Vec::new()),
+                Ok(UserChange::Write(updated, stmts)) => (Ok(updated), stmts),
+            })
         };
         let pool = match &self.pool {
             Pool::Postgres(pool) => pool,
@@ -1172,16 +1185,7 @@ impl Store {
                             UserRow::from_sqlite,
                         )?;
                         let current = row.ok_or(StoreError::NotFound)?.into_resource(Vec::new())?;
-                        let planned = plan_user_change(
-                            backend,
-                            org_id,
-                            id,
-                            current,
-                            expected_version,
-                            change,
-                            audit,
-                        )?;
-                        let (outcome, stmts) = finish(planned);
+                        let (outcome, stmts) = decide(current)?;
                         for stmt in stmts {
                             sqlite_direct::execute(tx, &stmt.sql, &stmt.binds)?;
                         }
@@ -1207,17 +1211,7 @@ impl Store {
                 display: r.display,
             })
             .collect();
-        let current = row.into_resource(groups)?;
-        let planned = plan_user_change(
-            backend,
-            org_id,
-            id,
-            current,
-            expected_version,
-            change,
-            audit,
-        )?;
-        let (outcome, stmts) = finish(planned);
+        let (outcome, stmts) = decide(row.into_resource(groups)?)?;
         if !stmts.is_empty() {
             run_stmts!(tx, stmts);
             tx.commit().await?;

@@ -19,47 +19,6 @@ async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionD
     Ok(crate::scim::extensions::load(&state.store, org_id).await?)
 }
 
-/// Whether `def` may join (or replace its own URN among) the organization's `stored`
-/// definitions: an attribute keeps its type and plurality, and a claim is given by one
-/// attribute of the organization only (its own definition checked that within itself).
-fn fits_beside(def: &ExtensionDef, org_id: &str, stored: &[String]) -> Result<(), StoreError> {
-    for old in crate::scim::extensions::read_stored(org_id, stored) {
-        if old.id.eq_ignore_ascii_case(&def.id) {
-            for before in &old.attributes {
-                let kept = def
-                    .attributes
-                    .iter()
-                    .find(|a| a.name.eq_ignore_ascii_case(&before.name));
-                if let Some(after) = kept {
-                    if after.kind != before.kind || after.multi_valued != before.multi_valued {
-                        return Err(StoreError::Conflict(format!(
-                            "{} keeps its type and plurality once defined (users' values are \
-                             stored under them); define a new attribute instead",
-                            before.name
-                        )));
-                    }
-                }
-            }
-            continue;
-        }
-        let taken = old.attributes.iter().find_map(|o| {
-            let claim = o.claim.as_ref()?;
-            def.attributes
-                .iter()
-                .filter_map(|a| a.claim.as_deref())
-                .any(|c| c.eq_ignore_ascii_case(claim))
-                .then_some((claim, &o.name))
-        });
-        if let Some((claim, name)) = taken {
-            return Err(StoreError::Conflict(format!(
-                "claim {claim:?} is already given by {name} of {}; an ID token holds it once",
-                old.id
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The organization's extension schemas (employees.view).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/scim-extensions", tag = "scim extensions",
     params(("org" = String, Path, description = "Organization id or short name")),
@@ -130,7 +89,11 @@ pub async fn put(
             &def.id,
             &def.to_json().to_string(),
             MAX_EXTENSIONS,
-            &|stored| fits_beside(&def, &org.id, stored),
+            &|stored| {
+                let others = crate::scim::extensions::read_stored(&org.id, stored);
+                def.fits_beside(&others)
+                    .map_err(|e| StoreError::Conflict(e.message))
+            },
             &who.audit("scim_extension.put"),
         )
         .await?;
