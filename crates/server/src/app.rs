@@ -32,6 +32,7 @@ pub fn build(state: AppState) -> Router {
             get(move || async move { Json(openapi) }),
         )
         .nest("/scim/v2", crate::scim::router())
+        .merge(crate::oidc::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
@@ -126,7 +127,12 @@ async fn json_errors(request: Request, next: middleware::Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(wanted));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // Sign-in error pages are for a person in a browser, and already say what happened.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_page {
         return response;
     }
     let code = match status {

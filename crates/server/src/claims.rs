@@ -18,6 +18,29 @@ pub struct Subject<'a> {
     pub extensions: &'a [ExtensionDef],
 }
 
+/// The user's claims as stored now: their SCIM document, groups and the organization's
+/// extensions read and passed to [`id_token_claims`].
+pub async fn for_user(
+    store: &lanyard_store::Store,
+    org: &Organization,
+    user: &User,
+) -> Result<Map<String, Value>, lanyard_store::StoreError> {
+    let provisioned = store.scim_get_user(&org.id, &user.id).await?;
+    let extensions = crate::scim::extensions::load(store, &org.id).await?;
+    let groups = provisioned
+        .iter()
+        .flat_map(|r| &r.links)
+        .filter_map(|g| g.display.clone())
+        .collect();
+    Ok(id_token_claims(&Subject {
+        user,
+        org,
+        resource: provisioned.as_ref().map(|r| &r.resource),
+        groups,
+        extensions: &extensions,
+    }))
+}
+
 /// Why the user may not sign in now, if not.
 pub fn sign_in_refusal(user: &User) -> Option<&'static str> {
     if user.kind == UserKind::Service {

@@ -208,6 +208,7 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
+    let id_token_keys = crate::oidc::IdTokenKeys::load_or_create(&store, &secrets).await?;
     let state = AppState {
         store,
         secrets: Arc::new(secrets),
@@ -217,7 +218,9 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
         scim_extensions: Default::default(),
         scim_tokens: Default::default(),
+        id_token_keys: Arc::new(id_token_keys),
     };
+    tokio::spawn(prune_sign_in(state.store.clone()));
     let app = crate::app::build(state);
     tracing::info!(address = %address, public_url = %public_url, version = env!("CARGO_PKG_VERSION"), "listening");
     axum::serve(listener, app)
@@ -374,4 +377,19 @@ async fn org(cli: &Cli, store: &Store, cmd: &OrgCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Forgets expired sign-in state (pending requests, remembered assertions, sessions, codes,
+/// tokens) every ten minutes; each is also refused by its expiry when read.
+async fn prune_sign_in(store: lanyard_store::Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.prune_sign_in().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "expired sign-in state removed"),
+            Err(e) => tracing::warn!(error = %e, "removing expired sign-in state failed"),
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod error;
 mod extract;
 mod metrics;
+mod oidc;
 mod permissions;
 mod saml_cli;
 mod scim;

@@ -24,6 +24,10 @@ pub const EMPLOYEES_EDIT: &str = "employees.edit";
 pub const ROLES_MANAGE: &str = "roles.manage";
 pub const TOKENS_MANAGE: &str = "tokens.manage";
 pub const AUDIT_VIEW: &str = "audit.view";
+pub const SSO_VIEW: &str = "sso.provider.view";
+pub const SSO_ADD: &str = "sso.provider.add";
+pub const SSO_DELETE: &str = "sso.provider.delete";
+pub const APPS_MANAGE: &str = "apps.manage";
 
 /// Whether a set of held permissions includes `wanted`. Creating or editing employees brings
 /// viewing them (an admin who may edit someone may see them).

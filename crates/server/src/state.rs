@@ -21,4 +21,6 @@ pub struct AppState {
     pub scim_extensions: Arc<ExtensionCache>,
     /// Valid SCIM tokens, briefly cached.
     pub scim_tokens: Arc<TokenCache>,
+    /// The key ID tokens are signed with, and the published key set.
+    pub id_token_keys: Arc<crate::oidc::IdTokenKeys>,
 }

@@ -55,6 +55,47 @@ pub fn text(field: &str, value: &str, max: usize) -> Check {
     Ok(())
 }
 
+/// An absolute URL a browser is sent to: `https://host…`, or `http://` to this machine only
+/// (`localhost`, `127.0.0.1`, `[::1]`: native apps and local testing, RFC 8252 §7.3). No
+/// fragment (RFC 6749 §3.1.2), no spaces or control characters, at most 2,000 characters.
+pub fn browser_url(field: &str, value: &str) -> Check {
+    let bad = |why: &str| Err(ApiError::invalid(format!("{field} {value:?} {why}")));
+    if value.len() > 2000 {
+        return bad("is longer than 2,000 characters");
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return bad("must not contain spaces or control characters");
+    }
+    if value.contains('#') {
+        return bad("must not contain a fragment (#…)");
+    }
+    let (scheme, rest) = match value.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => return bad("must be an absolute https:// URL"),
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.contains('@') {
+        return bad("must not carry user information (user@host)");
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    if host.is_empty() {
+        return bad("has no host");
+    }
+    let loopback = matches!(
+        host.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    );
+    match scheme.as_str() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => bad("must use https (plain http is accepted for localhost only)"),
+        _ => bad("must be an absolute https:// URL"),
+    }
+}
+
 /// Free-text names shown to people: not blank, no control characters, at most `max` characters.
 pub fn label(field: &str, value: &str, max: usize) -> Check {
     if value.trim().is_empty() {
@@ -140,6 +181,34 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browser_urls() {
+        for ok in [
+            "https://app.example.com/callback",
+            "https://app.example.com:8443/cb?tenant=1",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1:9/cb",
+            "http://[::1]:8080/cb",
+            "HTTPS://idp.example.com/sso",
+        ] {
+            assert!(browser_url("u", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "app.example.com/cb",
+            "http://app.example.com/cb",
+            "http://localhost.evil.com/cb",
+            "http://127.0.0.1@evil.com/cb",
+            "https://user@app.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "https:///cb",
+            "javascript://alert(1)",
+            "https://app.example.com/c b",
+            "ftp://app.example.com/cb",
+        ] {
+            assert!(browser_url("u", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn short_names() {

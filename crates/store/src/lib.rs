@@ -22,6 +22,7 @@ mod scim;
 mod scim_extensions;
 mod scim_sql;
 mod scim_tokens;
+mod signin;
 mod sqlite_direct;
 mod users;
 
@@ -33,6 +34,10 @@ pub use keys::LAST_USED_GRANULARITY_MS;
 pub use model::*;
 pub use pool::{redact, Backend, Store};
 pub use scim::{rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
+pub use signin::{
+    AuthCode, GrantRefusal, Issued, LoginRequest, OAuthClient, OAuthToken, Session, SignIn,
+    SigningKey, SsoConnection, TokenDraft,
+};
 
 /// Result of every store call.
 pub type Result<T> = std::result::Result<T, StoreError>;

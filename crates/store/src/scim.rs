@@ -783,7 +783,11 @@ fn plan_user_change<E>(
         updated_at: now,
     };
     let kind = match (was_active, cols.active) {
-        (true, false) => "user.deactivated",
+        (true, false) => {
+            // Read under the row lock: no session or token can be issued past this.
+            stmts.extend(crate::signin::end_sign_in_stmts(id));
+            "user.deactivated"
+        }
         (false, true) => "user.reactivated",
         _ => "user.updated",
     };

@@ -312,6 +312,10 @@ impl Store {
             if let Some(role_ids) = &patch.role_ids {
                 set_user_roles!(tx, org_id, id, role_ids);
             }
+            // The version check above makes this the change that deactivated them.
+            if current.active && patch.active == Some(false) {
+                run_stmts!(tx, crate::signin::end_sign_in_stmts(id));
+            }
             if let Some(email) = &patch.email {
                 let resource: String =
                     sqlx::query_scalar("SELECT resource FROM users WHERE id = $1")

@@ -4,10 +4,12 @@
 mod access_keys;
 mod audit;
 mod events;
+mod oauth_clients;
 mod orgs;
 mod roles;
 mod scim_extensions;
 mod scim_tokens;
+mod sso_connections;
 mod users;
 
 use axum::Router;
@@ -78,6 +80,10 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             scim_extensions::put,
             scim_extensions::delete
         ))
+        .routes(routes!(sso_connections::list, sso_connections::create))
+        .routes(routes!(sso_connections::get, sso_connections::delete))
+        .routes(routes!(oauth_clients::list, oauth_clients::create))
+        .routes(routes!(oauth_clients::revoke))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     (router, doc)

@@ -404,20 +404,7 @@ pub async fn claims(
     who.require(&state, &org, "user.claims", EMPLOYEES_VIEW)
         .await?;
     let user = state.store.get_user(&org.id, &user).await?;
-    let provisioned = state.store.scim_get_user(&org.id, &user.id).await?;
-    let extensions = crate::scim::extensions::load(&state.store, &org.id).await?;
-    let groups = provisioned
-        .iter()
-        .flat_map(|r| &r.links)
-        .filter_map(|g| g.display.clone())
-        .collect();
-    let claims = crate::claims::id_token_claims(&crate::claims::Subject {
-        user: &user,
-        org: &org,
-        resource: provisioned.as_ref().map(|r| &r.resource),
-        groups,
-        extensions: &extensions,
-    });
+    let claims = crate::claims::for_user(&state.store, &org, &user).await?;
     let reason = crate::claims::sign_in_refusal(&user);
     Ok(Json(ClaimsPreview {
         can_sign_in: reason.is_none(),

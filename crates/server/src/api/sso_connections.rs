@@ -1,0 +1,220 @@
+//! SSO connections (the "SSO providers" of the admin guides): an organization's SAML IdPs,
+//! with the values to paste into the IdP (ACS URL, entity ID) in every answer.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lanyard_saml::certs::Certificate;
+use lanyard_store::SsoConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::timestamp;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Body;
+use crate::permissions::{SSO_ADD, SSO_DELETE, SSO_VIEW};
+use crate::state::AppState;
+use crate::validate;
+
+const KINDS: &[&str] = &["okta", "entra", "pureconnect", "generic"];
+
+/// A signing certificate of the IdP.
+#[derive(Serialize, ToSchema)]
+pub struct CertificateView {
+    pub subject: String,
+    /// SHA-256 of the DER, hex with colons.
+    pub fingerprint_sha256: String,
+    pub not_after: String,
+}
+
+/// An SSO connection.
+#[derive(Serialize, ToSchema)]
+pub struct SsoConnectionView {
+    pub id: String,
+    pub name: String,
+    /// okta, entra, pureconnect or generic.
+    pub kind: String,
+    /// The IdP's Issuer URI (entity ID).
+    pub idp_entity_id: String,
+    /// The IdP's SSO URL ("Target URL").
+    pub sso_url: String,
+    pub certificates: Vec<CertificateView>,
+    /// Paste into the IdP: where it posts Responses ("Single sign-on URL", "Reply URL").
+    pub acs_url: String,
+    /// Paste into the IdP: the audience ("Audience URI", "Identifier (Entity ID)").
+    pub sp_entity_id: String,
+    pub endpoint_compression: bool,
+    pub created_at: String,
+}
+
+/// Adds an SSO connection.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSsoConnection {
+    pub name: String,
+    /// okta, entra, pureconnect or generic (default).
+    pub kind: Option<String>,
+    pub idp_entity_id: String,
+    pub sso_url: String,
+    /// 1–5 signing certificates, PEM or base64 DER.
+    pub certificates: Vec<String>,
+    /// Our entity ID toward this IdP when it is not the ACS URL ("relying party identifier").
+    pub sp_entity_id: Option<String>,
+    /// Send AuthnRequests by HTTP-Redirect with DEFLATE; HTTP-POST otherwise (default false).
+    pub endpoint_compression: Option<bool>,
+}
+
+fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
+    let acs_url = format!("{}/saml", state.public_url);
+    let certificates = c
+        .certificates
+        .iter()
+        .filter_map(|pem| Certificate::parse(pem.as_bytes()).ok())
+        .map(|cert| CertificateView {
+            subject: cert.subject,
+            fingerprint_sha256: cert.fingerprint_sha256,
+            not_after: timestamp(cert.not_after.saturating_mul(1000)),
+        })
+        .collect();
+    SsoConnectionView {
+        sp_entity_id: c.sp_entity_id.unwrap_or_else(|| acs_url.clone()),
+        acs_url,
+        id: c.id,
+        name: c.name,
+        kind: c.kind,
+        idp_entity_id: c.idp_entity_id,
+        sso_url: c.sso_url,
+        certificates,
+        endpoint_compression: c.endpoint_compression,
+        created_at: timestamp(c.created_at),
+    }
+}
+
+/// List the organization's SSO connections (sso.provider.view).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/sso-connections", tag = "sso connections",
+    params(("org" = String, Path, description = "Organization id or short name")),
+    responses((status = 200, body = Vec<SsoConnectionView>), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+) -> ApiResult<Json<Vec<SsoConnectionView>>> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "sso_connection.list", SSO_VIEW)
+        .await?;
+    let list = state.store.list_sso_connections(&org.id).await?;
+    Ok(Json(list.into_iter().map(|c| view(&state, c)).collect()))
+}
+
+/// One SSO connection (sso.provider.view).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/sso-connections/{id}", tag = "sso connections",
+    params(("org" = String, Path, description = "Organization id or short name"), ("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = SsoConnectionView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<Json<SsoConnectionView>> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "sso_connection.get", SSO_VIEW)
+        .await?;
+    let connection = state.store.get_sso_connection(&org.id, &id).await?;
+    Ok(Json(view(&state, connection)))
+}
+
+/// Add an SSO connection (sso.provider.add).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/sso-connections", tag = "sso connections", request_body = CreateSsoConnection,
+    params(("org" = String, Path, description = "Organization id or short name")),
+    responses((status = 201, body = SsoConnectionView), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(org): Path<String>,
+    Body(input): Body<CreateSsoConnection>,
+) -> ApiResult<Response> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "sso_connection.create", SSO_ADD)
+        .await?;
+    validate::label("name", &input.name, 100)?;
+    let kind = input.kind.unwrap_or_else(|| "generic".into());
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "kind {kind:?} is not one of {}",
+            KINDS.join(", ")
+        )));
+    }
+    validate::label("idp_entity_id", &input.idp_entity_id, 1000)?;
+    validate::browser_url("sso_url", &input.sso_url)?;
+    if let Some(sp) = &input.sp_entity_id {
+        validate::label("sp_entity_id", sp, 1000)?;
+    }
+    if !(1..=5).contains(&input.certificates.len()) {
+        return Err(ApiError::invalid(
+            "certificates must hold 1 to 5 of the IdP's signing certificates (PEM or base64)",
+        ));
+    }
+    let now = lanyard_store::now_ms();
+    let mut certificates = Vec::new();
+    for (i, text) in input.certificates.iter().enumerate() {
+        let cert = Certificate::parse(text.as_bytes()).map_err(|e| {
+            ApiError::invalid(format!(
+                "certificates[{i}] is not a usable certificate: {e}"
+            ))
+        })?;
+        if cert.not_after.saturating_mul(1000) <= now {
+            return Err(ApiError::invalid(format!(
+                "certificates[{i}] ({}) expired on {}; download the IdP's current certificate",
+                cert.subject,
+                timestamp(cert.not_after.saturating_mul(1000))
+            )));
+        }
+        use base64::Engine;
+        certificates.push(base64::engine::general_purpose::STANDARD.encode(&cert.der));
+    }
+    let draft = SsoConnection {
+        id: String::new(),
+        org_id: org.id.clone(),
+        name: input.name,
+        kind,
+        idp_entity_id: input.idp_entity_id.trim().to_string(),
+        sso_url: input.sso_url,
+        certificates,
+        sp_entity_id: input.sp_entity_id,
+        endpoint_compression: input.endpoint_compression.unwrap_or(false),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut audit = who.audit("sso_connection.create");
+    audit.detail = serde_json::json!({ "name": draft.name, "idp_entity_id": draft.idp_entity_id });
+    let created = state.store.create_sso_connection(&draft, &audit).await?;
+    let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
+    let mut response = (StatusCode::CREATED, Json(view(&state, created))).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// Delete an SSO connection; sign-ins waiting on it end (sso.provider.delete).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/sso-connections/{id}", tag = "sso connections",
+    params(("org" = String, Path, description = "Organization id or short name"), ("id" = String, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "sso_connection.delete", SSO_DELETE)
+        .await?;
+    let audit = who.audit("sso_connection.delete");
+    state
+        .store
+        .delete_sso_connection(&org.id, &id, &audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,561 @@
+//! The authorization endpoint and the SAML Assertion Consumer Service: the two halves of an
+//! SP-initiated sign-in.
+//!
+//! `/auth/authorize` checks the client and its redirect URI before anything else (RFC 6749
+//! §4.1.2.1: an unverified redirect URI gets an error page, never a redirect), then answers
+//! from a live session of the same organization, or stores a pending sign-in and sends an
+//! AuthnRequest to the organization's IdP. `/saml` verifies the Response against the pending
+//! sign-in it names and that organization's certificates only, finds the user, and — in one
+//! transaction that also spends the request and the assertion — opens a session and issues
+//! the code.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use lanyard_saml::certs::Certificate;
+use lanyard_saml::response::{self, Expected};
+use lanyard_store::{AuthCode, GrantRefusal, LoginRequest, SignIn, SsoConnection};
+use serde::Deserialize;
+
+use super::page::{auto_post, error_page};
+use super::{
+    cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS, SESSION_COOKIE,
+    SESSION_TTL_MS,
+};
+use crate::secrets::random_token;
+use crate::state::AppState;
+
+/// Query parameters of an authorization request (OIDC Core §3.1.2.1), plus `organization`.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    response_type: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    prompt: Option<String>,
+    organization: Option<String>,
+    /// Request objects are not supported; their presence is an error, not silently ignored.
+    request: Option<String>,
+    request_uri: Option<String>,
+    response_mode: Option<String>,
+}
+
+/// Longest `state` and `nonce` kept.
+const MAX_PARAM_LEN: usize = 512;
+
+/// An error sent back to the client's (verified) redirect URI.
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    see_other(&with_query(redirect_uri, &params))
+}
+
+fn success(redirect_uri: &str, code: &str, state: Option<&str>) -> Response {
+    let mut params = vec![("code", code)];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    see_other(&with_query(redirect_uri, &params))
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<AuthorizeQuery>, QueryRejection>,
+) -> Response {
+    let q =
+        match query {
+            Ok(Query(q)) => q,
+            Err(e) => return error_page(
+                StatusCode::BAD_REQUEST,
+                "The app's sign-in request is malformed (a parameter is repeated or unreadable).",
+                &e.body_text(),
+            ),
+        };
+    let Some(client_id) = q.client_id.as_deref() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The app's sign-in request names no client (client_id is missing).",
+            "client_id missing",
+        );
+    };
+    let client = match state.store.oauth_client(client_id).await {
+        Ok(Some((client, _))) if client.revoked_at.is_none() => client,
+        Ok(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The app's sign-in request names a client that is unknown or revoked.",
+                client_id,
+            )
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let Some(redirect_uri) = q
+        .redirect_uri
+        .as_deref()
+        .filter(|uri| client.redirect_uris.iter().any(|r| r == uri))
+    else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The app asked to return to an address that is not registered for it (redirect_uri).",
+            q.redirect_uri.as_deref().unwrap_or("redirect_uri missing"),
+        );
+    };
+    // From here on errors go back to the client.
+    let state_param = q.state.as_deref();
+    let fail = |error: &str, description: &str| {
+        redirect_error(redirect_uri, state_param, error, description)
+    };
+    if q.request.is_some() || q.request_uri.is_some() {
+        return fail(
+            "request_not_supported",
+            "request objects are not supported; send the parameters in the query",
+        );
+    }
+    if q.response_mode.as_deref().is_some_and(|m| m != "query") {
+        return fail("invalid_request", "only response_mode=query is supported");
+    }
+    if q.response_type.as_deref() != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            "only the authorization code flow is supported: response_type=code",
+        );
+    }
+    let scope = q.scope.as_deref().unwrap_or("");
+    if !scope.split(' ').any(|s| s == "openid") {
+        return fail("invalid_scope", "the scope must include openid");
+    }
+    if state_param.is_some_and(|s| s.len() > MAX_PARAM_LEN)
+        || q.nonce.as_deref().is_some_and(|s| s.len() > MAX_PARAM_LEN)
+    {
+        return fail(
+            "invalid_request",
+            "state and nonce are limited to 512 characters",
+        );
+    }
+    let challenge = match (
+        q.code_challenge.as_deref(),
+        q.code_challenge_method.as_deref(),
+    ) {
+        (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
+        (Some(_), Some("S256")) => {
+            return fail(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters (S256)",
+            )
+        }
+        (Some(_), _) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            )
+        }
+        (None, Some(_)) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+        (None, None) if !client.confidential => {
+            return fail(
+                "invalid_request",
+                "a public client must use PKCE (code_challenge with S256)",
+            )
+        }
+        (None, None) => None,
+    };
+    let org = match state.store.get_org(&client.org_id).await {
+        Ok(org) => org,
+        Err(e) => return store_failure(&e),
+    };
+    if let Some(named) = q.organization.as_deref() {
+        if !named.eq_ignore_ascii_case(&org.short_name) && named != org.id {
+            return fail(
+                "invalid_request",
+                "this client belongs to another organization than the one named",
+            );
+        }
+    }
+    let prompt: Vec<&str> = q.prompt.as_deref().unwrap_or("").split(' ').collect();
+    let force_login = prompt.contains(&"login");
+    if prompt.contains(&"none") && (force_login || prompt.contains(&"consent")) {
+        return fail(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+
+    // A live session of this organization answers at once.
+    if !force_login {
+        if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+            let hash = state.secrets.hash_secret(secret);
+            match state.store.session_by_hash(&hash).await {
+                Ok(Some(session)) if session.org_id == client.org_id => {
+                    let code = random_token("lyc_", 32);
+                    let draft = AuthCode {
+                        org_id: client.org_id.clone(),
+                        client_id: client.id.clone(),
+                        user_id: session.user_id.clone(),
+                        session_id: Some(session.id.clone()),
+                        redirect_uri: redirect_uri.to_string(),
+                        scope: scope.to_string(),
+                        nonce: q.nonce.clone(),
+                        code_challenge: challenge.clone(),
+                        auth_time: session.auth_time,
+                        expires_at: lanyard_store::now_ms() + CODE_TTL_MS,
+                        grant_id: uuid::Uuid::now_v7().to_string(),
+                    };
+                    match state
+                        .store
+                        .issue_code(&state.secrets.hash_secret(&code), &draft)
+                        .await
+                    {
+                        Ok(Ok(())) => return success(redirect_uri, &code, state_param),
+                        // The session ended meanwhile: sign in again below.
+                        Ok(Err(_)) => {}
+                        Err(e) => return store_failure(&e),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return store_failure(&e),
+            }
+        }
+    }
+    if prompt.contains(&"none") {
+        return fail("login_required", "the user is not signed in");
+    }
+
+    let connections = match state.store.list_sso_connections(&client.org_id).await {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let Some(connection) = connections.first() else {
+        return fail(
+            "access_denied",
+            "the organization has no SSO connection; an admin must add its identity provider",
+        );
+    };
+    let now = lanyard_store::now_ms();
+    // An xs:ID: a letter or underscore first.
+    let request_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let browser_secret = random_token("lyb_", 24);
+    let pending = LoginRequest {
+        id: request_id.clone(),
+        org_id: client.org_id.clone(),
+        connection_id: connection.id.clone(),
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scope: scope.to_string(),
+        state: q.state.clone(),
+        nonce: q.nonce.clone(),
+        code_challenge: challenge,
+        browser_hash: state.secrets.hash_secret(&browser_secret),
+        created_at: now,
+        expires_at: now + LOGIN_REQUEST_TTL_MS,
+    };
+    if let Err(e) = state.store.create_login_request(&pending).await {
+        return store_failure(&e);
+    }
+    let acs_url = acs_url(&state);
+    let sp_entity_id = sp_entity_id(&state, connection);
+    let request = lanyard_saml::requests::AuthnRequest {
+        id: &request_id,
+        issue_instant: now,
+        destination: &connection.sso_url,
+        sp_entity_id: &sp_entity_id,
+        acs_url: &acs_url,
+        name_id_format: None,
+        force_authn: force_login,
+    };
+    let xml = request.to_xml();
+    let mut response = if connection.endpoint_compression {
+        let url = lanyard_saml::bindings::redirect_url(
+            &connection.sso_url,
+            lanyard_saml::bindings::Kind::Request,
+            &xml,
+            None,
+            None,
+        );
+        see_other(&url)
+    } else {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
+        auto_post(&connection.sso_url, &[("SAMLRequest", &encoded)])
+    };
+    // The IdP posts the Response cross-site, which only a SameSite=None cookie survives; such a
+    // cookie must be Secure, which browsers also grant to http://localhost.
+    set_cookie(
+        &mut response,
+        &format!(
+            "{}={browser_secret}; Path=/saml; HttpOnly; SameSite=None; Secure; Max-Age={}",
+            login_cookie(&request_id),
+            LOGIN_REQUEST_TTL_MS / 1000
+        ),
+    );
+    response
+}
+
+/// The cookie that ties a pending sign-in to its browser; one per sign-in, so sign-ins started
+/// in two tabs do not undo each other.
+fn login_cookie(request_id: &str) -> String {
+    format!("lanyard_login{request_id}")
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// A 43-character base64url value: what S256 produces (RFC 7636 §4.2).
+fn is_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn acs_url(state: &AppState) -> String {
+    format!("{}/saml", state.public_url)
+}
+
+/// Our entity ID toward this IdP: the connection's override, else the ACS URL.
+fn sp_entity_id(state: &AppState, connection: &SsoConnection) -> String {
+    connection
+        .sp_entity_id
+        .clone()
+        .unwrap_or_else(|| acs_url(state))
+}
+
+fn store_failure(e: &lanyard_store::StoreError) -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable for a moment; try again.",
+        &e.to_string(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    _relay_state: Option<String>,
+}
+
+/// The SAML attributes that carry an e-mail address, in the order they are tried after the
+/// NameID: the plain names Okta and generic IdPs use, Entra ID's claim URI, LDAP's `mail`.
+const EMAIL_ATTRIBUTES: &[&str] = &[
+    "email",
+    "Email",
+    "emailAddress",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "urn:oid:0.9.2342.19200300.100.1.3",
+    "mail",
+];
+
+/// The addresses a verified identity may be found by: the NameID if it is one, then the
+/// e-mail attributes.
+fn identity_emails(identity: &response::Identity) -> Vec<String> {
+    let mut out = Vec::new();
+    if identity.name_id.contains('@') {
+        out.push(identity.name_id.clone());
+    }
+    for name in EMAIL_ATTRIBUTES {
+        for value in identity.attribute(name).unwrap_or(&[]) {
+            if value.contains('@') && !out.contains(value) {
+                out.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
+pub async fn acs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AcsForm>,
+) -> Response {
+    let Some(encoded) = form.saml_response.as_deref() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The identity provider's message carries no SAMLResponse.",
+            "SAMLResponse missing",
+        );
+    };
+    let limits = lanyard_saml::xml::Limits::default();
+    let bytes = match response::decode_post(encoded, limits) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The identity provider's SAMLResponse could not be decoded.",
+                &e.to_string(),
+            )
+        }
+    };
+    let hints = match response::peek(&bytes, limits) {
+        Ok(h) => h,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The identity provider's SAMLResponse is not a readable SAML Response.",
+                &e.to_string(),
+            )
+        }
+    };
+    let Some(request_id) = hints.in_response_to.as_deref() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in must start from the app: sign-in started at the identity provider is not accepted yet.",
+            "unsolicited Response",
+        );
+    };
+    let pending = match state.store.login_request(request_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in has expired or was already completed. Start again from the app.",
+                &format!("no pending request {request_id:?}"),
+            )
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let from_same_browser = cookie(&headers, &login_cookie(request_id)).is_some_and(|secret| {
+        let hash = state.secrets.hash_secret(secret);
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            hash.as_bytes(),
+            pending.browser_hash.as_bytes(),
+        )
+        .is_ok()
+    });
+    if !from_same_browser {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
+            &format!("request {request_id:?}: the sign-in cookie is missing or wrong"),
+        );
+    }
+    let connection = match state
+        .store
+        .get_sso_connection(&pending.org_id, &pending.connection_id)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return store_failure(&e),
+    };
+    let certificates: Vec<Certificate> = connection
+        .certificates
+        .iter()
+        .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
+        .collect();
+    let acs_url = acs_url(&state);
+    let sp_entity_id = sp_entity_id(&state, &connection);
+    let expected = response::Connection {
+        sp_entity_id: &sp_entity_id,
+        acs_url: &acs_url,
+        idp_issuer: &connection.idp_entity_id,
+        certificates: &certificates,
+        policy: Default::default(),
+        allow_idp_initiated: false,
+        allow_expired_certificate: false,
+        clock_skew_ms: response::DEFAULT_CLOCK_SKEW_MS,
+        limits,
+        decryption_keys: &[],
+    };
+    let now = lanyard_store::now_ms();
+    let identity = match response::validate(&bytes, &expected, Expected::Request(request_id), now) {
+        Ok(identity) => identity,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The identity provider's response could not be verified. An admin can look up the reason with the reference below.",
+                &format!("connection {} ({}): {e}", connection.id, connection.name),
+            )
+        }
+    };
+    let emails = identity_emails(&identity);
+    let user_id = match state
+        .store
+        .find_user_for_sign_in(&pending.org_id, &emails)
+        .await
+    {
+        Ok(Some(id)) => id,
+        Ok(None) => return error_page(
+            StatusCode::FORBIDDEN,
+            "Your account was not found in this organization. Ask your admin to give you access.",
+            &format!("no user with {emails:?} (NameID {:?})", identity.name_id),
+        ),
+        Err(e) => return store_failure(&e),
+    };
+    let session_secret = random_token("lys_", 32);
+    let code = random_token("lyc_", 32);
+    let session_hash = state.secrets.hash_secret(&session_secret);
+    let code_hash = state.secrets.hash_secret(&code);
+    let session_expires_at = identity
+        .session_not_on_or_after
+        .map_or(now + SESSION_TTL_MS, |t| t.min(now + SESSION_TTL_MS));
+    let sign_in = SignIn {
+        connection_id: &connection.id,
+        assertion_id: &identity.assertion_id,
+        assertion_expires_at: identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS,
+        session_hash: &session_hash,
+        session_expires_at,
+        code_hash: &code_hash,
+        code_expires_at: now + CODE_TTL_MS,
+    };
+    let auth_time = identity.issue_instant.min(now);
+    match state
+        .store
+        .complete_sign_in(&pending, &user_id, auth_time, &sign_in)
+        .await
+    {
+        Ok(Ok(_session)) => {}
+        Ok(Err(GrantRefusal::UserInactive)) => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Your account is deactivated in this organization. Ask your admin to reactivate it.",
+                &format!("user {user_id} is deactivated"),
+            )
+        }
+        Ok(Err(GrantRefusal::Invalid)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in was already completed, or the identity provider's response was used before. Start again from the app.",
+                &format!("request {request_id:?} or assertion {:?} already spent", identity.assertion_id),
+            )
+        }
+        Err(e) => return store_failure(&e),
+    }
+    let mut response = success(&pending.redirect_uri, &code, pending.state.as_deref());
+    let secure = if state.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = (session_expires_at - now).max(0) / 1000;
+    set_cookie(
+        &mut response,
+        &format!("{SESSION_COOKIE}={session_secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"),
+    );
+    set_cookie(
+        &mut response,
+        &format!(
+            "{}=; Path=/saml; HttpOnly; SameSite=None; Secure; Max-Age=0",
+            login_cookie(request_id)
+        ),
+    );
+    response
+}

@@ -1,0 +1,123 @@
+//! The OpenID Connect face toward the product: discovery, the authorization endpoint (which
+//! signs the user in through their organization's SAML IdP), the token endpoint, userinfo,
+//! token revocation and the signing keys. Authorization code flow only (OAuth 2.1's choice),
+//! PKCE with S256, client_secret_basic / client_secret_post / none (public clients, PKCE
+//! required).
+
+mod authorize;
+mod client_auth;
+mod error;
+pub mod keys;
+mod page;
+mod token;
+mod userinfo;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub use error::OAuthError;
+pub use keys::IdTokenKeys;
+
+/// How long things last, in milliseconds.
+pub const LOGIN_REQUEST_TTL_MS: i64 = 10 * 60_000;
+pub const CODE_TTL_MS: i64 = 60_000;
+pub const ACCESS_TOKEN_TTL_MS: i64 = 60 * 60_000;
+pub const REFRESH_TOKEN_TTL_MS: i64 = 30 * 24 * 60 * 60_000;
+pub const ID_TOKEN_TTL_MS: i64 = 5 * 60_000;
+pub const SESSION_TTL_MS: i64 = 12 * 60 * 60_000;
+
+/// The browser session cookie.
+pub const SESSION_COOKIE: &str = "lanyard_session";
+
+/// Routes under `/.well-known` and `/auth`, and the SAML Assertion Consumer Service.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/auth/jwks", get(jwks))
+        .route("/auth/authorize", get(authorize::authorize))
+        .route("/auth/token", post(token::token))
+        .route("/auth/revoke", post(token::revoke))
+        .route(
+            "/auth/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/saml", post(authorize::acs))
+}
+
+async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let base = &state.public_url;
+    Json(json!({
+        "issuer": base.as_ref(),
+        "authorization_endpoint": format!("{base}/auth/authorize"),
+        "token_endpoint": format!("{base}/auth/token"),
+        "userinfo_endpoint": format!("{base}/auth/userinfo"),
+        "jwks_uri": format!("{base}/auth/jwks"),
+        "revocation_endpoint": format!("{base}/auth/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "email", "profile"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name", "org", "roles", "groups"],
+        "prompt_values_supported": ["none", "login"],
+    }))
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.id_token_keys.jwks().clone()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// The value of the cookie `name`, if the request carries it.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `redirect_uri` with `params` added to its query (RFC 6749 §4.1.2: the client's own query
+/// components are kept).
+fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let mut url = redirect_uri.to_string();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (key, value) in params {
+        url.push(separator);
+        url.push_str(key);
+        url.push('=');
+        url.push_str(&utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+        separator = '&';
+    }
+    url
+}
+
+/// A 303 to `location`, never cached.
+fn see_other(location: &str) -> Response {
+    let mut response = axum::http::StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

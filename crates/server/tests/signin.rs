@@ -1,0 +1,899 @@
+//! Sign-in end to end against the running server: the product's OIDC request, the AuthnRequest
+//! to the IdP, a Response signed by xmlsec1 (the reference XML-DSig implementation) with the
+//! IdP's key, the code, the tokens (ID tokens checked with jsonwebtoken against the published
+//! JWKS), sessions — and what deactivation by SCIM ends. Every attack named is a request that
+//! must not get in.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use common::{Server, TestDb};
+use lanyard_store::both_backends;
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+
+const IDP_ISSUER: &str = "https://idp.example.test/metadata";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn keys() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../saml/tests/fixtures/keys")
+}
+
+fn skip_without_xmlsec() -> bool {
+    if std::env::var_os("LANYARD_SKIP_XMLSEC").is_some() {
+        eprintln!("xmlsec1 is not installed: sign-in tests skipped");
+        return true;
+    }
+    false
+}
+
+fn rfc3339(offset_s: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_s);
+    t.replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// What a Response says; the defaults are those of a good one.
+struct Assertion<'a> {
+    in_response_to: &'a str,
+    name_id: &'a str,
+    audience: String,
+    recipient: String,
+    issuer: &'a str,
+    /// `idp1` (the configured key) or `attacker` (same subject DN, other key).
+    key: &'a str,
+    id: String,
+}
+
+impl<'a> Assertion<'a> {
+    fn new(server: &Server, in_response_to: &'a str, name_id: &'a str) -> Self {
+        Assertion {
+            in_response_to,
+            name_id,
+            audience: server.url("/saml"),
+            recipient: server.url("/saml"),
+            issuer: IDP_ISSUER,
+            key: "idp1",
+            id: format!("_a{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The Response, its assertion signed by xmlsec1, base64 for the POST binding.
+    fn signed(&self) -> String {
+        let (now, before, after) = (rfc3339(0), rfc3339(-60), rfc3339(300));
+        let Assertion {
+            in_response_to,
+            name_id,
+            audience,
+            recipient,
+            issuer,
+            id,
+            ..
+        } = self;
+        let xml = format!(
+            r##"<?xml version="1.0" encoding="UTF-8"?>
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}" InResponseTo="{in_response_to}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion></samlp:Response>"##
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("in.xml"), dir.path().join("out.xml"));
+        std::fs::write(&src, xml).unwrap();
+        let key = keys().join(format!("{}.key.pem", self.key));
+        let out = Command::new("xmlsec1")
+            .args(["--sign", "--privkey-pem"])
+            .arg(key)
+            .args([
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                "--output",
+            ])
+            .arg(&dst)
+            .arg(&src)
+            .output()
+            .expect("run xmlsec1");
+        assert!(
+            out.status.success(),
+            "xmlsec1: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        STANDARD.encode(std::fs::read(&dst).unwrap())
+    }
+}
+
+/// A browser: no redirects followed, the session cookie carried by hand.
+struct Browser<'s> {
+    server: &'s Server,
+    http: reqwest::Client,
+    cookie: Option<String>,
+    /// The cookies that tie pending sign-ins to this browser, as `name=value`.
+    login_cookies: Vec<String>,
+}
+
+/// Where a 303 goes, and its query parameters.
+struct Redirect {
+    location: String,
+    params: Vec<(String, String)>,
+}
+
+impl Redirect {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn redirect(response: &reqwest::Response) -> Redirect {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let url = reqwest::Url::parse(&location).unwrap();
+    let params = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Redirect { location, params }
+}
+
+impl<'s> Browser<'s> {
+    fn new(server: &'s Server) -> Self {
+        Browser {
+            server,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+            login_cookies: Vec::new(),
+        }
+    }
+
+    async fn authorize(&mut self, params: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(self.server.url("/auth/authorize"))
+            .query(params);
+        if let Some(cookie) = &self.cookie {
+            req = req.header(header::COOKIE, format!("lanyard_session={cookie}"));
+        }
+        let response = req.send().await.unwrap();
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(set.starts_with("lanyard_login_"), "{set}");
+            for attribute in ["Path=/saml", "SameSite=None", "Secure", "HttpOnly"] {
+                assert!(set.contains(attribute), "{set}");
+            }
+            self.login_cookies
+                .push(set.split(';').next().unwrap().to_string());
+        }
+        response
+    }
+
+    /// Starts a sign-in and returns the AuthnRequest's ID, read from the auto-posting page.
+    async fn start(&mut self, params: &[(&str, &str)]) -> String {
+        let response = self.authorize(params).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap();
+        let value = html
+            .split("name=\"SAMLRequest\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no SAMLRequest in {html}"));
+        let xml = String::from_utf8(STANDARD.decode(value).unwrap()).unwrap();
+        assert!(
+            xml.contains(&format!(
+                "AssertionConsumerServiceURL=\"{}\"",
+                self.server.url("/saml")
+            )),
+            "{xml}"
+        );
+        xml.split(" ID=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn post_response(&mut self, saml_response: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .post(self.server.url("/saml"))
+            .header(header::COOKIE, self.login_cookies.join("; "))
+            .form(&[("SAMLResponse", saml_response), ("RelayState", "")])
+            .send()
+            .await
+            .unwrap();
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            if let Some(value) = pair.strip_prefix("lanyard_session=") {
+                assert!(
+                    set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                    "{set}"
+                );
+                self.cookie = Some(value.to_string());
+            } else {
+                assert!(
+                    pair.starts_with("lanyard_login_") && set.contains("Max-Age=0"),
+                    "{set}"
+                );
+            }
+        }
+        response
+    }
+}
+
+struct App {
+    id: String,
+    secret: Option<String>,
+}
+
+async fn token(server: &Server, app: &App, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(server.url("/auth/token"))
+        .form(form);
+    if let Some(secret) = &app.secret {
+        req = req.basic_auth(&app.id, Some(secret));
+    }
+    let response = req.send().await.unwrap();
+    let status = response.status();
+    if status.is_success() {
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    }
+    (status, response.json().await.unwrap())
+}
+
+async fn userinfo(server: &Server, access_token: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(server.url("/auth/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Verifies an ID token with jsonwebtoken against the server's JWKS.
+async fn verify_id_token(server: &Server, id_token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(server.url("/auth/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the token's key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[server.base.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .expect("the ID token verifies")
+        .claims
+}
+
+async fn scim(server: &Server, auth: &str, method: Method, path: &str, body: Value) -> Value {
+    let (status, value) = server
+        .call(method, &format!("/scim/v2{path}"), Some(auth), Some(body))
+        .await;
+    assert!(status.is_success(), "{status}: {value}");
+    value
+}
+
+async fn setup(server: &Server, org: &str) -> (App, App, String) {
+    server.create_org(org).await;
+    let cert = std::fs::read_to_string(keys().join("idp1.cert.pem")).unwrap();
+    let (s, connection) = server
+        .op(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/sso-connections"),
+            Some(
+                json!({"name": "Okta", "kind": "okta", "idp_entity_id": IDP_ISSUER,
+                        "sso_url": "http://127.0.0.1:9/idp/sso", "certificates": [cert]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{connection}");
+    assert_eq!(connection["acs_url"], json!(server.url("/saml")));
+    assert_eq!(connection["sp_entity_id"], json!(server.url("/saml")));
+    let mut apps = Vec::new();
+    for public in [false, true] {
+        let (s, app) = server
+            .op(
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/oauth-clients"),
+                Some(json!({"name": "Product", "redirect_uris": [REDIRECT], "public": public})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{app}");
+        assert_eq!(app["client_secret"].is_null(), public, "{app}");
+        apps.push(App {
+            id: app["client_id"].as_str().unwrap().to_string(),
+            secret: app["client_secret"].as_str().map(str::to_string),
+        });
+    }
+    let (s, token) = server
+        .op(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/scim-tokens"),
+            Some(json!({"name": "idp"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{token}");
+    let public = apps.pop().unwrap();
+    let confidential = apps.pop().unwrap();
+    (
+        confidential,
+        public,
+        format!("Bearer {}", token["token"].as_str().unwrap()),
+    )
+}
+
+fn auth_params<'a>(app: &'a App, nonce: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("client_id", app.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid email profile"),
+        ("state", "st-1"),
+        ("nonce", nonce),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+fn redeem(code: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ]
+}
+
+/// A complete sign-in through the IdP; returns the code.
+async fn sign_in(browser: &mut Browser<'_>, app: &App, name_id: &str) -> String {
+    let request_id = browser.start(&auth_params(app, "n-1")).await;
+    let signed = Assertion::new(browser.server, &request_id, name_id).signed();
+    let back = redirect(&browser.post_response(&signed).await);
+    assert!(back.location.starts_with(REDIRECT), "{}", back.location);
+    assert_eq!(back.param("state"), Some("st-1"));
+    back.param("code").expect("a code").to_string()
+}
+
+both_backends!(sign_in_through_saml_to_oidc_tokens, sign_in_flow);
+
+async fn sign_in_flow(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, public_app, scim_auth) = setup(&server, "acme").await;
+    let urn = "urn:acme:hr";
+    let (s, body) = server
+        .op(
+            Method::PUT,
+            &format!("/api/v1/orgs/acme/scim-extensions/{urn}"),
+            Some(json!({"id": urn, "attributes": [{"name": "costCode", "claim": "cost_code"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let ada = scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", urn],
+               "userName": "ada@acme.example", "name": {"givenName": "Ada", "familyName": "Lovelace"},
+               "emails": [{"value": "Ada@Acme.Example", "primary": true}], "active": true,
+               urn: {"costCode": "CC-7"}}),
+    )
+    .await;
+    let ada_id = ada["id"].as_str().unwrap().to_string();
+
+    let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], json!(server.base));
+    assert_eq!(
+        discovery["token_endpoint"],
+        json!(server.url("/auth/token"))
+    );
+    assert!(discovery["id_token_signing_alg_values_supported"]
+        .to_string()
+        .contains("RS256"));
+
+    // The first sign-in goes through the IdP.
+    let mut browser = Browser::new(&server);
+    let code = sign_in(&mut browser, &app, "ada@acme.example").await;
+    assert!(browser.cookie.is_some(), "a session cookie is set");
+    let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], json!("Bearer"));
+    let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &app.id).await;
+    assert_eq!(claims["sub"], json!(ada_id));
+    assert_eq!(claims["nonce"], json!("n-1"));
+    assert_eq!(claims["org"], json!("acme"));
+    assert_eq!(claims["email"], json!("Ada@Acme.Example"));
+    assert_eq!(claims["name"], json!("Ada Lovelace"));
+    assert_eq!(claims["roles"], json!(["Agent"]));
+    assert_eq!(
+        claims["cost_code"],
+        json!("CC-7"),
+        "extension attribute mapped into the ID token"
+    );
+    assert!(claims["auth_time"].as_i64().unwrap() > 0);
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let (s, info) = userinfo(&server, &access).await;
+    assert_eq!(s, StatusCode::OK, "{info}");
+    assert_eq!(info["sub"], json!(ada_id));
+    assert_eq!(info["cost_code"], json!("CC-7"));
+
+    // The code works once; presented again it also ends what it gave (RFC 6749 §4.1.2).
+    let (s, again) = token(&server, &app, &redeem(&code)).await;
+    assert_eq!(
+        (s, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{again}"
+    );
+    assert_eq!(userinfo(&server, &access).await.0, StatusCode::UNAUTHORIZED);
+
+    // The session answers the next authorization request without the IdP.
+    let back = redirect(&browser.authorize(&auth_params(&app, "n-2")).await);
+    let code = back
+        .param("code")
+        .expect("a code from the session")
+        .to_string();
+    let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &app.id).await;
+    assert_eq!(claims["nonce"], json!("n-2"));
+
+    // Refresh rotates; an exchanged refresh token used again ends the grant.
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let (s, rotated) = token(
+        &server,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    verify_id_token(&server, rotated["id_token"].as_str().unwrap(), &app.id).await;
+    let (s, reuse) = token(
+        &server,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(
+        (s, reuse["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&server, rotated["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A public client with PKCE, and revocation of its refresh token.
+    let back = redirect(&browser.authorize(&auth_params(&public_app, "n-3")).await);
+    let code = back.param("code").unwrap().to_string();
+    let mut form = redeem(&code);
+    form.push(("client_id", &public_app.id));
+    let (s, public_tokens) = token(&server, &public_app, &form).await;
+    assert_eq!(s, StatusCode::OK, "{public_tokens}");
+    let revoked = reqwest::Client::new()
+        .post(server.url("/auth/revoke"))
+        .form(&[
+            ("token", public_tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &public_app.id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo(&server, public_tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Live tokens and a live session, then Entra ID deactivates the user.
+    let back = redirect(&browser.authorize(&auth_params(&app, "n-4")).await);
+    let (s, live) = token(&server, &app, &redeem(back.param("code").unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    let back = redirect(&browser.authorize(&auth_params(&app, "n-5")).await);
+    let pending_code = back.param("code").unwrap().to_string();
+    scim(
+        &server,
+        &scim_auth,
+        Method::PATCH,
+        &format!("/Users/{ada_id}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+    )
+    .await;
+    assert_eq!(
+        userinfo(&server, live["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, refused) = token(
+        &server,
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", live["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (s, refused) = token(&server, &app, &redeem(&pending_code)).await;
+    assert_eq!(
+        (s, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "a code issued before deactivation"
+    );
+    // The session is gone: authorization goes back to the IdP, which cannot sign them in.
+    let request_id = browser.start(&auth_params(&app, "n-6")).await;
+    let signed = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let page = browser.post_response(&signed).await;
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page.headers().get(header::SET_COOKIE).is_none());
+    assert!(page.text().await.unwrap().contains("deactivated"));
+    let (_, preview) = server
+        .op(
+            Method::GET,
+            &format!("/api/v1/orgs/acme/users/{ada_id}/claims"),
+            None,
+        )
+        .await;
+    assert_eq!(preview["can_sign_in"], json!(false));
+
+    // Okta reactivates: sign-in works again.
+    scim(
+        &server,
+        &scim_auth,
+        Method::PATCH,
+        &format!("/Users/{ada_id}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "value": {"active": true}}]}),
+    )
+    .await;
+    // What deactivation ended stays ended: the old session, access and refresh tokens.
+    let response = browser.authorize(&auth_params(&app, "n-7")).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the old session cookie must not come back"
+    );
+    assert_eq!(
+        userinfo(&server, live["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = token(
+        &server,
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", live["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the old refresh token must not come back"
+    );
+    let (s, _) = token(&server, &app, &redeem(&pending_code)).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "the old code must not come back"
+    );
+    let code = sign_in(&mut browser, &app, "ada@acme.example").await;
+    let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    assert_eq!(
+        userinfo(&server, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // An admin's deactivation through the admin API ends them too.
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{ada_id}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        userinfo(&server, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = token(
+        &server,
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{ada_id}"),
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        userinfo(&server, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "an admin's reactivation does not revive tokens"
+    );
+}
+
+both_backends!(sign_in_attacks_do_not_get_in, sign_in_attacks);
+
+async fn sign_in_attacks(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, public_app, scim_auth) = setup(&server, "acme").await;
+    let (globex_app, _, globex_scim) = setup(&server, "globex").await;
+    scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example", "active": true}),
+    )
+    .await;
+    scim(
+        &server,
+        &globex_scim,
+        Method::POST,
+        "/Users",
+        json!({"userName": "gus@globex.example", "active": true}),
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+
+    // Unknown client, unregistered redirect URI: an error page, never a redirect.
+    for params in [
+        vec![
+            ("client_id", "nobody"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ],
+        vec![
+            ("client_id", app.id.as_str()),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ],
+        vec![
+            ("client_id", app.id.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/callback/../evil"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ],
+    ] {
+        let response = browser.authorize(&params).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{params:?}");
+        assert!(response.headers().get(header::LOCATION).is_none());
+        assert!(response.text().await.unwrap().contains("Reference"));
+    }
+    // Errors a verified redirect URI may hear.
+    for (params, error) in [
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (vec![("scope", "email")], "invalid_scope"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (vec![("prompt", "none")], "login_required"),
+    ] {
+        let mut all = auth_params(&app, "n");
+        for (k, v) in &params {
+            all.retain(|(name, _)| name != k);
+            all.push((k, v));
+        }
+        let back = redirect(&browser.authorize(&all).await);
+        assert_eq!(back.param("error"), Some(error), "{params:?}");
+        assert_eq!(back.param("state"), Some("st-1"));
+    }
+    let mut no_pkce = auth_params(&public_app, "n");
+    no_pkce.retain(|(k, _)| !k.starts_with("code_challenge"));
+    let back = redirect(&browser.authorize(&no_pkce).await);
+    assert_eq!(
+        back.param("error"),
+        Some("invalid_request"),
+        "a public client must use PKCE"
+    );
+
+    // Responses that must not sign anyone in.
+    let request_id = browser.start(&auth_params(&app, "n")).await;
+    let mut forged = Assertion::new(&server, &request_id, "ada@acme.example");
+    forged.key = "attacker";
+    let mut wrong_audience = Assertion::new(&server, &request_id, "ada@acme.example");
+    wrong_audience.audience = "https://other-sp.example/saml".into();
+    let mut wrong_issuer = Assertion::new(&server, &request_id, "ada@acme.example");
+    wrong_issuer.issuer = "https://evil.example/idp";
+    let mut wrong_recipient = Assertion::new(&server, &request_id, "ada@acme.example");
+    wrong_recipient.recipient = "https://other-sp.example/saml".into();
+    let other_org_user = Assertion::new(&server, &request_id, "gus@globex.example");
+    let unknown_request = Assertion::new(&server, "_never_asked", "ada@acme.example");
+    for (what, assertion, status) in [
+        ("signed with another key", forged, StatusCode::BAD_REQUEST),
+        ("for another SP", wrong_audience, StatusCode::BAD_REQUEST),
+        ("from another issuer", wrong_issuer, StatusCode::BAD_REQUEST),
+        (
+            "to another recipient",
+            wrong_recipient,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "naming another organization's user",
+            other_org_user,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "answering no request",
+            unknown_request,
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let response = browser.post_response(&assertion.signed()).await;
+        assert_eq!(response.status(), status, "{what}");
+        assert!(response.headers().get(header::LOCATION).is_none(), "{what}");
+        assert!(browser.cookie.is_none(), "{what}");
+    }
+    for garbage in ["", "not base64!", &STANDARD.encode("<notsaml/>")] {
+        let response = browser.post_response(garbage).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{garbage}");
+    }
+    // Login CSRF: a valid Response for a sign-in this browser did not start (the attacker's
+    // own, pushed into the victim's browser) opens nothing.
+    let mut victim = Browser::new(&server);
+    let csrf = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let response = victim.post_response(&csrf).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "a Response from another browser"
+    );
+    assert!(victim.cookie.is_none());
+    // The failed attempts left the request usable; a good Response completes it, once.
+    let good = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let back = redirect(&browser.post_response(&good).await);
+    let code = back.param("code").unwrap().to_string();
+    let session = browser.cookie.clone();
+    let replay = browser.post_response(&good).await;
+    assert_eq!(
+        replay.status(),
+        StatusCode::BAD_REQUEST,
+        "a replayed Response"
+    );
+    assert!(replay.headers().get(header::LOCATION).is_none());
+    assert_eq!(browser.cookie, session, "a replay opens no session");
+
+    // The code: wrong verifier, wrong redirect URI, another client, a wrong secret.
+    let bad_verifier = "x".repeat(43);
+    let mut form = redeem(&code);
+    form[3] = ("code_verifier", &bad_verifier);
+    let (s, body) = token(&server, &app, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (s, body) = token(&server, &globex_app, &redeem(&code)).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "another org's client"
+    );
+    let wrong_secret = App {
+        id: app.id.clone(),
+        secret: Some("lycs_wrong".into()),
+    };
+    let (s, body) = token(&server, &wrong_secret, &redeem(&code)).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let no_secret = App {
+        id: app.id.clone(),
+        secret: None,
+    };
+    let mut form = redeem(&code);
+    form.push(("client_id", &app.id));
+    let (s, body) = token(&server, &no_secret, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a confidential client without its secret"
+    );
+    // A failed check spends nothing: the real client still redeems it (the code was not used).
+    let (s, body) = token(&server, &app, &redeem(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+
+    // Acme's session is no session at Globex's client: Globex's sign-in goes to its own IdP.
+    let response = browser.authorize(&auth_params(&globex_app, "n")).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a new sign-in, not a code for acme's user"
+    );
+    // Tokens do not cross: a bad bearer is 401, and an access token is no client secret.
+    assert_eq!(
+        userinfo(&server, "lya_forged").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let as_secret = App {
+        id: app.id.clone(),
+        secret: Some(access.clone()),
+    };
+    let (s, _) = token(
+        &server,
+        &as_secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Only the client a token was issued to can revoke it.
+    let revoke = reqwest::Client::new()
+        .post(server.url("/auth/revoke"))
+        .basic_auth(&globex_app.id, globex_app.secret.as_deref())
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo(&server, &access).await.0,
+        StatusCode::OK,
+        "another client's revocation is ignored"
+    );
+}
