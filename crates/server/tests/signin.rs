@@ -725,6 +725,7 @@ async fn sign_in_attacks(db: TestDb) {
         assert!(response.text().await.unwrap().contains("Reference"));
     }
     // Errors a verified redirect URI may hear.
+    let long_scope = format!("openid {}", "x".repeat(600));
     for (params, error) in [
         (
             vec![("response_type", "token")],
@@ -733,6 +734,8 @@ async fn sign_in_attacks(db: TestDb) {
         (vec![("scope", "email")], "invalid_scope"),
         (vec![("code_challenge_method", "plain")], "invalid_request"),
         (vec![("prompt", "none")], "login_required"),
+        (vec![("scope", long_scope.as_str())], "invalid_request"),
+        (vec![("nonce", "n\u{0}1")], "invalid_request"),
     ] {
         let mut all = auth_params(&app, "n");
         for (k, v) in &params {
@@ -895,5 +898,45 @@ async fn sign_in_attacks(db: TestDb) {
         userinfo(&server, &access).await.0,
         StatusCode::OK,
         "another client's revocation is ignored"
+    );
+    // A NUL in a client id is an OAuth error, not a database error.
+    let nul = App {
+        id: "lyc-\u{0}".into(),
+        secret: None,
+    };
+    let mut form = redeem(&code);
+    form.push(("client_id", "lyc-\u{0}"));
+    let (s, body) = token(&server, &nul, &form).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let response = browser
+        .authorize(&[("client_id", "\u{0}"), ("redirect_uri", REDIRECT)])
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // Deleting the SSO connection ends the sessions it opened.
+    assert!(redirect(&browser.authorize(&auth_params(&app, "n")).await)
+        .param("code")
+        .is_some());
+    let (_, connections) = server
+        .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
+        .await;
+    let id = connections[0]["id"].as_str().unwrap();
+    let (s, _) = server
+        .op(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/sso-connections/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let back = redirect(&browser.authorize(&auth_params(&app, "n")).await);
+    assert_eq!(
+        back.param("error"),
+        Some("access_denied"),
+        "{}",
+        back.location
     );
 }

@@ -408,7 +408,8 @@ impl Store {
         id: &str,
         audit: &AuditEvent,
     ) -> Result<()> {
-        self.delete_owned("sso_connections", org_id, id, audit)
+        // Sessions opened through it end with it (its certificates may be why it goes).
+        self.delete_owned("sso_connections", org_id, id, audit, &["sessions"])
             .await
     }
 
@@ -418,11 +419,21 @@ impl Store {
         org_id: &str,
         id: &str,
         audit: &AuditEvent,
+        dependents: &[&'static str],
     ) -> Result<()> {
         let mut audit = audit.clone();
         audit.target.get_or_insert_with(|| id.to_string());
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            for dependent in dependents {
+                sqlx::query(&format!(
+                    "DELETE FROM {dependent} WHERE org_id = $1 AND connection_id = $2"
+                ))
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
             let deleted = sqlx::query(&format!(
                 "DELETE FROM {table} WHERE org_id = $1 AND id = $2"
             ))
@@ -822,6 +833,17 @@ impl Store {
                 code: AuthCode,
                 used_at: Option<i64>,
             }
+            // The user's row first, as deactivation takes it before their codes and tokens:
+            // the other order could deadlock with it on PostgreSQL.
+            let owner: Option<(String, String)> =
+                sqlx::query_as("SELECT org_id, user_id FROM oauth_codes WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((org_id, user_id)) = owner else {
+                return Ok(Err(GrantRefusal::Invalid));
+            };
+            let active = user_is_active!(tx, backend, &org_id, &user_id);
             let row: Option<Row> = sqlx::query_as(&format!(
                 "SELECT org_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
                  code_challenge, auth_time, expires_at, grant_id, used_at FROM oauth_codes \
@@ -854,7 +876,7 @@ impl Store {
                 .bind(code_hash)
                 .execute(&mut *tx)
                 .await?;
-            if !user_is_active!(tx, backend, &row.code.org_id, &row.code.user_id) {
+            if !active {
                 tx.commit().await?;
                 return Ok(Err(GrantRefusal::UserInactive));
             }
@@ -886,6 +908,17 @@ impl Store {
         let now = now_ms();
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            // The user's row first, as in `redeem_code`.
+            let owner: Option<(String, String)> = sqlx::query_as(
+                "SELECT org_id, user_id FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'",
+            )
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((org_id, user_id)) = owner else {
+                return Ok(Err(GrantRefusal::Invalid));
+            };
+            let active = user_is_active!(tx, backend, &org_id, &user_id);
             let row: Option<OAuthToken> = sqlx::query_as(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'{}",
                 for_update(backend)
@@ -911,7 +944,7 @@ impl Store {
             if old.expires_at <= now {
                 return Ok(Err(GrantRefusal::Invalid));
             }
-            if !user_is_active!(tx, backend, &old.org_id, &old.user_id) {
+            if !active {
                 return Ok(Err(GrantRefusal::UserInactive));
             }
             sqlx::query("UPDATE oauth_tokens SET revoked_at = $1 WHERE id = $2")

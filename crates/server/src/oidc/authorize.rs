@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::page::{auto_post, error_page};
 use super::{
-    cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS, SESSION_COOKIE,
+    clean, cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS, SESSION_COOKIE,
     SESSION_TTL_MS,
 };
 use crate::secrets::random_token;
@@ -91,7 +91,12 @@ pub async fn authorize(
             "client_id missing",
         );
     };
-    let client = match state.store.oauth_client(client_id).await {
+    let known = if clean(client_id, 200) {
+        state.store.oauth_client(client_id).await
+    } else {
+        Ok(None)
+    };
+    let client = match known {
         Ok(Some((client, _))) if client.revoked_at.is_none() => client,
         Ok(_) => {
             return error_page(
@@ -137,12 +142,20 @@ pub async fn authorize(
     if !scope.split(' ').any(|s| s == "openid") {
         return fail("invalid_scope", "the scope must include openid");
     }
-    if state_param.is_some_and(|s| s.len() > MAX_PARAM_LEN)
-        || q.nonce.as_deref().is_some_and(|s| s.len() > MAX_PARAM_LEN)
+    let params = [
+        state_param,
+        q.nonce.as_deref(),
+        Some(scope),
+        q.organization.as_deref(),
+    ];
+    if params
+        .into_iter()
+        .flatten()
+        .any(|p| !clean(p, MAX_PARAM_LEN))
     {
         return fail(
             "invalid_request",
-            "state and nonce are limited to 512 characters",
+            "state, nonce, scope and organization are limited to 512 characters without control characters",
         );
     }
     let challenge = match (

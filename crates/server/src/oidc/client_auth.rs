@@ -69,6 +69,9 @@ pub async fn authenticate(
         (None, None) => return Err(OAuthError::invalid_client("no client_id was given")),
     };
     let unknown = || OAuthError::invalid_client("unknown client, wrong secret, or client revoked");
+    if !super::clean(&client_id, 200) {
+        return Err(unknown());
+    }
     let (client, secret_hash) = state
         .store
         .oauth_client(&client_id)

@@ -82,6 +82,12 @@ async fn jwks(State(state): State<AppState>) -> Response {
     response
 }
 
+/// Whether a request parameter is short enough and free of control characters (a NUL, which
+/// PostgreSQL refuses in text, among them) to be looked up or stored.
+fn clean(value: &str, max: usize) -> bool {
+    value.len() <= max && !value.chars().any(char::is_control)
+}
+
 /// The value of the cookie `name`, if the request carries it.
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
