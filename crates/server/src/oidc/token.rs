@@ -55,6 +55,23 @@ fn pkce_matches(verifier: &str, challenge: &str) -> bool {
         .is_ok()
 }
 
+/// The request's parameters and the client it authenticates as.
+async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<(TokenForm, OAuthClient), OAuthError> {
+    let form = read_form(form)?;
+    let client = authenticate(
+        state,
+        headers,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )
+    .await?;
+    Ok((form, client))
+}
+
 fn drafts(state: &AppState) -> (String, TokenDraft, String, TokenDraft) {
     let now = lanyard_store::now_ms();
     let access = random_token("lya_", 32);
@@ -81,14 +98,7 @@ pub async fn token(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let form = read_form(form)?;
-    let client = authenticate(
-        &state,
-        &headers,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
-    )
-    .await?;
+    let (form, client) = authenticated(&state, &headers, form).await?;
     let (access, access_draft, refresh, refresh_draft) = drafts(&state);
     let issued =
         match form.grant_type.as_deref() {
@@ -214,14 +224,7 @@ pub async fn revoke(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let form = read_form(form)?;
-    let client = authenticate(
-        &state,
-        &headers,
-        form.client_id.as_deref(),
-        form.client_secret.as_deref(),
-    )
-    .await?;
+    let (form, client) = authenticated(&state, &headers, form).await?;
     let token = form
         .token
         .as_deref()
