@@ -70,6 +70,9 @@ pub struct Identity {
     pub name_id: String,
     pub name_id_format: Option<String>,
     pub session_index: Option<String>,
+    /// When the IdP authenticated the user (the AuthnStatement's AuthnInstant), unix ms: what
+    /// an OIDC `auth_time` is, and how a forced re-authentication is told from a reused one.
+    pub authn_instant: i64,
     /// Unix ms.
     pub session_not_on_or_after: Option<i64>,
     /// Unix ms.
@@ -491,6 +494,9 @@ fn read_identity(
     let authn = children_named(assertion, NS_ASSERTION, "AuthnStatement")
         .next()
         .ok_or_else(|| Error::Malformed("the assertion has no AuthnStatement".into()))?;
+    // Required by SAML core §2.7.2.
+    let authn_instant = time_attr(authn, "AuthnInstant")?
+        .ok_or_else(|| Error::Malformed("the AuthnStatement has no AuthnInstant".into()))?;
     let session_not_on_or_after = time_attr(authn, "SessionNotOnOrAfter")?;
     if let Some(until) = session_not_on_or_after {
         if now.saturating_sub(skew) >= until {
@@ -522,6 +528,7 @@ fn read_identity(
         name_id: name_id_value,
         name_id_format: xml::attr(name_id, "Format").map(str::to_string),
         session_index: xml::attr(authn, "SessionIndex").map(str::to_string),
+        authn_instant,
         session_not_on_or_after,
         issue_instant,
         assertion_id: assertion_id.to_string(),

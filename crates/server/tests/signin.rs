@@ -46,6 +46,8 @@ struct Assertion<'a> {
     in_response_to: &'a str,
     name_id: &'a str,
     audience: String,
+    /// When the IdP says the user authenticated.
+    authn_instant: String,
     recipient: String,
     issuer: &'a str,
     /// `idp1` (the configured key) or `attacker` (same subject DN, other key).
@@ -54,11 +56,12 @@ struct Assertion<'a> {
 }
 
 impl<'a> Assertion<'a> {
-    fn new(server: &Server, in_response_to: &'a str, name_id: &'a str) -> Self {
+    fn new(server: &Server, pending: &'a Pending, name_id: &'a str) -> Self {
         Assertion {
-            in_response_to,
+            in_response_to: &pending.id,
             name_id,
-            audience: server.url("/saml"),
+            audience: pending.audience.clone(),
+            authn_instant: rfc3339(-30),
             recipient: server.url("/saml"),
             issuer: IDP_ISSUER,
             key: "idp1",
@@ -76,11 +79,12 @@ impl<'a> Assertion<'a> {
             recipient,
             issuer,
             id,
+            authn_instant,
             ..
         } = self;
         let xml = format!(
             r##"<?xml version="1.0" encoding="UTF-8"?>
-<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}" InResponseTo="{in_response_to}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion></samlp:Response>"##
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}" InResponseTo="{in_response_to}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{authn_instant}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion></samlp:Response>"##
         );
         let dir = tempfile::tempdir().unwrap();
         let (src, dst) = (dir.path().join("in.xml"), dir.path().join("out.xml"));
@@ -105,6 +109,13 @@ impl<'a> Assertion<'a> {
         );
         STANDARD.encode(std::fs::read(&dst).unwrap())
     }
+}
+
+/// A sign-in waiting for the IdP, as the AuthnRequest tells it.
+struct Pending {
+    id: String,
+    audience: String,
+    force_authn: bool,
 }
 
 /// A browser: no redirects followed, the session cookie carried by hand.
@@ -179,8 +190,9 @@ impl<'s> Browser<'s> {
         response
     }
 
-    /// Starts a sign-in and returns the AuthnRequest's ID, read from the auto-posting page.
-    async fn start(&mut self, params: &[(&str, &str)]) -> String {
+    /// Starts a sign-in and returns the AuthnRequest's ID and issuer (the audience the IdP is
+    /// to name), read from the auto-posting page.
+    async fn start(&mut self, params: &[(&str, &str)]) -> Pending {
         let response = self.authorize(params).await;
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
@@ -197,13 +209,20 @@ impl<'s> Browser<'s> {
             )),
             "{xml}"
         );
-        xml.split(" ID=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string()
+        let between = |open: &str, close: &str| {
+            xml.split(open)
+                .nth(1)
+                .unwrap()
+                .split(close)
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        Pending {
+            id: between(" ID=\"", "\""),
+            audience: between("<saml:Issuer>", "<"),
+            force_authn: xml.contains("ForceAuthn=\"true\""),
+        }
     }
 
     async fn post_response(&mut self, saml_response: &str) -> reqwest::Response {
@@ -312,7 +331,12 @@ async fn setup(server: &Server, org: &str) -> (App, App, String) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{connection}");
     assert_eq!(connection["acs_url"], json!(server.url("/saml")));
-    assert_eq!(connection["sp_entity_id"], json!(server.url("/saml")));
+    let id = connection["id"].as_str().unwrap();
+    assert_eq!(
+        connection["sp_entity_id"],
+        json!(server.url(&format!("/saml/{id}"))),
+        "each connection has its own entity ID"
+    );
     let mut apps = Vec::new();
     for public in [false, true] {
         let (s, app) = server
@@ -370,8 +394,8 @@ fn redeem(code: &str) -> Vec<(&str, &str)> {
 
 /// A complete sign-in through the IdP; returns the code.
 async fn sign_in(browser: &mut Browser<'_>, app: &App, name_id: &str) -> String {
-    let request_id = browser.start(&auth_params(app, "n-1")).await;
-    let signed = Assertion::new(browser.server, &request_id, name_id).signed();
+    let pending = browser.start(&auth_params(app, "n-1")).await;
+    let signed = Assertion::new(browser.server, &pending, name_id).signed();
     let back = redirect(&browser.post_response(&signed).await);
     assert!(back.location.starts_with(REDIRECT), "{}", back.location);
     assert_eq!(back.param("state"), Some("st-1"));
@@ -442,7 +466,13 @@ async fn sign_in_flow(db: TestDb) {
         json!("CC-7"),
         "extension attribute mapped into the ID token"
     );
-    assert!(claims["auth_time"].as_i64().unwrap() > 0);
+    // auth_time is when the IdP authenticated the user (the AuthnInstant, 30 s ago).
+    let auth_time = claims["auth_time"].as_i64().unwrap();
+    let now_s = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        (now_s - 40..=now_s - 20).contains(&auth_time),
+        "{auth_time} vs {now_s}"
+    );
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let (s, info) = userinfo(&server, &access).await;
     assert_eq!(s, StatusCode::OK, "{info}");
@@ -468,6 +498,36 @@ async fn sign_in_flow(db: TestDb) {
     assert_eq!(s, StatusCode::OK, "{tokens}");
     let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &app.id).await;
     assert_eq!(claims["nonce"], json!("n-2"));
+
+    // max_age: the session (authenticated 30 s ago) answers within a minute, not within 10 s.
+    let mut params = auth_params(&app, "n-m");
+    params.push(("max_age", "60"));
+    assert!(redirect(&browser.authorize(&params).await)
+        .param("code")
+        .is_some());
+    params.pop();
+    params.push(("max_age", "10"));
+    let pending = browser.start(&params).await;
+    assert!(
+        pending.force_authn,
+        "a stale session asks the IdP to authenticate again"
+    );
+    // prompt=login: the IdP must authenticate anew; a Response reusing an hour-old
+    // authentication (an IdP ignoring ForceAuthn) is refused.
+    let mut params = auth_params(&app, "n-l");
+    params.push(("prompt", "login"));
+    let pending = browser.start(&params).await;
+    assert!(pending.force_authn);
+    let mut stale = Assertion::new(&server, &pending, "ada@acme.example");
+    stale.authn_instant = rfc3339(-3600);
+    let response = browser.post_response(&stale.signed()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("fresh sign-in"));
+    let pending = browser.start(&params).await;
+    let mut fresh = Assertion::new(&server, &pending, "ada@acme.example");
+    fresh.authn_instant = rfc3339(0);
+    let back = redirect(&browser.post_response(&fresh.signed()).await);
+    assert!(back.param("code").is_some());
 
     // Refresh rotates; an exchanged refresh token used again ends the grant.
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
@@ -561,8 +621,8 @@ async fn sign_in_flow(db: TestDb) {
         "a code issued before deactivation"
     );
     // The session is gone: authorization goes back to the IdP, which cannot sign them in.
-    let request_id = browser.start(&auth_params(&app, "n-6")).await;
-    let signed = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let pending = browser.start(&auth_params(&app, "n-6")).await;
+    let signed = Assertion::new(&server, &pending, "ada@acme.example").signed();
     let page = browser.post_response(&signed).await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(page.headers().get(header::SET_COOKIE).is_none());
@@ -698,6 +758,38 @@ async fn sign_in_attacks(db: TestDb) {
     .await;
     let mut browser = Browser::new(&server);
 
+    // An entity ID is one connection's: the shared ACS URL, another connection's default, and
+    // one already taken are refused.
+    let cert = std::fs::read_to_string(keys().join("idp1.cert.pem")).unwrap();
+    let (_, taken) = server
+        .op(Method::GET, "/api/v1/orgs/globex/sso-connections", None)
+        .await;
+    for (sp, status) in [
+        (server.url("/saml"), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            taken[0]["sp_entity_id"].as_str().unwrap().to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "https://product.example/sp".to_string(),
+            StatusCode::CREATED,
+        ),
+        (
+            "https://product.example/sp".to_string(),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let (s, body) = server
+            .op(
+                Method::POST,
+                "/api/v1/orgs/acme/sso-connections",
+                Some(json!({"name": "Second", "idp_entity_id": IDP_ISSUER, "sso_url": "https://idp.example/sso",
+                            "certificates": [cert], "sp_entity_id": sp})),
+            )
+            .await;
+        assert_eq!(s, status, "{sp}: {body}");
+    }
+
     // Unknown client, unregistered redirect URI: an error page, never a redirect.
     for params in [
         vec![
@@ -756,20 +848,38 @@ async fn sign_in_attacks(db: TestDb) {
     );
 
     // Responses that must not sign anyone in.
-    let request_id = browser.start(&auth_params(&app, "n")).await;
-    let mut forged = Assertion::new(&server, &request_id, "ada@acme.example");
+    let pending = browser.start(&auth_params(&app, "n")).await;
+    let mut forged = Assertion::new(&server, &pending, "ada@acme.example");
     forged.key = "attacker";
-    let mut wrong_audience = Assertion::new(&server, &request_id, "ada@acme.example");
+    let mut wrong_audience = Assertion::new(&server, &pending, "ada@acme.example");
     wrong_audience.audience = "https://other-sp.example/saml".into();
-    let mut wrong_issuer = Assertion::new(&server, &request_id, "ada@acme.example");
+    // Acme's admin registered Globex's IdP (issuer and certificate are public metadata): a
+    // Response that IdP makes for Globex names Globex's connection, and is no good for Acme.
+    let globex_pending = Browser::new(&server)
+        .start(&auth_params(&globex_app, "n"))
+        .await;
+    assert_ne!(globex_pending.audience, pending.audience);
+    let mut other_tenant = Assertion::new(&server, &pending, "ada@acme.example");
+    other_tenant.audience = globex_pending.audience.clone();
+    let mut wrong_issuer = Assertion::new(&server, &pending, "ada@acme.example");
     wrong_issuer.issuer = "https://evil.example/idp";
-    let mut wrong_recipient = Assertion::new(&server, &request_id, "ada@acme.example");
+    let mut wrong_recipient = Assertion::new(&server, &pending, "ada@acme.example");
     wrong_recipient.recipient = "https://other-sp.example/saml".into();
-    let other_org_user = Assertion::new(&server, &request_id, "gus@globex.example");
-    let unknown_request = Assertion::new(&server, "_never_asked", "ada@acme.example");
+    let other_org_user = Assertion::new(&server, &pending, "gus@globex.example");
+    let never_asked = Pending {
+        id: "_never_asked".into(),
+        audience: pending.audience.clone(),
+        force_authn: false,
+    };
+    let unknown_request = Assertion::new(&server, &never_asked, "ada@acme.example");
     for (what, assertion, status) in [
         ("signed with another key", forged, StatusCode::BAD_REQUEST),
         ("for another SP", wrong_audience, StatusCode::BAD_REQUEST),
+        (
+            "for another organization's connection to the same IdP",
+            other_tenant,
+            StatusCode::BAD_REQUEST,
+        ),
         ("from another issuer", wrong_issuer, StatusCode::BAD_REQUEST),
         (
             "to another recipient",
@@ -799,7 +909,7 @@ async fn sign_in_attacks(db: TestDb) {
     // Login CSRF: a valid Response for a sign-in this browser did not start (the attacker's
     // own, pushed into the victim's browser) opens nothing.
     let mut victim = Browser::new(&server);
-    let csrf = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let csrf = Assertion::new(&server, &pending, "ada@acme.example").signed();
     let response = victim.post_response(&csrf).await;
     assert_eq!(
         response.status(),
@@ -808,7 +918,7 @@ async fn sign_in_attacks(db: TestDb) {
     );
     assert!(victim.cookie.is_none());
     // The failed attempts left the request usable; a good Response completes it, once.
-    let good = Assertion::new(&server, &request_id, "ada@acme.example").signed();
+    let good = Assertion::new(&server, &pending, "ada@acme.example").signed();
     let back = redirect(&browser.post_response(&good).await);
     let code = back.param("code").unwrap().to_string();
     let session = browser.cookie.clone();
@@ -916,7 +1026,8 @@ async fn sign_in_attacks(db: TestDb) {
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-    // Deleting the SSO connection ends the sessions it opened.
+    // Deleting the SSO connection ends the sessions it opened: the next request goes to the
+    // IdP (the organization's remaining connection), with no code from the old session.
     assert!(redirect(&browser.authorize(&auth_params(&app, "n")).await)
         .param("code")
         .is_some());
@@ -932,11 +1043,11 @@ async fn sign_in_attacks(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let back = redirect(&browser.authorize(&auth_params(&app, "n")).await);
-    assert_eq!(
-        back.param("error"),
-        Some("access_denied"),
-        "{}",
-        back.location
-    );
+    let response = browser.authorize(&auth_params(&app, "n")).await;
+    assert_eq!(response.status(), StatusCode::OK, "no session answers");
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("https://idp.example/sso"));
 }

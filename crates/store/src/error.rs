@@ -70,6 +70,10 @@ pub(crate) fn conflict_message(constraint: Option<&str>, message: &str) -> Strin
     let haystack = format!("{} {}", constraint.unwrap_or_default(), message);
     let field = [
         (
+            "sp_entity_id",
+            "another SSO connection already uses this sp_entity_id; each connection needs its own",
+        ),
+        (
             "short_name",
             "an organization with this short_name already exists",
         ),

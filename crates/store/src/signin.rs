@@ -27,8 +27,9 @@ pub struct SsoConnection {
     pub sso_url: String,
     /// The IdP's signing certificates, base64 DER.
     pub certificates: Vec<String>,
-    /// Our entity ID for this IdP when it is not the ACS URL ("relying party identifier").
-    pub sp_entity_id: Option<String>,
+    /// Our entity ID toward this IdP ("Audience URI", "relying party identifier"): one per
+    /// connection across the deployment.
+    pub sp_entity_id: String,
     /// Send AuthnRequests by HTTP-Redirect (DEFLATE) rather than HTTP-POST.
     pub endpoint_compression: bool,
     pub created_at: i64,
@@ -74,6 +75,9 @@ pub struct LoginRequest {
     /// Keyed hash of the cookie set in the browser that started the sign-in: the Response
     /// is accepted only from that browser (no login CSRF with someone else's Response).
     pub browser_hash: String,
+    /// The client asked for a fresh authentication (`prompt=login`, `max_age`): the Response's
+    /// AuthnInstant must not be earlier than this (unix ms).
+    pub auth_not_before: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -175,7 +179,7 @@ struct ConnectionRow {
     idp_entity_id: String,
     sso_url: String,
     certificates: String,
-    sp_entity_id: Option<String>,
+    sp_entity_id: String,
     endpoint_compression: bool,
     created_at: i64,
     updated_at: i64,
@@ -338,13 +342,14 @@ macro_rules! user_is_active {
 }
 
 impl Store {
-    /// Stores a new SAML connection of this organization and audits it.
+    /// Stores a new SAML connection of this organization (with the id the caller chose, as
+    /// its default entity ID names it) and audits it.
     pub async fn create_sso_connection(
         &self,
         connection: &SsoConnection,
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
-        let id = crate::new_id();
+        let id = connection.id.clone();
         let now = now_ms();
         let certificates = serde_json::to_string(&connection.certificates)?;
         write!(self, |p| {
@@ -603,8 +608,8 @@ impl Store {
         write!(self, |p| {
             sqlx::query(
                 "INSERT INTO login_requests (id, org_id, connection_id, client_id, redirect_uri, \
-                 scope, state, nonce, code_challenge, browser_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 scope, state, nonce, code_challenge, browser_hash, auth_not_before, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&request.id)
             .bind(&request.org_id)
@@ -616,6 +621,7 @@ impl Store {
             .bind(&request.nonce)
             .bind(&request.code_challenge)
             .bind(&request.browser_hash)
+            .bind(request.auth_not_before)
             .bind(request.created_at)
             .bind(request.expires_at)
             .execute(p)
@@ -631,7 +637,7 @@ impl Store {
         Ok(read!(self, |p| {
             sqlx::query_as(
                 "SELECT id, org_id, connection_id, client_id, redirect_uri, scope, state, nonce, \
-                 code_challenge, browser_hash, created_at, expires_at FROM login_requests \
+                 code_challenge, browser_hash, auth_not_before, created_at, expires_at FROM login_requests \
                  WHERE id = $1 AND expires_at > $2",
             )
             .bind(id)

@@ -43,7 +43,8 @@ pub struct SsoConnectionView {
     pub certificates: Vec<CertificateView>,
     /// Paste into the IdP: where it posts Responses ("Single sign-on URL", "Reply URL").
     pub acs_url: String,
-    /// Paste into the IdP: the audience ("Audience URI", "Identifier (Entity ID)").
+    /// Paste into the IdP: the audience ("Audience URI", "Identifier (Entity ID)"). Each
+    /// connection has its own, so an IdP's assertions for one organization are good for no other.
     pub sp_entity_id: String,
     pub endpoint_compression: bool,
     pub created_at: String,
@@ -60,14 +61,15 @@ pub struct CreateSsoConnection {
     pub sso_url: String,
     /// 1–5 signing certificates, PEM or base64 DER.
     pub certificates: Vec<String>,
-    /// Our entity ID toward this IdP when it is not the ACS URL ("relying party identifier").
+    /// Our entity ID toward this IdP, when the IdP needs a particular one ("relying party
+    /// identifier"); unique across the deployment. Default: `{public_url}/saml/{connection id}`.
     pub sp_entity_id: Option<String>,
     /// Send AuthnRequests by HTTP-Redirect with DEFLATE; HTTP-POST otherwise (default false).
     pub endpoint_compression: Option<bool>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
-    let acs_url = format!("{}/saml", state.public_url);
+    let acs_url = crate::oidc::acs_url(state);
     let certificates = c
         .certificates
         .iter()
@@ -79,7 +81,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         })
         .collect();
     SsoConnectionView {
-        sp_entity_id: c.sp_entity_id.unwrap_or_else(|| acs_url.clone()),
+        sp_entity_id: c.sp_entity_id,
         acs_url,
         id: c.id,
         name: c.name,
@@ -147,9 +149,24 @@ pub async fn create(
     }
     validate::label("idp_entity_id", &input.idp_entity_id, 1000)?;
     validate::browser_url("sso_url", &input.sso_url)?;
-    if let Some(sp) = &input.sp_entity_id {
-        validate::label("sp_entity_id", sp, 1000)?;
-    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let generated = format!("{}/saml/", state.public_url);
+    let sp_entity_id = match input.sp_entity_id {
+        Some(sp) => {
+            validate::label("sp_entity_id", &sp, 1000)?;
+            // The shared ACS URL, or a default of another connection, would let one IdP's
+            // assertions count for two organizations.
+            if sp.trim_end_matches('/') == crate::oidc::acs_url(&state)
+                || sp.starts_with(&generated)
+            {
+                return Err(ApiError::invalid(format!(
+                    "sp_entity_id {sp:?} is reserved: leave it out to get this connection's own, or choose another"
+                )));
+            }
+            sp
+        }
+        None => format!("{generated}{id}"),
+    };
     if !(1..=5).contains(&input.certificates.len()) {
         return Err(ApiError::invalid(
             "certificates must hold 1 to 5 of the IdP's signing certificates (PEM or base64)",
@@ -174,14 +191,14 @@ pub async fn create(
         certificates.push(base64::engine::general_purpose::STANDARD.encode(&cert.der));
     }
     let draft = SsoConnection {
-        id: String::new(),
+        id,
         org_id: org.id.clone(),
         name: input.name,
         kind,
         idp_entity_id: input.idp_entity_id.trim().to_string(),
         sso_url: input.sso_url,
         certificates,
-        sp_entity_id: input.sp_entity_id,
+        sp_entity_id,
         endpoint_compression: input.endpoint_compression.unwrap_or(false),
         created_at: now,
         updated_at: now,

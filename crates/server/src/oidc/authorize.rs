@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
 use lanyard_saml::response::{self, Expected};
-use lanyard_store::{AuthCode, GrantRefusal, LoginRequest, SignIn, SsoConnection};
+use lanyard_store::{AuthCode, GrantRefusal, LoginRequest, SignIn};
 use serde::Deserialize;
 
 use super::page::{auto_post, error_page};
@@ -38,6 +38,7 @@ pub struct AuthorizeQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    max_age: Option<String>,
     organization: Option<String>,
     /// Request objects are not supported; their presence is an error, not silently ignored.
     request: Option<String>,
@@ -202,6 +203,24 @@ pub async fn authorize(
         }
     }
     let prompt: Vec<&str> = q.prompt.as_deref().unwrap_or("").split(' ').collect();
+    let max_age_ms = match q.max_age.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(seconds)) => Some(i64::from(seconds) * 1000),
+        Some(Err(_)) => {
+            return fail(
+                "invalid_request",
+                "max_age must be a whole number of seconds",
+            )
+        }
+    };
+    let now = lanyard_store::now_ms();
+    // The earliest authentication the client accepts (OIDC Core §3.1.2.1): a new one for
+    // prompt=login, one within max_age otherwise.
+    let auth_not_before = match (prompt.contains(&"login"), max_age_ms) {
+        (true, _) => Some(now - response::DEFAULT_CLOCK_SKEW_MS),
+        (false, Some(max_age)) => Some(now - max_age),
+        (false, None) => None,
+    };
     let force_login = prompt.contains(&"login");
     if prompt.contains(&"none") && (force_login || prompt.contains(&"consent")) {
         return fail(
@@ -215,7 +234,10 @@ pub async fn authorize(
         if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
             let hash = state.secrets.hash_secret(secret);
             match state.store.session_by_hash(&hash).await {
-                Ok(Some(session)) if session.org_id == client.org_id => {
+                Ok(Some(session))
+                    if session.org_id == client.org_id
+                        && auth_not_before.is_none_or(|t| session.auth_time >= t) =>
+                {
                     let code = random_token("lyc_", 32);
                     let draft = AuthCode {
                         org_id: client.org_id.clone(),
@@ -260,7 +282,6 @@ pub async fn authorize(
             "the organization has no SSO connection; an admin must add its identity provider",
         );
     };
-    let now = lanyard_store::now_ms();
     // An xs:ID: a letter or underscore first.
     let request_id = format!("_{}", uuid::Uuid::new_v4().simple());
     let browser_secret = random_token("lyb_", 24);
@@ -275,6 +296,7 @@ pub async fn authorize(
         nonce: q.nonce.clone(),
         code_challenge: challenge,
         browser_hash: state.secrets.hash_secret(&browser_secret),
+        auth_not_before,
         created_at: now,
         expires_at: now + LOGIN_REQUEST_TTL_MS,
     };
@@ -282,15 +304,14 @@ pub async fn authorize(
         return store_failure(&e);
     }
     let acs_url = acs_url(&state);
-    let sp_entity_id = sp_entity_id(&state, connection);
     let request = lanyard_saml::requests::AuthnRequest {
         id: &request_id,
         issue_instant: now,
         destination: &connection.sso_url,
-        sp_entity_id: &sp_entity_id,
+        sp_entity_id: &connection.sp_entity_id,
         acs_url: &acs_url,
         name_id_format: None,
-        force_authn: force_login,
+        force_authn: auth_not_before.is_some(),
     };
     let xml = request.to_xml();
     let mut response = if connection.endpoint_compression {
@@ -339,16 +360,9 @@ fn is_s256_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn acs_url(state: &AppState) -> String {
+/// The Assertion Consumer Service URL: Destination and Recipient of every Response.
+pub fn acs_url(state: &AppState) -> String {
     format!("{}/saml", state.public_url)
-}
-
-/// Our entity ID toward this IdP: the connection's override, else the ACS URL.
-fn sp_entity_id(state: &AppState, connection: &SsoConnection) -> String {
-    connection
-        .sp_entity_id
-        .clone()
-        .unwrap_or_else(|| acs_url(state))
 }
 
 fn store_failure(e: &lanyard_store::StoreError) -> Response {
@@ -475,9 +489,8 @@ pub async fn acs(
         .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
         .collect();
     let acs_url = acs_url(&state);
-    let sp_entity_id = sp_entity_id(&state, &connection);
     let expected = response::Connection {
-        sp_entity_id: &sp_entity_id,
+        sp_entity_id: &connection.sp_entity_id,
         acs_url: &acs_url,
         idp_issuer: &connection.idp_entity_id,
         certificates: &certificates,
@@ -499,6 +512,21 @@ pub async fn acs(
             )
         }
     };
+    if pending
+        .auth_not_before
+        .is_some_and(|t| identity.authn_instant < t)
+    {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "The app asked for a fresh sign-in, but the identity provider reused an earlier one. Sign in again; an admin may need to let the identity provider honour forced re-authentication.",
+            &format!(
+                "connection {}: AuthnInstant {} is before the required {}",
+                connection.id,
+                identity.authn_instant,
+                pending.auth_not_before.unwrap_or_default()
+            ),
+        );
+    }
     let emails = identity_emails(&identity);
     let user_id = match state
         .store
@@ -529,7 +557,7 @@ pub async fn acs(
         code_hash: &code_hash,
         code_expires_at: now + CODE_TTL_MS,
     };
-    let auth_time = identity.issue_instant.min(now);
+    let auth_time = identity.authn_instant.min(now);
     match state
         .store
         .complete_sign_in(&pending, &user_id, auth_time, &sign_in)

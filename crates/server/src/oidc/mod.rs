@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+pub use authorize::acs_url;
 pub use error::OAuthError;
 pub use keys::IdTokenKeys;
 

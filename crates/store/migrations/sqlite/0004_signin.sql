@@ -3,6 +3,7 @@
 -- tokens. Kept in step with the other dialect's 0004_signin.sql.
 
 -- An organization's SAML IdP ("SSO provider"). Certificates are base64 DER in a JSON array.
+-- `sp_entity_id` is our entity ID toward this IdP (the audience its assertions must name).
 CREATE TABLE sso_connections (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
@@ -11,13 +12,16 @@ CREATE TABLE sso_connections (
     idp_entity_id TEXT NOT NULL,
     sso_url TEXT NOT NULL,
     certificates TEXT NOT NULL,
-    sp_entity_id TEXT,
+    sp_entity_id TEXT NOT NULL,
     endpoint_compression BOOLEAN NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX sso_connections_org ON sso_connections (org_id, created_at);
 CREATE INDEX sso_connections_issuer ON sso_connections (idp_entity_id);
+-- An audience names one connection: a Response an IdP issued for one organization can never
+-- be accepted for another that registered the same IdP.
+CREATE UNIQUE INDEX sso_connections_sp_entity_id ON sso_connections (sp_entity_id);
 
 -- OAuth clients of an organization: the product's apps. Redirect URIs are a JSON array; a
 -- public client has no secret and must use PKCE.
@@ -56,6 +60,7 @@ CREATE TABLE login_requests (
     nonce TEXT,
     code_challenge TEXT,
     browser_hash TEXT NOT NULL,
+    auth_not_before BIGINT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
