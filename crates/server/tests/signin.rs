@@ -1051,3 +1051,180 @@ async fn sign_in_attacks(db: TestDb) {
         .unwrap()
         .contains("https://idp.example/sso"));
 }
+
+both_backends!(deactivation_wins_against_running_grants, deactivation_race);
+
+/// Refreshes a grant in a loop until refused or told to stop; returns every access token it
+/// was given and the last refresh token.
+async fn refresh_loop(
+    base: String,
+    id: String,
+    secret: String,
+    mut refresh: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (Vec<String>, String) {
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let response = http
+            .post(format!("{base}/auth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        if status != StatusCode::OK {
+            assert_eq!(body["error"], json!("invalid_grant"), "{status}: {body}");
+            break;
+        }
+        seen.push(body["access_token"].as_str().unwrap().to_string());
+        refresh = body["refresh_token"].as_str().unwrap().to_string();
+    }
+    (seen, refresh)
+}
+
+/// Grants being refreshed in a loop while the IdP deactivates the user: the deactivation goes
+/// through (no deadlock, no 500) and no token issued at any point survives it. A revocation
+/// racing the refreshes of its grant ends the pair they were making.
+async fn deactivation_race(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, _, scim_auth) = setup(&server, "acme").await;
+    let ada = scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example", "active": true}),
+    )
+    .await;
+    let ada_id = ada["id"].as_str().unwrap().to_string();
+    let mut browser = Browser::new(&server);
+    let mut first = Some(sign_in(&mut browser, &app, "ada@acme.example").await);
+    for round in 0..3 {
+        let mut grants = Vec::new();
+        for i in 0..6 {
+            let code = match first.take() {
+                Some(code) => code,
+                None => {
+                    let nonce = format!("r{round}-{i}");
+                    let back = redirect(&browser.authorize(&auth_params(&app, &nonce)).await);
+                    back.param("code").unwrap().to_string()
+                }
+            };
+            let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+            assert_eq!(s, StatusCode::OK, "{tokens}");
+            grants.push(tokens);
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let loops: Vec<_> = grants
+            .iter()
+            .map(|g| {
+                tokio::spawn(refresh_loop(
+                    server.base.clone(),
+                    app.id.clone(),
+                    app.secret.clone().unwrap(),
+                    g["refresh_token"].as_str().unwrap().to_string(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let (s, body) = server
+            .call(
+                Method::PATCH,
+                &format!("/scim/v2/Users/{ada_id}"),
+                Some(&scim_auth),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+                ),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "round {round}: deactivation under load: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut issued = 0;
+        for (grant, handle) in grants.iter().zip(loops) {
+            let (seen, last) = handle.await.unwrap();
+            issued += seen.len();
+            for access in seen
+                .iter()
+                .chain([grant["access_token"].as_str().unwrap().to_string()].iter())
+            {
+                assert_eq!(
+                    userinfo(&server, access).await.0,
+                    StatusCode::UNAUTHORIZED,
+                    "round {round}"
+                );
+            }
+            let (s, _) = token(
+                &server,
+                &app,
+                &[("grant_type", "refresh_token"), ("refresh_token", &last)],
+            )
+            .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "round {round}");
+        }
+        assert!(
+            issued > 0,
+            "round {round}: the refreshes ran before the deactivation"
+        );
+        scim(
+            &server,
+            &scim_auth,
+            Method::PATCH,
+            &format!("/Users/{ada_id}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+        )
+        .await;
+        first = Some(sign_in(&mut browser, &app, "ada@acme.example").await);
+    }
+
+    // Revocation against running refreshes of the same grant.
+    let (s, tokens) = token(&server, &app, &redeem(&first.take().unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handle = tokio::spawn(refresh_loop(
+        server.base.clone(),
+        app.id.clone(),
+        app.secret.clone().unwrap(),
+        tokens["refresh_token"].as_str().unwrap().to_string(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The original refresh token was exchanged already: revoking it still ends the grant.
+    let revoked = reqwest::Client::new()
+        .post(server.url("/auth/revoke"))
+        .basic_auth(&app.id, app.secret.as_deref())
+        .form(&[("token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, last) = handle.await.unwrap();
+    for access in &seen {
+        assert_eq!(
+            userinfo(&server, access).await.0,
+            StatusCode::UNAUTHORIZED,
+            "after revocation"
+        );
+    }
+    let (s, _) = token(
+        &server,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &last)],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "after revocation");
+}

@@ -329,6 +329,38 @@ macro_rules! insert_code {
     }};
 }
 
+/// Serializes everything that changes one grant's tokens (refresh, reuse detection,
+/// revocation) on PostgreSQL: without it, a revocation's snapshot misses the pair a concurrent
+/// refresh is inserting. SQLite's single writer serializes already.
+macro_rules! lock_grant {
+    ($tx:expr, $backend:expr, $grant_id:expr) => {{
+        if $backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('oauth_grant:' || $1))")
+                .bind($grant_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// Whether the client is still registered and not revoked, read under a shared lock so a
+/// revocation in flight is waited for (it deletes the client's codes and tokens after it).
+macro_rules! client_is_live {
+    ($tx:expr, $backend:expr, $client_id:expr) => {{
+        let lock = match $backend {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        };
+        let revoked: Option<Option<i64>> = sqlx::query_scalar(&format!(
+            "SELECT revoked_at FROM oauth_clients WHERE id = $1{lock}"
+        ))
+        .bind($client_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        matches!(revoked, Some(None))
+    }};
+}
+
 /// Whether the user may be issued anything now (read under the shared lock).
 macro_rules! user_is_active {
     ($tx:expr, $backend:expr, $org_id:expr, $user_id:expr) => {{
@@ -687,6 +719,9 @@ impl Store {
                 tx.commit().await?;
                 return Ok(Err(GrantRefusal::UserInactive));
             }
+            if !client_is_live!(tx, backend, &request.client_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             sqlx::query(
                 "INSERT INTO sessions (id, secret_hash, org_id, user_id, connection_id, auth_time, \
                  created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -798,6 +833,9 @@ impl Store {
             if !user_is_active!(tx, backend, &code.org_id, &code.user_id) {
                 return Ok(Err(GrantRefusal::UserInactive));
             }
+            if !client_is_live!(tx, backend, &code.client_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             if let Some(session_id) = &code.session_id {
                 let live: Option<i64> = sqlx::query_scalar(&format!(
                     "SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2{}",
@@ -841,15 +879,20 @@ impl Store {
             }
             // The user's row first, as deactivation takes it before their codes and tokens:
             // the other order could deadlock with it on PostgreSQL.
-            let owner: Option<(String, String)> =
-                sqlx::query_as("SELECT org_id, user_id FROM oauth_codes WHERE code_hash = $1")
-                    .bind(code_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some((org_id, user_id)) = owner else {
+            let owner: Option<(String, String, String)> = sqlx::query_as(
+                "SELECT org_id, user_id, grant_id FROM oauth_codes WHERE code_hash = $1",
+            )
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((org_id, user_id, grant_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
             let active = user_is_active!(tx, backend, &org_id, &user_id);
+            lock_grant!(tx, backend, &grant_id);
+            if !client_is_live!(tx, backend, client_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             let row: Option<Row> = sqlx::query_as(&format!(
                 "SELECT org_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
                  code_challenge, auth_time, expires_at, grant_id, used_at FROM oauth_codes \
@@ -915,16 +958,21 @@ impl Store {
         write!(self, |p| {
             let mut tx = p.begin().await?;
             // The user's row first, as in `redeem_code`.
-            let owner: Option<(String, String)> = sqlx::query_as(
-                "SELECT org_id, user_id FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'",
+            let owner: Option<(String, String, String)> = sqlx::query_as(
+                "SELECT org_id, user_id, grant_id FROM oauth_tokens \
+                 WHERE token_hash = $1 AND kind = 'refresh'",
             )
             .bind(token_hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((org_id, user_id)) = owner else {
+            let Some((org_id, user_id, grant_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
             let active = user_is_active!(tx, backend, &org_id, &user_id);
+            lock_grant!(tx, backend, &grant_id);
+            if !client_is_live!(tx, backend, client_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             let row: Option<OAuthToken> = sqlx::query_as(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = $1 AND kind = 'refresh'{}",
                 for_update(backend)
@@ -977,8 +1025,9 @@ impl Store {
         Ok(read!(self, |p| {
             sqlx::query_as(&format!(
                 "SELECT {} FROM oauth_tokens t JOIN users u ON u.id = t.user_id \
+                 JOIN oauth_clients c ON c.id = t.client_id \
                  WHERE t.token_hash = $1 AND t.kind = 'access' AND t.revoked_at IS NULL \
-                 AND t.expires_at > $2 AND u.active",
+                 AND t.expires_at > $2 AND u.active AND c.revoked_at IS NULL",
                 TOKEN_COLUMNS
                     .split(", ")
                     .map(|c| format!("t.{c}"))
@@ -996,6 +1045,7 @@ impl Store {
     /// refresh token takes its whole grant with it. Unknown tokens are not an error.
     pub async fn revoke_token(&self, token_hash: &str, client_id: &str) -> Result<()> {
         let now = now_ms();
+        let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
             let row: Option<(String, String)> = sqlx::query_as(
@@ -1005,6 +1055,9 @@ impl Store {
             .bind(client_id)
             .fetch_optional(&mut *tx)
             .await?;
+            if let Some((_, grant_id)) = &row {
+                lock_grant!(tx, backend, grant_id);
+            }
             match row {
                 Some((kind, grant_id)) if kind == "refresh" => {
                     sqlx::query("UPDATE oauth_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
