@@ -195,7 +195,25 @@ impl<'s> Browser<'s> {
     async fn start(&mut self, params: &[(&str, &str)]) -> Pending {
         let response = self.authorize(params).await;
         assert_eq!(response.status(), StatusCode::OK);
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
         let html = response.text().await.unwrap();
+        // The page's one script is the one its content policy allows, by hash.
+        let script = html
+            .split("<script>")
+            .nth(1)
+            .unwrap()
+            .split("</script>")
+            .next()
+            .unwrap();
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, script.as_bytes());
+        assert!(
+            policy.contains(&format!("script-src 'sha256-{}'", STANDARD.encode(hash))),
+            "{policy}"
+        );
         let value = html
             .split("name=\"SAMLRequest\" value=\"")
             .nth(1)
@@ -984,6 +1002,13 @@ async fn sign_in_attacks(db: TestDb) {
         userinfo(&server, "lya_forged").await.0,
         StatusCode::UNAUTHORIZED
     );
+    let bare = reqwest::get(server.url("/auth/userinfo")).await.unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bare.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"lanyard\"",
+        "no error code without credentials (RFC 6750 §3.1)"
+    );
     let as_secret = App {
         id: app.id.clone(),
         secret: Some(access.clone()),
@@ -1227,4 +1252,136 @@ async fn deactivation_race(db: TestDb) {
     )
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "after revocation");
+}
+
+both_backends!(every_path_that_ends_access_ends_sign_in, every_ending_path);
+
+/// Each way a user (or the app) can be cut off ends what was issued: SCIM PUT (Okta's full
+/// replace) and Bulk deactivation, SCIM and admin deletion, and revoking the client.
+async fn every_ending_path(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, _, scim_auth) = setup(&server, "acme").await;
+    for (i, path) in [
+        "scim put",
+        "bulk",
+        "scim delete",
+        "admin delete",
+        "client revoked",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user_name = format!("u{i}@acme.example");
+        let user = scim(
+            &server,
+            &scim_auth,
+            Method::POST,
+            "/Users",
+            json!({"userName": user_name, "active": true}),
+        )
+        .await;
+        let id = user["id"].as_str().unwrap().to_string();
+        let mut browser = Browser::new(&server);
+        let code = sign_in(&mut browser, &app, &user_name).await;
+        let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {tokens}");
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(userinfo(&server, access).await.0, StatusCode::OK, "{path}");
+        match path {
+            "scim put" => {
+                scim(
+                    &server,
+                    &scim_auth,
+                    Method::PUT,
+                    &format!("/Users/{id}"),
+                    json!({"userName": user_name, "active": false}),
+                )
+                .await;
+            }
+            "bulk" => {
+                let body = scim(
+                    &server,
+                    &scim_auth,
+                    Method::POST,
+                    "/Bulk",
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                           "Operations": [{"method": "PATCH", "path": format!("/Users/{id}"),
+                               "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                        "Operations": [{"op": "replace", "path": "active", "value": false}]}}]}),
+                )
+                .await;
+                assert_eq!(body["Operations"][0]["status"], json!("200"), "{body}");
+            }
+            "scim delete" => {
+                let (s, _) = server
+                    .call(
+                        Method::DELETE,
+                        &format!("/scim/v2/Users/{id}"),
+                        Some(&scim_auth),
+                        None,
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::NO_CONTENT);
+            }
+            "admin delete" => {
+                let (s, _) = server
+                    .op(
+                        Method::DELETE,
+                        &format!("/api/v1/orgs/acme/users/{id}"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::NO_CONTENT);
+            }
+            _ => {
+                let (s, _) = server
+                    .op(
+                        Method::DELETE,
+                        &format!("/api/v1/orgs/acme/oauth-clients/{}", app.id),
+                        None,
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::NO_CONTENT);
+            }
+        }
+        assert_eq!(
+            userinfo(&server, access).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (s, body) = token(
+            &server,
+            &app,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+        if path == "client revoked" {
+            assert_eq!(
+                (s, body["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+            );
+            let response = browser.authorize(&auth_params(&app, "n")).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "a revoked client starts nothing"
+            );
+        } else {
+            assert_eq!(
+                (s, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+                "{path}"
+            );
+            let response = browser.authorize(&auth_params(&app, "n")).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{path}: the session is gone"
+            );
+        }
+    }
 }

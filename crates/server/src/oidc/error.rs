@@ -66,6 +66,9 @@ impl IntoResponse for OAuthError {
         if self.status == StatusCode::UNAUTHORIZED {
             let challenge = if self.error == "invalid_client" {
                 "Basic realm=\"lanyard\"".to_string()
+            } else if self.error == "invalid_request" {
+                // No credentials at all: the challenge names no error (RFC 6750 §3.1).
+                "Bearer realm=\"lanyard\"".to_string()
             } else {
                 format!("Bearer error=\"{}\"", self.error)
             };

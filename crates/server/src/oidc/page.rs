@@ -1,8 +1,41 @@
 //! The HTML a browser sees when a sign-in cannot go on: what happened, what to do, and a
 //! reference to quote to an admin (the log line with the details carries the same reference).
 
-use axum::http::{header, HeaderValue, StatusCode};
+use std::sync::LazyLock;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// The one script a page runs: submitting the SAML form. Allowed by its hash, so nothing
+/// injected could run.
+const SUBMIT_SCRIPT: &str = "document.forms[0].submit()";
+
+static SUBMIT_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, SUBMIT_SCRIPT.as_bytes());
+    let policy = format!(
+        "default-src 'none'; script-src 'sha256-{}'; frame-ancestors 'none'; base-uri 'none'",
+        STANDARD.encode(hash)
+    );
+    HeaderValue::from_str(&policy).expect("a CSP header value")
+});
+
+/// Headers every page carries: no caching, no framing, no sniffing, no referrer (the page's
+/// URL may carry a SAMLRequest or authorization parameters), and a content policy.
+fn page_headers(headers: &mut HeaderMap, policy: HeaderValue) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -22,9 +55,12 @@ pub fn error_page(status: StatusCode, message: &str, detail: &str) -> Response {
         escape(message)
     );
     let mut response = (status, Html(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page_headers(
+        response.headers_mut(),
+        HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
     response
 }
 
@@ -42,13 +78,12 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
         .collect();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
-         <body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
-         <noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
+         <body><form method=\"post\" action=\"{}\">{inputs}\
+         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <script>{SUBMIT_SCRIPT}</script></body></html>",
         escape(action)
     );
     let mut response = Html(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page_headers(response.headers_mut(), SUBMIT_CSP.clone());
     response
 }
