@@ -26,6 +26,7 @@ pub const TOKENS_MANAGE: &str = "tokens.manage";
 pub const AUDIT_VIEW: &str = "audit.view";
 pub const SSO_VIEW: &str = "sso.provider.view";
 pub const SSO_ADD: &str = "sso.provider.add";
+pub const SSO_EDIT: &str = "sso.provider.edit";
 pub const SSO_DELETE: &str = "sso.provider.delete";
 pub const APPS_MANAGE: &str = "apps.manage";
 

@@ -355,6 +355,31 @@ async fn setup(server: &Server, org: &str) -> (App, App, String) {
         json!(server.url(&format!("/saml/{id}"))),
         "each connection has its own entity ID"
     );
+    // Its SP metadata is at that address, for IdPs that import it.
+    let metadata = reqwest::get(connection["sp_metadata_url"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(metadata.status(), StatusCode::OK);
+    assert_eq!(
+        metadata.headers()[header::CONTENT_TYPE],
+        "application/samlmetadata+xml"
+    );
+    let xml = metadata.text().await.unwrap();
+    assert!(
+        xml.contains(&format!(
+            "entityID=\"{}\"",
+            connection["sp_entity_id"].as_str().unwrap()
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("Location=\"{}\"", server.url("/saml"))),
+        "{xml}"
+    );
+    for unknown in ["/saml/0b7f3c1e-8d2a-4c55-9e61-3f2a7b9c0d14", "/saml/x%00y"] {
+        let missing = reqwest::get(server.url(unknown)).await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{unknown}");
+    }
     let mut apps = Vec::new();
     for public in [false, true] {
         let (s, app) = server
@@ -1384,4 +1409,138 @@ async fn every_ending_path(db: TestDb) {
             );
         }
     }
+}
+
+both_backends!(certificates_roll_over, certificate_rollover);
+
+/// A whole sign-in attempt with a Response signed by `key`: the status `/saml` answers.
+async fn attempt(server: &Server, app: &App, key: &'static str) -> StatusCode {
+    let mut browser = Browser::new(server);
+    let pending = browser.start(&auth_params(app, "n")).await;
+    let mut assertion = Assertion::new(server, &pending, "ada@acme.example");
+    assertion.key = key;
+    browser.post_response(&assertion.signed()).await.status()
+}
+
+/// An IdP's signing certificate is rolled over the way the guides describe: the next one is
+/// added beside the current one, then the old one removed; a bad change changes nothing; the
+/// edit needs sso.provider.edit in the connection's own organization.
+async fn certificate_rollover(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, _, scim_auth) = setup(&server, "acme").await;
+    server.create_org("globex").await;
+    scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example"}),
+    )
+    .await;
+    let (_, list) = server
+        .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
+        .await;
+    let path = format!(
+        "/api/v1/orgs/acme/sso-connections/{}",
+        list[0]["id"].as_str().unwrap()
+    );
+    let pem =
+        |name: &str| std::fs::read_to_string(keys().join(format!("{name}.cert.pem"))).unwrap();
+    assert_eq!(
+        attempt(&server, &app, "idp2").await,
+        StatusCode::BAD_REQUEST,
+        "not configured yet"
+    );
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &path,
+            Some(json!({"certificates": [pem("idp1"), pem("idp2")]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(attempt(&server, &app, "idp1").await, StatusCode::SEE_OTHER);
+    assert_eq!(attempt(&server, &app, "idp2").await, StatusCode::SEE_OTHER);
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &path,
+            Some(json!({"certificates": [pem("idp2")]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        attempt(&server, &app, "idp1").await,
+        StatusCode::BAD_REQUEST,
+        "the old certificate is gone"
+    );
+    assert_eq!(attempt(&server, &app, "idp2").await, StatusCode::SEE_OTHER);
+    // Refused changes leave it as it was.
+    for bad in [
+        json!({"certificates": []}),
+        json!({"certificates": ["not a certificate"]}),
+        json!({"sso_url": "http://idp.example/sso"}),
+        json!({"sp_entity_id": server.url("/saml")}),
+        json!({"surprise": true}),
+    ] {
+        let (s, body) = server.op(Method::PATCH, &path, Some(bad.clone())).await;
+        assert!(
+            s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::BAD_REQUEST,
+            "{bad}: {s} {body}"
+        );
+    }
+    assert_eq!(attempt(&server, &app, "idp2").await, StatusCode::SEE_OTHER);
+    // Permissions and organizations.
+    let viewer = server.access_key_with("acme", &["sso.provider.view"]).await;
+    let (s, _) = server
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&viewer),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let editor = server.access_key_with("acme", &["sso.provider.edit"]).await;
+    let (s, body) = server
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&editor),
+            Some(json!({"name": "Okta (new)"})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["name"].as_str()),
+        (StatusCode::OK, Some("Okta (new)"))
+    );
+    let outsider = server
+        .access_key_with("globex", &["sso.provider.edit", "sso.provider.view"])
+        .await;
+    let foreign = path.replace("/orgs/acme/", "/orgs/globex/");
+    for (method, p) in [
+        (Method::PATCH, &foreign),
+        (Method::GET, &foreign),
+        (Method::PATCH, &path),
+    ] {
+        let (s, _) = server
+            .call(
+                method.clone(),
+                p,
+                Some(&outsider),
+                Some(json!({"name": "mine"})),
+            )
+            .await;
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN,
+            "{method} {p}: {s}"
+        );
+        assert_ne!(s, StatusCode::OK);
+    }
+    let (_, after) = server.op(Method::GET, &path, None).await;
+    assert_eq!(after["name"], json!("Okta (new)"));
 }

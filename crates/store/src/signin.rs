@@ -410,6 +410,45 @@ impl Store {
         self.get_sso_connection(&connection.org_id, &id).await
     }
 
+    /// Stores a changed SAML connection (all fields but its id, organization and creation)
+    /// and audits it.
+    pub async fn update_sso_connection(
+        &self,
+        connection: &SsoConnection,
+        audit: &AuditEvent,
+    ) -> Result<SsoConnection> {
+        let certificates = serde_json::to_string(&connection.certificates)?;
+        let mut audit = audit.clone();
+        audit.target.get_or_insert_with(|| connection.id.clone());
+        write!(self, |p| {
+            let mut tx = p.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, sso_url = $4, \
+                 certificates = $5, sp_entity_id = $6, endpoint_compression = $7, updated_at = $8 \
+                 WHERE org_id = $9 AND id = $10",
+            )
+            .bind(&connection.name)
+            .bind(&connection.kind)
+            .bind(&connection.idp_entity_id)
+            .bind(&connection.sso_url)
+            .bind(&certificates)
+            .bind(&connection.sp_entity_id)
+            .bind(connection.endpoint_compression)
+            .bind(connection.updated_at)
+            .bind(&connection.org_id)
+            .bind(&connection.id)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(&mut *tx, &audit, Some(connection.org_id.as_str()))?;
+            tx.commit().await?;
+        });
+        self.get_sso_connection(&connection.org_id, &connection.id)
+            .await
+    }
+
     /// One SAML connection of this organization.
     pub async fn get_sso_connection(&self, org_id: &str, id: &str) -> Result<SsoConnection> {
         let row: Option<ConnectionRow> = read!(self, |p| {
@@ -422,6 +461,19 @@ impl Store {
             .await
         })?;
         row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// A SAML connection by id alone: for its public SP metadata, which names no organization.
+    pub async fn sso_connection_by_id(&self, id: &str) -> Result<Option<SsoConnection>> {
+        let row: Option<ConnectionRow> = read!(self, |p| {
+            sqlx::query_as(&format!(
+                "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(SsoConnection::try_from).transpose()
     }
 
     /// This organization's SAML connections, oldest first.

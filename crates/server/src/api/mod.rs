@@ -81,7 +81,11 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             scim_extensions::delete
         ))
         .routes(routes!(sso_connections::list, sso_connections::create))
-        .routes(routes!(sso_connections::get, sso_connections::delete))
+        .routes(routes!(
+            sso_connections::get,
+            sso_connections::update,
+            sso_connections::delete
+        ))
         .routes(routes!(oauth_clients::list, oauth_clients::create))
         .routes(routes!(oauth_clients::revoke))
         .split_for_parts();

@@ -14,7 +14,7 @@ use super::timestamp;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
-use crate::permissions::{SSO_ADD, SSO_DELETE, SSO_VIEW};
+use crate::permissions::{SSO_ADD, SSO_DELETE, SSO_EDIT, SSO_VIEW};
 use crate::state::AppState;
 use crate::validate;
 
@@ -46,6 +46,8 @@ pub struct SsoConnectionView {
     /// Paste into the IdP: the audience ("Audience URI", "Identifier (Entity ID)"). Each
     /// connection has its own, so an IdP's assertions for one organization are good for no other.
     pub sp_entity_id: String,
+    /// Our SP metadata for this connection, for IdPs that import it.
+    pub sp_metadata_url: String,
     pub endpoint_compression: bool,
     pub created_at: String,
 }
@@ -82,6 +84,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         .collect();
     SsoConnectionView {
         sp_entity_id: c.sp_entity_id,
+        sp_metadata_url: format!("{}/saml/{}", state.public_url, c.id),
         acs_url,
         id: c.id,
         name: c.name,
@@ -139,42 +142,79 @@ pub async fn create(
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "sso_connection.create", SSO_ADD)
         .await?;
-    validate::label("name", &input.name, 100)?;
-    let kind = input.kind.unwrap_or_else(|| "generic".into());
-    if !KINDS.contains(&kind.as_str()) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = lanyard_store::now_ms();
+    let draft = checked(
+        &state,
+        SsoConnection {
+            sp_entity_id: format!("{}/saml/{id}", state.public_url),
+            id,
+            org_id: org.id.clone(),
+            name: input.name,
+            kind: input.kind.unwrap_or_else(|| "generic".into()),
+            idp_entity_id: input.idp_entity_id,
+            sso_url: input.sso_url,
+            certificates: input.certificates,
+            endpoint_compression: input.endpoint_compression.unwrap_or(false),
+            created_at: now,
+            updated_at: now,
+        },
+        input.sp_entity_id,
+    )?;
+    let mut audit = who.audit("sso_connection.create");
+    audit.detail = serde_json::json!({ "name": draft.name, "idp_entity_id": draft.idp_entity_id });
+    let created = state.store.create_sso_connection(&draft, &audit).await?;
+    let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
+    let mut response = (StatusCode::CREATED, Json(view(&state, created))).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// The connection as it will be stored, once every field passes: certificates re-encoded as
+/// base64 DER; `sp_entity_id`, when given, replacing the connection's own.
+fn checked(
+    state: &AppState,
+    mut c: SsoConnection,
+    sp_entity_id: Option<String>,
+) -> ApiResult<SsoConnection> {
+    validate::label("name", &c.name, 100)?;
+    if !KINDS.contains(&c.kind.as_str()) {
         return Err(ApiError::invalid(format!(
-            "kind {kind:?} is not one of {}",
+            "kind {:?} is not one of {}",
+            c.kind,
             KINDS.join(", ")
         )));
     }
-    validate::label("idp_entity_id", &input.idp_entity_id, 1000)?;
-    validate::browser_url("sso_url", &input.sso_url)?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let generated = format!("{}/saml/", state.public_url);
-    let sp_entity_id = match input.sp_entity_id {
-        Some(sp) => {
-            validate::label("sp_entity_id", &sp, 1000)?;
-            // The shared ACS URL, or a default of another connection, would let one IdP's
-            // assertions count for two organizations.
-            if sp.trim_end_matches('/') == crate::oidc::acs_url(&state)
-                || sp.starts_with(&generated)
-            {
-                return Err(ApiError::invalid(format!(
-                    "sp_entity_id {sp:?} is reserved: leave it out to get this connection's own, or choose another"
-                )));
-            }
-            sp
+    c.idp_entity_id = c.idp_entity_id.trim().to_string();
+    validate::label("idp_entity_id", &c.idp_entity_id, 1000)?;
+    validate::browser_url("sso_url", &c.sso_url)?;
+    if let Some(sp) = sp_entity_id {
+        validate::label("sp_entity_id", &sp, 1000)?;
+        // The shared ACS URL, or the form of every connection's own entity ID, would let one
+        // IdP's assertions count for two organizations.
+        let generated = format!("{}/saml/", state.public_url);
+        if sp != c.sp_entity_id
+            && (sp.trim_end_matches('/') == crate::oidc::acs_url(state)
+                || sp.starts_with(&generated))
+        {
+            return Err(ApiError::invalid(format!(
+                "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, or choose another"
+            )));
         }
-        None => format!("{generated}{id}"),
-    };
-    if !(1..=5).contains(&input.certificates.len()) {
+        c.sp_entity_id = sp;
+    }
+    if !(1..=5).contains(&c.certificates.len()) {
         return Err(ApiError::invalid(
             "certificates must hold 1 to 5 of the IdP's signing certificates (PEM or base64)",
         ));
     }
     let now = lanyard_store::now_ms();
     let mut certificates = Vec::new();
-    for (i, text) in input.certificates.iter().enumerate() {
+    for (i, text) in c.certificates.iter().enumerate() {
         let cert = Certificate::parse(text.as_bytes()).map_err(|e| {
             ApiError::invalid(format!(
                 "certificates[{i}] is not a usable certificate: {e}"
@@ -190,30 +230,60 @@ pub async fn create(
         use base64::Engine;
         certificates.push(base64::engine::general_purpose::STANDARD.encode(&cert.der));
     }
-    let draft = SsoConnection {
-        id,
-        org_id: org.id.clone(),
-        name: input.name,
-        kind,
-        idp_entity_id: input.idp_entity_id.trim().to_string(),
-        sso_url: input.sso_url,
-        certificates,
-        sp_entity_id,
-        endpoint_compression: input.endpoint_compression.unwrap_or(false),
-        created_at: now,
-        updated_at: now,
-    };
-    let mut audit = who.audit("sso_connection.create");
-    audit.detail = serde_json::json!({ "name": draft.name, "idp_entity_id": draft.idp_entity_id });
-    let created = state.store.create_sso_connection(&draft, &audit).await?;
-    let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
-    let mut response = (StatusCode::CREATED, Json(view(&state, created))).into_response();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, value);
-    }
-    Ok(response)
+    c.certificates = certificates;
+    Ok(c)
+}
+
+/// Changes an SSO connection; fields left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSsoConnection {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub idp_entity_id: Option<String>,
+    pub sso_url: Option<String>,
+    /// The whole new list (1–5): add the IdP's next certificate before it starts signing with
+    /// it, remove the old one after.
+    pub certificates: Option<Vec<String>>,
+    pub sp_entity_id: Option<String>,
+    pub endpoint_compression: Option<bool>,
+}
+
+/// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/sso-connections/{id}", tag = "sso connections", request_body = UpdateSsoConnection,
+    params(("org" = String, Path, description = "Organization id or short name"), ("id" = String, Path, description = "Connection id")),
+    responses((status = 200, body = SsoConnectionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((org, id)): Path<(String, String)>,
+    Body(input): Body<UpdateSsoConnection>,
+) -> ApiResult<Json<SsoConnectionView>> {
+    let org = who.org(&state, &org).await?;
+    who.require(&state, &org, "sso_connection.update", SSO_EDIT)
+        .await?;
+    let current = state.store.get_sso_connection(&org.id, &id).await?;
+    let changed = checked(
+        &state,
+        SsoConnection {
+            name: input.name.unwrap_or(current.name.clone()),
+            kind: input.kind.unwrap_or(current.kind.clone()),
+            idp_entity_id: input.idp_entity_id.unwrap_or(current.idp_entity_id.clone()),
+            sso_url: input.sso_url.unwrap_or(current.sso_url.clone()),
+            certificates: input.certificates.unwrap_or(current.certificates.clone()),
+            endpoint_compression: input
+                .endpoint_compression
+                .unwrap_or(current.endpoint_compression),
+            updated_at: lanyard_store::now_ms(),
+            ..current.clone()
+        },
+        input.sp_entity_id,
+    )?;
+    let mut audit = who.audit("sso_connection.update");
+    audit.detail = serde_json::json!({ "name": changed.name, "idp_entity_id": changed.idp_entity_id,
+        "certificates": changed.certificates.len(), "sso_url": changed.sso_url });
+    let updated = state.store.update_sso_connection(&changed, &audit).await?;
+    Ok(Json(view(&state, updated)))
 }
 
 /// Delete an SSO connection; sign-ins waiting on it end (sso.provider.delete).

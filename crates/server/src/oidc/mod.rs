@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/saml", post(authorize::acs))
+        .route("/saml/{connection}", get(sp_metadata))
 }
 
 async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -81,6 +82,55 @@ async fn jwks(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
+}
+
+/// Our SP metadata toward one connection's IdP, at the URL that is also the connection's
+/// default entity ID (so an IdP that reads metadata from its entity ID finds it).
+async fn sp_metadata(
+    State(state): State<AppState>,
+    axum::extract::Path(connection): axum::extract::Path<String>,
+) -> Response {
+    let found = match uuid::Uuid::try_parse(&connection) {
+        Ok(_) => state.store.sso_connection_by_id(&connection).await,
+        Err(_) => Ok(None),
+    };
+    let connection = match found {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return page::error_page(
+                axum::http::StatusCode::NOT_FOUND,
+                "There is no SSO connection at this address.",
+                "metadata of an unknown connection",
+            )
+        }
+        Err(e) => {
+            return page::error_page(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "Unavailable for a moment; try again.",
+                &e.to_string(),
+            )
+        }
+    };
+    let acs_url = acs_url(&state);
+    let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
+        id: None,
+        entity_id: &connection.sp_entity_id,
+        acs_url: &acs_url,
+        slo_url: None,
+        signing_cert: None,
+        encryption_cert: None,
+        name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+        authn_requests_signed: false,
+        want_assertions_signed: true,
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/samlmetadata+xml"),
+        )],
+        xml,
+    )
+        .into_response()
 }
 
 /// Whether a request parameter is short enough and free of control characters (a NUL, which
