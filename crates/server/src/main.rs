@@ -7,6 +7,7 @@ mod claims;
 mod cli;
 mod error;
 mod extract;
+mod limits;
 mod metrics;
 mod oidc;
 mod permissions;

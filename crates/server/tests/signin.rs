@@ -1544,3 +1544,38 @@ async fn certificate_rollover(db: TestDb) {
     let (_, after) = server.op(Method::GET, &path, None).await;
     assert_eq!(after["name"], json!("Okta (new)"));
 }
+
+both_backends!(
+    sign_in_starts_are_rate_limited_per_client,
+    sign_in_rate_limit
+);
+
+/// Each client may start a limited number of sign-ins a second (each writes a pending request):
+/// past it, an error page with Retry-After; other clients are not held back.
+async fn sign_in_rate_limit(db: TestDb) {
+    let server = Server::start_with_env(&db, &[("LANYARD_SIGN_IN_RATE_LIMIT", "1")]).await;
+    let (app, public_app, _) = setup(&server, "acme").await;
+    let mut browser = Browser::new(&server);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(browser.authorize(&auth_params(&app, "n")).await);
+    }
+    let limited = statuses
+        .iter()
+        .find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .expect("a burst of 4 against a limit of 1/s (bursts of 2) is refused once");
+    let wait: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(statuses[0].status(), StatusCode::OK);
+    assert_eq!(
+        browser
+            .authorize(&auth_params(&public_app, "n"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}

@@ -119,6 +119,17 @@ pub async fn authorize(
             q.redirect_uri.as_deref().unwrap_or("redirect_uri missing"),
         );
     };
+    if let Err(seconds) = state.sign_in_limits.check(&client.id) {
+        let mut page = error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ins are being started for this app right now. Wait a moment and try again.",
+            &format!("client {} over its sign-in rate", client.id),
+        );
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            page.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return page;
+    }
     // From here on errors go back to the client.
     let state_param = q.state.as_deref();
     let fail = |error: &str, description: &str| {

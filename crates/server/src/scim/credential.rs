@@ -3,19 +3,17 @@
 //! second [`Credential`] kind, resolving the same way to an organization and a rate-limit key.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use lanyard_store::{now_ms, AuditEvent, Outcome, ScimToken, LAST_USED_GRANULARITY_MS};
 
 use super::error::{ScimError, ScimResult};
+use crate::limits::KeyedLimit;
 use crate::secrets::SCIM_TOKEN_PREFIX;
 use crate::state::AppState;
 
@@ -55,41 +53,23 @@ impl ScimCaller {
 
 /// Requests per second allowed to each credential, with a burst of twice that.
 #[derive(Clone)]
-pub struct ScimLimits {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
-}
+pub struct ScimLimits(KeyedLimit);
 
 impl ScimLimits {
     /// `per_second` = 0 turns the limit off.
     pub fn new(per_second: u32) -> ScimLimits {
-        let limiter = NonZeroU32::new(per_second).map(|rate| {
-            let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not 0"));
-            Arc::new(RateLimiter::keyed(
-                Quota::per_second(rate).allow_burst(burst),
-            ))
-        });
-        ScimLimits { limiter }
+        ScimLimits(KeyedLimit::new(per_second))
     }
 
     /// Spends one request of `key`'s budget, or answers 429 with Retry-After.
     pub fn check(&self, key: &String) -> ScimResult<()> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        match limiter.check_key(key) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                Err(ScimError {
-                    retry_after: Some(seconds.max(1)),
-                    ..ScimError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too many requests with this credential; retry after the time in Retry-After",
-                    )
-                })
-            }
-        }
+        self.0.check(key).map_err(|seconds| ScimError {
+            retry_after: Some(seconds),
+            ..ScimError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests with this credential; retry after the time in Retry-After",
+            )
+        })
     }
 }
 
