@@ -62,7 +62,7 @@ impl ScimLimits {
     }
 
     /// Spends one request of `key`'s budget, or answers 429 with Retry-After.
-    pub fn check(&self, key: &String) -> ScimResult<()> {
+    pub fn check(&self, key: &str) -> ScimResult<()> {
         self.0.check(key).map_err(|seconds| ScimError {
             retry_after: Some(seconds),
             ..ScimError::new(
