@@ -43,7 +43,10 @@ fn rfc3339(offset_s: i64) -> String {
 
 /// What a Response says; the defaults are those of a good one.
 struct Assertion<'a> {
-    in_response_to: &'a str,
+    /// The request answered; none for a sign-in the IdP started.
+    in_response_to: Option<&'a str>,
+    /// An `OrganizationName` attribute, as IdP-initiated Responses may carry.
+    organization_name: Option<&'a str>,
     name_id: &'a str,
     audience: String,
     /// When the IdP says the user authenticated.
@@ -58,7 +61,8 @@ struct Assertion<'a> {
 impl<'a> Assertion<'a> {
     fn new(server: &Server, pending: &'a Pending, name_id: &'a str) -> Self {
         Assertion {
-            in_response_to: &pending.id,
+            in_response_to: Some(&pending.id),
+            organization_name: None,
             name_id,
             audience: pending.audience.clone(),
             authn_instant: rfc3339(-30),
@@ -80,11 +84,18 @@ impl<'a> Assertion<'a> {
             issuer,
             id,
             authn_instant,
+            organization_name,
             ..
         } = self;
+        let in_response_to = in_response_to
+            .map(|id| format!(" InResponseTo=\"{id}\""))
+            .unwrap_or_default();
+        let attributes = organization_name
+            .map(|name| format!("<saml:AttributeStatement><saml:Attribute Name=\"OrganizationName\"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>"))
+            .unwrap_or_default();
         let xml = format!(
             r##"<?xml version="1.0" encoding="UTF-8"?>
-<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}" InResponseTo="{in_response_to}"><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}" InResponseTo="{in_response_to}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{authn_instant}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement></saml:Assertion></samlp:Response>"##
+<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}"{in_response_to}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}"{in_response_to}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{authn_instant}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion></samlp:Response>"##
         );
         let dir = tempfile::tempdir().unwrap();
         let (src, dst) = (dir.path().join("in.xml"), dir.path().join("out.xml"));
@@ -1578,4 +1589,149 @@ async fn sign_in_rate_limit(db: TestDb) {
             .status(),
         StatusCode::OK
     );
+}
+
+both_backends!(sign_in_started_at_the_idp, idp_initiated);
+
+/// A sign-in from the IdP's app tile: refused until the connection allows it; then the browser
+/// goes to the organization's default app (OIDC third-party-initiated login) with a session
+/// that answers the app's own request. The Issuer must name one connection (or
+/// OrganizationName must pick it); a replayed Response and a deactivated user get nothing.
+async fn idp_initiated(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (_, _, scim_auth) = setup(&server, "acme").await;
+    // Globex registers the same IdP (same Issuer): the Issuer alone cannot choose.
+    let (_, _, globex_scim) = setup(&server, "globex").await;
+    let ada = scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example"}),
+    )
+    .await;
+    scim(
+        &server,
+        &globex_scim,
+        Method::POST,
+        "/Users",
+        json!({"userName": "ada@acme.example"}),
+    )
+    .await;
+    let (_, list) = server
+        .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
+        .await;
+    let connection = list[0].clone();
+    let path = format!(
+        "/api/v1/orgs/acme/sso-connections/{}",
+        connection["id"].as_str().unwrap()
+    );
+    let tile = Pending {
+        id: String::new(),
+        audience: connection["sp_entity_id"].as_str().unwrap().to_string(),
+        force_authn: false,
+    };
+    let unsolicited = |organization_name: Option<&'static str>| {
+        let mut assertion = Assertion::new(&server, &tile, "ada@acme.example");
+        assertion.in_response_to = None;
+        assertion.organization_name = organization_name;
+        assertion.signed()
+    };
+
+    let mut browser = Browser::new(&server);
+    let response = browser.post_response(&unsolicited(Some("acme"))).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "not allowed by default"
+    );
+    assert!(browser.cookie.is_none());
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &path,
+            Some(json!({"allow_idp_initiated": true})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["allow_idp_initiated"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{body}"
+    );
+
+    // Two connections have this Issuer: without OrganizationName it fits neither.
+    let response = browser.post_response(&unsolicited(None)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Naming Globex picks Globex's connection, which does not allow it.
+    let response = browser.post_response(&unsolicited(Some("globex"))).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(browser.cookie.is_none());
+
+    // No default app yet: signed in, told so.
+    let signed = unsolicited(Some("acme"));
+    let response = browser.post_response(&signed).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(browser.cookie.is_some());
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("initiate_login_uri"));
+    // The same Response again: the assertion is spent.
+    let mut replayer = Browser::new(&server);
+    assert_eq!(
+        replayer.post_response(&signed).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(
+        replayer.cookie.is_none(),
+        "a replayed IdP-initiated Response opens no session"
+    );
+
+    // With a default app, the browser is sent to it; its own request is answered by the session.
+    let (s, tile_app) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/oauth-clients",
+            Some(json!({"name": "Product", "redirect_uris": [REDIRECT],
+                        "initiate_login_uri": "http://127.0.0.1:9/login"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tile_app}");
+    let mut browser = Browser::new(&server);
+    let back = redirect(&browser.post_response(&unsolicited(Some("ACME"))).await);
+    assert!(
+        back.location.starts_with("http://127.0.0.1:9/login?"),
+        "{}",
+        back.location
+    );
+    assert_eq!(back.param("iss"), Some(server.base.as_str()));
+    let tile_app = App {
+        id: tile_app["client_id"].as_str().unwrap().to_string(),
+        secret: tile_app["client_secret"].as_str().map(str::to_string),
+    };
+    let back = redirect(&browser.authorize(&auth_params(&tile_app, "n-t")).await);
+    let (s, tokens) = token(&server, &tile_app, &redeem(back.param("code").unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &tile_app.id).await;
+    assert_eq!(claims["sub"], ada["id"]);
+    assert_eq!(claims["org"], json!("acme"));
+
+    // A deactivated user is not let in from the tile either.
+    scim(
+        &server,
+        &scim_auth,
+        Method::PATCH,
+        &format!("/Users/{}", ada["id"].as_str().unwrap()),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    let response = browser.post_response(&unsolicited(Some("acme"))).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(browser.cookie.is_none());
 }

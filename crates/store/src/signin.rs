@@ -32,6 +32,9 @@ pub struct SsoConnection {
     pub sp_entity_id: String,
     /// Send AuthnRequests by HTTP-Redirect (DEFLATE) rather than HTTP-POST.
     pub endpoint_compression: bool,
+    /// Accept sign-ins the IdP starts (its app tile). Off by default: such a Response answers
+    /// no request, so it cannot be tied to the browser that receives it.
+    pub allow_idp_initiated: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -43,6 +46,9 @@ pub struct OAuthClient {
     pub org_id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    /// Where a sign-in the IdP started sends the browser to have the app begin its own
+    /// (OIDC Core §4, third-party-initiated login).
+    pub initiate_login_uri: Option<String>,
     /// Confidential clients authenticate with a secret; public ones must use PKCE.
     pub confidential: bool,
     pub created_at: i64,
@@ -140,12 +146,22 @@ pub struct TokenDraft {
 /// authorization code handed to the client.
 #[derive(Debug, Clone)]
 pub struct SignIn<'a> {
+    pub org_id: &'a str,
     pub connection_id: &'a str,
     pub assertion_id: &'a str,
     /// Until when the assertion ID must be remembered.
     pub assertion_expires_at: i64,
     pub session_hash: &'a str,
     pub session_expires_at: i64,
+    /// The pending request answered and the code issued to its client; none for a sign-in the
+    /// IdP started.
+    pub answer: Option<Answer<'a>>,
+}
+
+/// What an SP-initiated sign-in answers: its pending request, and the code for the client.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    pub request: &'a LoginRequest,
     pub code_hash: &'a str,
     pub code_expires_at: i64,
 }
@@ -181,6 +197,7 @@ struct ConnectionRow {
     certificates: String,
     sp_entity_id: String,
     endpoint_compression: bool,
+    allow_idp_initiated: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -199,6 +216,7 @@ impl TryFrom<ConnectionRow> for SsoConnection {
             sso_url: r.sso_url,
             sp_entity_id: r.sp_entity_id,
             endpoint_compression: r.endpoint_compression,
+            allow_idp_initiated: r.allow_idp_initiated,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -206,7 +224,7 @@ impl TryFrom<ConnectionRow> for SsoConnection {
 }
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
-     sp_entity_id, endpoint_compression, created_at, updated_at";
+     sp_entity_id, endpoint_compression, allow_idp_initiated, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -214,6 +232,7 @@ struct ClientRow {
     org_id: String,
     name: String,
     redirect_uris: String,
+    initiate_login_uri: Option<String>,
     confidential: bool,
     created_at: i64,
     revoked_at: Option<i64>,
@@ -228,6 +247,7 @@ impl TryFrom<ClientRow> for OAuthClient {
             id: r.id,
             org_id: r.org_id,
             name: r.name,
+            initiate_login_uri: r.initiate_login_uri,
             confidential: r.confidential,
             created_at: r.created_at,
             revoked_at: r.revoked_at,
@@ -235,7 +255,7 @@ impl TryFrom<ClientRow> for OAuthClient {
     }
 }
 
-const CLIENT_COLUMNS: &str = "id, org_id, name, redirect_uris, \
+const CLIENT_COLUMNS: &str = "id, org_id, name, redirect_uris, initiate_login_uri, \
      (secret_hash IS NOT NULL) AS confidential, created_at, revoked_at";
 
 const TOKEN_COLUMNS: &str = "id, kind, org_id, client_id, user_id, grant_id, scope, auth_time, \
@@ -388,7 +408,7 @@ impl Store {
             let mut tx = p.begin().await?;
             sqlx::query(&format!(
                 "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
             ))
             .bind(&id)
             .bind(&connection.org_id)
@@ -399,6 +419,7 @@ impl Store {
             .bind(&certificates)
             .bind(&connection.sp_entity_id)
             .bind(connection.endpoint_compression)
+            .bind(connection.allow_idp_initiated)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -424,8 +445,8 @@ impl Store {
             let mut tx = p.begin().await?;
             let updated = sqlx::query(
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, sso_url = $4, \
-                 certificates = $5, sp_entity_id = $6, endpoint_compression = $7, updated_at = $8 \
-                 WHERE org_id = $9 AND id = $10",
+                 certificates = $5, sp_entity_id = $6, endpoint_compression = $7, updated_at = $8, \
+                 allow_idp_initiated = $9 WHERE org_id = $10 AND id = $11",
             )
             .bind(&connection.name)
             .bind(&connection.kind)
@@ -435,6 +456,7 @@ impl Store {
             .bind(&connection.sp_entity_id)
             .bind(connection.endpoint_compression)
             .bind(connection.updated_at)
+            .bind(connection.allow_idp_initiated)
             .bind(&connection.org_id)
             .bind(&connection.id)
             .execute(&mut *tx)
@@ -550,13 +572,14 @@ impl Store {
         write!(self, |p| {
             let mut tx = p.begin().await?;
             sqlx::query(
-                "INSERT INTO oauth_clients (id, org_id, name, redirect_uris, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO oauth_clients (id, org_id, name, redirect_uris, initiate_login_uri, \
+                 secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&client.id)
             .bind(&client.org_id)
             .bind(&client.name)
             .bind(&redirect_uris)
+            .bind(&client.initiate_login_uri)
             .bind(secret_hash)
             .bind(now_ms())
             .execute(&mut *tx)
@@ -731,12 +754,11 @@ impl Store {
         })?)
     }
 
-    /// Records a verified SAML sign-in in one transaction: takes the pending request (once),
-    /// remembers the assertion (a replay is refused), checks the user may sign in, opens a
-    /// session and stores the authorization code.
+    /// Records a verified SAML sign-in in one transaction: takes the pending request it
+    /// answers (once), remembers the assertion (a replay is refused), checks the user may sign
+    /// in, opens a session and stores the authorization code for the client.
     pub async fn complete_sign_in(
         &self,
-        request: &LoginRequest,
         user_id: &str,
         auth_time: i64,
         sign_in: &SignIn<'_>,
@@ -744,15 +766,19 @@ impl Store {
         let backend = self.backend();
         let now = now_ms();
         let session_id = crate::new_id();
+        let org_id = sign_in.org_id;
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            let taken = sqlx::query("DELETE FROM login_requests WHERE id = $1 AND expires_at > $2")
-                .bind(&request.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() == 0 {
-                return Ok(Err(GrantRefusal::Invalid));
+            if let Some(answer) = &sign_in.answer {
+                let taken =
+                    sqlx::query("DELETE FROM login_requests WHERE id = $1 AND expires_at > $2")
+                        .bind(&answer.request.id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                if taken.rows_affected() == 0 {
+                    return Ok(Err(GrantRefusal::Invalid));
+                }
             }
             let fresh = sqlx::query(
                 "INSERT INTO saml_replay (connection_id, assertion_id, expires_at) \
@@ -766,13 +792,15 @@ impl Store {
             if fresh.rows_affected() == 0 {
                 return Ok(Err(GrantRefusal::Invalid));
             }
-            if !user_is_active!(tx, backend, &request.org_id, user_id) {
+            if !user_is_active!(tx, backend, org_id, user_id) {
                 // The replay entry and the taken request are kept: the assertion is spent.
                 tx.commit().await?;
                 return Ok(Err(GrantRefusal::UserInactive));
             }
-            if !client_is_live!(tx, backend, &request.client_id) {
-                return Ok(Err(GrantRefusal::Invalid));
+            if let Some(answer) = &sign_in.answer {
+                if !client_is_live!(tx, backend, &answer.request.client_id) {
+                    return Ok(Err(GrantRefusal::Invalid));
+                }
             }
             sqlx::query(
                 "INSERT INTO sessions (id, secret_hash, org_id, user_id, connection_id, auth_time, \
@@ -780,7 +808,7 @@ impl Store {
             )
             .bind(&session_id)
             .bind(sign_in.session_hash)
-            .bind(&request.org_id)
+            .bind(org_id)
             .bind(user_id)
             .bind(sign_in.connection_id)
             .bind(auth_time)
@@ -788,31 +816,65 @@ impl Store {
             .bind(sign_in.session_expires_at)
             .execute(&mut *tx)
             .await?;
-            let code = AuthCode {
-                org_id: request.org_id.clone(),
-                client_id: request.client_id.clone(),
-                user_id: user_id.to_string(),
-                session_id: Some(session_id.clone()),
-                redirect_uri: request.redirect_uri.clone(),
-                scope: request.scope.clone(),
-                nonce: request.nonce.clone(),
-                code_challenge: request.code_challenge.clone(),
-                auth_time,
-                expires_at: sign_in.code_expires_at,
-                grant_id: crate::new_id(),
-            };
-            insert_code!(tx, sign_in.code_hash, &code, now);
+            if let Some(answer) = &sign_in.answer {
+                let request = answer.request;
+                let code = AuthCode {
+                    org_id: org_id.to_string(),
+                    client_id: request.client_id.clone(),
+                    user_id: user_id.to_string(),
+                    session_id: Some(session_id.clone()),
+                    redirect_uri: request.redirect_uri.clone(),
+                    scope: request.scope.clone(),
+                    nonce: request.nonce.clone(),
+                    code_challenge: request.code_challenge.clone(),
+                    auth_time,
+                    expires_at: answer.code_expires_at,
+                    grant_id: crate::new_id(),
+                };
+                insert_code!(tx, answer.code_hash, &code, now);
+            }
             tx.commit().await?;
         });
         Ok(Ok(Session {
             id: session_id,
-            org_id: request.org_id.clone(),
+            org_id: org_id.to_string(),
             user_id: user_id.to_string(),
             connection_id: Some(sign_in.connection_id.to_string()),
             auth_time,
             created_at: now,
             expires_at: sign_in.session_expires_at,
         }))
+    }
+
+    /// The connections, of any organization, whose IdP has this entity ID: for a Response no
+    /// request asked for, whose Issuer (unverified) is all there is to choose certificates by.
+    pub async fn sso_connections_for_issuer(&self, issuer: &str) -> Result<Vec<SsoConnection>> {
+        let rows: Vec<ConnectionRow> = read!(self, |p| {
+            sqlx::query_as(&format!(
+                "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE idp_entity_id = $1 \
+                 ORDER BY created_at, id LIMIT 10"
+            ))
+            .bind(issuer)
+            .fetch_all(p)
+            .await
+        })?;
+        rows.into_iter().map(SsoConnection::try_from).collect()
+    }
+
+    /// The app an IdP-started sign-in lands in: the organization's oldest live client with an
+    /// `initiate_login_uri`.
+    pub async fn default_app_client(&self, org_id: &str) -> Result<Option<OAuthClient>> {
+        let row: Option<ClientRow> = read!(self, |p| {
+            sqlx::query_as(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 \
+                 AND revoked_at IS NULL AND initiate_login_uri IS NOT NULL \
+                 ORDER BY created_at, id LIMIT 1"
+            ))
+            .bind(org_id)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(OAuthClient::try_from).transpose()
     }
 
     /// The person of this organization a verified sign-in names, by the first of `emails` that

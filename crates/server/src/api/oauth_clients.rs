@@ -25,6 +25,8 @@ pub struct OAuthClientView {
     pub id: String,
     pub name: String,
     pub redirect_uris: Vec<String>,
+    /// Where a sign-in started at the IdP sends the browser, for the app to begin its own.
+    pub initiate_login_uri: Option<String>,
     /// Confidential clients authenticate with a secret; public ones use PKCE alone.
     pub confidential: bool,
     pub created_at: String,
@@ -37,6 +39,7 @@ impl From<OAuthClient> for OAuthClientView {
             id: c.id,
             name: c.name,
             redirect_uris: c.redirect_uris,
+            initiate_login_uri: c.initiate_login_uri,
             confidential: c.confidential,
             created_at: timestamp(c.created_at),
             revoked_at: c.revoked_at.map(timestamp),
@@ -65,6 +68,10 @@ pub struct CreateOAuthClient {
     pub redirect_uris: Vec<String>,
     /// A public client (a single-page or native app) has no secret and must use PKCE.
     pub public: Option<bool>,
+    /// The app's login-initiation URL (OIDC Core §4): a sign-in started at an IdP's app tile
+    /// sends the browser here with `iss`. The organization's oldest client with one is its
+    /// default app.
+    pub initiate_login_uri: Option<String>,
 }
 
 /// List the organization's OAuth clients (apps.manage).
@@ -104,6 +111,9 @@ pub async fn create(
     for (i, uri) in input.redirect_uris.iter().enumerate() {
         validate::browser_url(&format!("redirect_uris[{i}]"), uri)?;
     }
+    if let Some(uri) = &input.initiate_login_uri {
+        validate::browser_url("initiate_login_uri", uri)?;
+    }
     let public = input.public.unwrap_or(false);
     let secret = (!public).then(|| random_token("lycs_", 32));
     let draft = OAuthClient {
@@ -111,6 +121,7 @@ pub async fn create(
         org_id: org.id.clone(),
         name: input.name,
         redirect_uris: input.redirect_uris,
+        initiate_login_uri: input.initiate_login_uri,
         confidential: !public,
         created_at: 0,
         revoked_at: None,

@@ -49,6 +49,8 @@ pub struct SsoConnectionView {
     /// Our SP metadata for this connection, for IdPs that import it.
     pub sp_metadata_url: String,
     pub endpoint_compression: bool,
+    /// Whether sign-ins started at the IdP (its app tile) are accepted.
+    pub allow_idp_initiated: bool,
     pub created_at: String,
 }
 
@@ -68,6 +70,10 @@ pub struct CreateSsoConnection {
     pub sp_entity_id: Option<String>,
     /// Send AuthnRequests by HTTP-Redirect with DEFLATE; HTTP-POST otherwise (default false).
     pub endpoint_compression: Option<bool>,
+    /// Accept sign-ins started at the IdP (default false). Such a Response answers no request,
+    /// so it cannot be tied to the browser it arrives in: turn on only when users need the
+    /// IdP's app tile.
+    pub allow_idp_initiated: Option<bool>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
@@ -93,6 +99,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         sso_url: c.sso_url,
         certificates,
         endpoint_compression: c.endpoint_compression,
+        allow_idp_initiated: c.allow_idp_initiated,
         created_at: timestamp(c.created_at),
     }
 }
@@ -156,6 +163,7 @@ pub async fn create(
             sso_url: input.sso_url,
             certificates: input.certificates,
             endpoint_compression: input.endpoint_compression.unwrap_or(false),
+            allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
             created_at: now,
             updated_at: now,
         },
@@ -247,6 +255,7 @@ pub struct UpdateSsoConnection {
     pub certificates: Option<Vec<String>>,
     pub sp_entity_id: Option<String>,
     pub endpoint_compression: Option<bool>,
+    pub allow_idp_initiated: Option<bool>,
 }
 
 /// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
@@ -274,6 +283,9 @@ pub async fn update(
             endpoint_compression: input
                 .endpoint_compression
                 .unwrap_or(current.endpoint_compression),
+            allow_idp_initiated: input
+                .allow_idp_initiated
+                .unwrap_or(current.allow_idp_initiated),
             updated_at: lanyard_store::now_ms(),
             ..current.clone()
         },

@@ -1,27 +1,23 @@
-//! The authorization endpoint and the SAML Assertion Consumer Service: the two halves of an
-//! SP-initiated sign-in.
+//! The authorization endpoint: the first half of an SP-initiated sign-in (`acs.rs` is the
+//! second).
 //!
 //! `/auth/authorize` checks the client and its redirect URI before anything else (RFC 6749
 //! §4.1.2.1: an unverified redirect URI gets an error page, never a redirect), then answers
 //! from a live session of the same organization, or stores a pending sign-in and sends an
-//! AuthnRequest to the organization's IdP. `/saml` verifies the Response against the pending
-//! sign-in it names and that organization's certificates only, finds the user, and — in one
-//! transaction that also spends the request and the assertion — opens a session and issues
-//! the code.
+//! AuthnRequest to the organization's IdP, with a cookie that ties it to this browser.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use lanyard_saml::certs::Certificate;
-use lanyard_saml::response::{self, Expected};
-use lanyard_store::{AuthCode, GrantRefusal, LoginRequest, SignIn};
+use lanyard_saml::response;
+use lanyard_store::{AuthCode, LoginRequest};
 use serde::Deserialize;
 
 use super::page::{auto_post, error_page};
 use super::{
-    clean, cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS, SESSION_COOKIE,
-    SESSION_TTL_MS,
+    acs_url, clean, cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS,
+    SESSION_COOKIE,
 };
 use crate::secrets::random_token;
 use crate::state::AppState;
@@ -63,7 +59,7 @@ fn redirect_error(
     see_other(&with_query(redirect_uri, &params))
 }
 
-fn success(redirect_uri: &str, code: &str, state: Option<&str>) -> Response {
+pub(super) fn success(redirect_uri: &str, code: &str, state: Option<&str>) -> Response {
     let mut params = vec![("code", code)];
     if let Some(state) = state {
         params.push(("state", state));
@@ -354,11 +350,11 @@ pub async fn authorize(
 
 /// The cookie that ties a pending sign-in to its browser; one per sign-in, so sign-ins started
 /// in two tabs do not undo each other.
-fn login_cookie(request_id: &str) -> String {
+pub(super) fn login_cookie(request_id: &str) -> String {
     format!("lanyard_login{request_id}")
 }
 
-fn set_cookie(response: &mut Response, value: &str) {
+pub(super) fn set_cookie(response: &mut Response, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -371,243 +367,10 @@ fn is_s256_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The Assertion Consumer Service URL: Destination and Recipient of every Response.
-pub fn acs_url(state: &AppState) -> String {
-    format!("{}/saml", state.public_url)
-}
-
-fn store_failure(e: &lanyard_store::StoreError) -> Response {
+pub(super) fn store_failure(e: &lanyard_store::StoreError) -> Response {
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
         "Sign-in is unavailable for a moment; try again.",
         &e.to_string(),
     )
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AcsForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
-    _relay_state: Option<String>,
-}
-
-/// The SAML attributes that carry an e-mail address, in the order they are tried after the
-/// NameID: the plain names Okta and generic IdPs use, Entra ID's claim URI, LDAP's `mail`.
-const EMAIL_ATTRIBUTES: &[&str] = &[
-    "email",
-    "Email",
-    "emailAddress",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-    "urn:oid:0.9.2342.19200300.100.1.3",
-    "mail",
-];
-
-/// The addresses a verified identity may be found by: the NameID if it is one, then the
-/// e-mail attributes.
-fn identity_emails(identity: &response::Identity) -> Vec<String> {
-    let mut out = Vec::new();
-    if identity.name_id.contains('@') {
-        out.push(identity.name_id.clone());
-    }
-    for name in EMAIL_ATTRIBUTES {
-        for value in identity.attribute(name).unwrap_or(&[]) {
-            if value.contains('@') && !out.contains(value) {
-                out.push(value.clone());
-            }
-        }
-    }
-    out
-}
-
-pub async fn acs(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<AcsForm>,
-) -> Response {
-    let Some(encoded) = form.saml_response.as_deref() else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The identity provider's message carries no SAMLResponse.",
-            "SAMLResponse missing",
-        );
-    };
-    let limits = lanyard_saml::xml::Limits::default();
-    let bytes = match response::decode_post(encoded, limits) {
-        Ok(b) => b,
-        Err(e) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The identity provider's SAMLResponse could not be decoded.",
-                &e.to_string(),
-            )
-        }
-    };
-    let hints = match response::peek(&bytes, limits) {
-        Ok(h) => h,
-        Err(e) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The identity provider's SAMLResponse is not a readable SAML Response.",
-                &e.to_string(),
-            )
-        }
-    };
-    let Some(request_id) = hints.in_response_to.as_deref() else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Sign-in must start from the app: sign-in started at the identity provider is not accepted yet.",
-            "unsolicited Response",
-        );
-    };
-    let pending = match state.store.login_request(request_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in has expired or was already completed. Start again from the app.",
-                &format!("no pending request {request_id:?}"),
-            )
-        }
-        Err(e) => return store_failure(&e),
-    };
-    let from_same_browser = cookie(&headers, &login_cookie(request_id)).is_some_and(|secret| {
-        let hash = state.secrets.hash_secret(secret);
-        aws_lc_rs::constant_time::verify_slices_are_equal(
-            hash.as_bytes(),
-            pending.browser_hash.as_bytes(),
-        )
-        .is_ok()
-    });
-    if !from_same_browser {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
-            &format!("request {request_id:?}: the sign-in cookie is missing or wrong"),
-        );
-    }
-    let connection = match state
-        .store
-        .get_sso_connection(&pending.org_id, &pending.connection_id)
-        .await
-    {
-        Ok(c) => c,
-        Err(e) => return store_failure(&e),
-    };
-    let certificates: Vec<Certificate> = connection
-        .certificates
-        .iter()
-        .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
-        .collect();
-    let acs_url = acs_url(&state);
-    let expected = response::Connection {
-        sp_entity_id: &connection.sp_entity_id,
-        acs_url: &acs_url,
-        idp_issuer: &connection.idp_entity_id,
-        certificates: &certificates,
-        policy: Default::default(),
-        allow_idp_initiated: false,
-        allow_expired_certificate: false,
-        clock_skew_ms: response::DEFAULT_CLOCK_SKEW_MS,
-        limits,
-        decryption_keys: &[],
-    };
-    let now = lanyard_store::now_ms();
-    let identity = match response::validate(&bytes, &expected, Expected::Request(request_id), now) {
-        Ok(identity) => identity,
-        Err(e) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "The identity provider's response could not be verified. An admin can look up the reason with the reference below.",
-                &format!("connection {} ({}): {e}", connection.id, connection.name),
-            )
-        }
-    };
-    if pending
-        .auth_not_before
-        .is_some_and(|t| identity.authn_instant < t)
-    {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "The app asked for a fresh sign-in, but the identity provider reused an earlier one. Sign in again; an admin may need to let the identity provider honour forced re-authentication.",
-            &format!(
-                "connection {}: AuthnInstant {} is before the required {}",
-                connection.id,
-                identity.authn_instant,
-                pending.auth_not_before.unwrap_or_default()
-            ),
-        );
-    }
-    let emails = identity_emails(&identity);
-    let user_id = match state
-        .store
-        .find_user_for_sign_in(&pending.org_id, &emails)
-        .await
-    {
-        Ok(Some(id)) => id,
-        Ok(None) => return error_page(
-            StatusCode::FORBIDDEN,
-            "Your account was not found in this organization. Ask your admin to give you access.",
-            &format!("no user with {emails:?} (NameID {:?})", identity.name_id),
-        ),
-        Err(e) => return store_failure(&e),
-    };
-    let session_secret = random_token("lys_", 32);
-    let code = random_token("lyc_", 32);
-    let session_hash = state.secrets.hash_secret(&session_secret);
-    let code_hash = state.secrets.hash_secret(&code);
-    let session_expires_at = identity
-        .session_not_on_or_after
-        .map_or(now + SESSION_TTL_MS, |t| t.min(now + SESSION_TTL_MS));
-    let sign_in = SignIn {
-        connection_id: &connection.id,
-        assertion_id: &identity.assertion_id,
-        assertion_expires_at: identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS,
-        session_hash: &session_hash,
-        session_expires_at,
-        code_hash: &code_hash,
-        code_expires_at: now + CODE_TTL_MS,
-    };
-    let auth_time = identity.authn_instant.min(now);
-    match state
-        .store
-        .complete_sign_in(&pending, &user_id, auth_time, &sign_in)
-        .await
-    {
-        Ok(Ok(_session)) => {}
-        Ok(Err(GrantRefusal::UserInactive)) => {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "Your account is deactivated in this organization. Ask your admin to reactivate it.",
-                &format!("user {user_id} is deactivated"),
-            )
-        }
-        Ok(Err(GrantRefusal::Invalid)) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in was already completed, or the identity provider's response was used before. Start again from the app.",
-                &format!("request {request_id:?} or assertion {:?} already spent", identity.assertion_id),
-            )
-        }
-        Err(e) => return store_failure(&e),
-    }
-    let mut response = success(&pending.redirect_uri, &code, pending.state.as_deref());
-    let secure = if state.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let max_age = (session_expires_at - now).max(0) / 1000;
-    set_cookie(
-        &mut response,
-        &format!("{SESSION_COOKIE}={session_secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"),
-    );
-    set_cookie(
-        &mut response,
-        &format!(
-            "{}=; Path=/saml; HttpOnly; SameSite=None; Secure; Max-Age=0",
-            login_cookie(request_id)
-        ),
-    );
-    response
 }

@@ -4,6 +4,7 @@
 //! PKCE with S256, client_secret_basic / client_secret_post / none (public clients, PKCE
 //! required).
 
+mod acs;
 mod authorize;
 mod client_auth;
 mod error;
@@ -21,7 +22,6 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub use authorize::acs_url;
 pub use error::OAuthError;
 pub use keys::IdTokenKeys;
 
@@ -48,7 +48,7 @@ pub fn router() -> Router<AppState> {
             "/auth/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
-        .route("/saml", post(authorize::acs))
+        .route("/saml", post(acs::acs))
         .route("/saml/{connection}", get(sp_metadata))
 }
 
@@ -131,6 +131,11 @@ async fn sp_metadata(
         xml,
     )
         .into_response()
+}
+
+/// The Assertion Consumer Service URL: Destination and Recipient of every Response.
+pub fn acs_url(state: &AppState) -> String {
+    format!("{}/saml", state.public_url)
 }
 
 /// Whether a request parameter is short enough and free of control characters (a NUL, which

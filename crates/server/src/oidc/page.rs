@@ -64,6 +64,24 @@ pub fn error_page(status: StatusCode, message: &str, detail: &str) -> Response {
     response
 }
 
+/// A page that tells the person something that is not an error.
+pub fn notice(title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+         <body><h1>{0}</h1><p>{1}</p></body></html>",
+        escape(title),
+        escape(message)
+    );
+    let mut response = Html(body).into_response();
+    page_headers(
+        response.headers_mut(),
+        HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
+    response
+}
+
 /// A page that posts `fields` to `action` as soon as it loads (the SAML HTTP-POST binding).
 pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
     let inputs: String = fields

@@ -14,6 +14,7 @@ CREATE TABLE sso_connections (
     certificates TEXT NOT NULL,
     sp_entity_id TEXT NOT NULL,
     endpoint_compression BOOLEAN NOT NULL,
+    allow_idp_initiated BOOLEAN NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -30,6 +31,7 @@ CREATE TABLE oauth_clients (
     org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     redirect_uris TEXT NOT NULL,
+    initiate_login_uri TEXT,
     secret_hash TEXT,
     created_at BIGINT NOT NULL,
     revoked_at BIGINT
