@@ -90,10 +90,6 @@ struct ServeArgs {
     /// (429 with Retry-After past it); 0 turns the limit off.
     #[arg(long, env = "LANYARD_SCIM_RATE_LIMIT", default_value_t = 100)]
     scim_rate_limit: u32,
-    /// Sign-in requests (`/auth/authorize`) per second allowed to each OAuth client, with bursts
-    /// of twice that (an error page with Retry-After past it); 0 turns the limit off.
-    #[arg(long, env = "LANYARD_SIGN_IN_RATE_LIMIT", default_value_t = 50)]
-    sign_in_rate_limit: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -220,7 +216,6 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         public_url: public_url.trim_end_matches('/').into(),
         max_body_bytes: args.max_body_bytes,
         scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
-        sign_in_limits: crate::limits::KeyedLimit::new(args.sign_in_rate_limit),
         scim_extensions: Default::default(),
         scim_tokens: Default::default(),
         id_token_keys: Arc::new(id_token_keys),

@@ -17,8 +17,6 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Per-credential request rate limits for `/scim/v2`.
     pub scim_limits: ScimLimits,
-    /// Per-client rate limits for `/auth/authorize`, each request of which may write.
-    pub sign_in_limits: crate::limits::KeyedLimit,
     /// Organizations' SCIM extension schemas, briefly cached.
     pub scim_extensions: Arc<ExtensionCache>,
     /// Valid SCIM tokens, briefly cached.

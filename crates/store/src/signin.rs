@@ -9,7 +9,7 @@
 
 use crate::audit::insert_audit;
 use crate::pool::{read, write};
-use crate::scim::Stmt;
+use crate::scim::{run_stmts, Stmt};
 use crate::scim_sql::Bind;
 use crate::{now_ms, AuditEvent, Backend, Result, Store, StoreError};
 
@@ -65,8 +65,11 @@ pub struct SigningKey {
     pub created_at: i64,
 }
 
-/// A sign-in waiting for the IdP's Response.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// A sign-in waiting for the IdP's Response. Kept by the browser that started it, sealed
+/// under the master key in a cookie, not in the database: starting a sign-in writes nothing, so
+/// nobody can fill the database (or hold its write lock) by starting sign-ins. Its ID is
+/// recorded as spent when a Response answers it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoginRequest {
     /// The AuthnRequest's ID, which the Response's InResponseTo must repeat.
     pub id: String,
@@ -78,9 +81,6 @@ pub struct LoginRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    /// Keyed hash of the cookie set in the browser that started the sign-in: the Response
-    /// is accepted only from that browser (no login CSRF with someone else's Response).
-    pub browser_hash: String,
     /// The client asked for a fresh authentication (`prompt=login`, `max_age`): the Response's
     /// AuthnInstant must not be earlier than this (unix ms).
     pub auth_not_before: Option<i64>,
@@ -116,6 +116,9 @@ pub struct AuthCode {
     pub expires_at: i64,
     /// Every token issued from this code shares it, so a replayed code can end them all.
     pub grant_id: String,
+    /// The SSO connection the user signed in through: deleting it, or taking a certificate
+    /// off it, ends what it let in.
+    pub connection_id: Option<String>,
 }
 
 /// An access or refresh token.
@@ -178,6 +181,7 @@ pub enum GrantRefusal {
 /// Tokens issued by a grant.
 #[derive(Debug, Clone)]
 pub struct Issued {
+    pub connection_id: Option<String>,
     pub user_id: String,
     pub org_id: String,
     pub scope: String,
@@ -264,13 +268,43 @@ const TOKEN_COLUMNS: &str = "id, kind, org_id, client_id, user_id, grant_id, sco
 /// The statements that end everything a user was issued: sessions, codes and tokens. Run in
 /// the transaction that deactivates them, after their row is locked.
 pub(crate) fn end_sign_in_stmts(user_id: &str) -> Vec<Stmt> {
+    ending_stmts("user_id", user_id)
+}
+
+/// The statements that end what a connection let in: its sessions, and the codes and tokens
+/// issued through it. Run after the connection's row is locked.
+fn end_connection_stmts(connection_id: &str) -> Vec<Stmt> {
+    ending_stmts("connection_id", connection_id)
+}
+
+fn ending_stmts(column: &str, value: &str) -> Vec<Stmt> {
     ["sessions", "oauth_codes", "oauth_tokens"]
         .into_iter()
         .map(|table| Stmt {
-            sql: format!("DELETE FROM {table} WHERE user_id = $1").into(),
-            binds: vec![Bind::Text(user_id.to_string())],
+            sql: format!("DELETE FROM {table} WHERE {column} = $1").into(),
+            binds: vec![Bind::Text(value.to_string())],
         })
         .collect()
+}
+
+/// Takes a connection's row for change (PostgreSQL), before what hangs off it: sign-ins
+/// completing through it take it shared first, so the two never cross. False when it is not
+/// there.
+macro_rules! lock_connection {
+    ($tx:expr, $backend:expr, $org_id:expr, $id:expr) => {{
+        let lock = match $backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT CAST(1 AS BIGINT) FROM sso_connections WHERE org_id = $1 AND id = $2{lock}"
+        ))
+        .bind($org_id)
+        .bind($id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        found.is_some()
+    }};
 }
 
 /// Reads the user's `active` flag under a shared row lock (PostgreSQL; SQLite's single writer
@@ -302,8 +336,8 @@ macro_rules! insert_tokens {
             let draft: &TokenDraft = draft;
             sqlx::query(
                 "INSERT INTO oauth_tokens (id, token_hash, kind, org_id, client_id, user_id, \
-                 grant_id, scope, auth_time, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 grant_id, scope, auth_time, created_at, expires_at, connection_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(crate::new_id())
             .bind(&draft.token_hash)
@@ -316,6 +350,7 @@ macro_rules! insert_tokens {
             .bind(issued.auth_time)
             .bind(now)
             .bind(draft.expires_at)
+            .bind(&issued.connection_id)
             .execute(&mut *$tx)
             .await?;
         }
@@ -328,8 +363,8 @@ macro_rules! insert_code {
         let code: &AuthCode = $code;
         sqlx::query(
             "INSERT INTO oauth_codes (code_hash, org_id, client_id, user_id, session_id, \
-             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, grant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, grant_id, \
+             connection_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind($code_hash)
         .bind(&code.org_id)
@@ -344,6 +379,7 @@ macro_rules! insert_code {
         .bind($now)
         .bind(code.expires_at)
         .bind(&code.grant_id)
+        .bind(&code.connection_id)
         .execute(&mut *$tx)
         .await?;
     }};
@@ -355,11 +391,31 @@ macro_rules! insert_code {
 macro_rules! lock_grant {
     ($tx:expr, $backend:expr, $grant_id:expr) => {{
         if $backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('oauth_grant:' || $1))")
+            // The two-key form: its key space is apart from the one-key locks used elsewhere.
+            sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
                 .bind($grant_id)
                 .execute(&mut *$tx)
                 .await?;
         }
+    }};
+}
+
+/// Holds the organization row against deletion for the transaction (PostgreSQL): everything
+/// issued references it, and taking it first keeps the lock order of an organization's deletion
+/// (organization, then its users) and avoids a cycle with it. False when it is gone.
+macro_rules! org_exists {
+    ($tx:expr, $backend:expr, $org_id:expr) => {{
+        let lock = match $backend {
+            Backend::Postgres => " FOR KEY SHARE",
+            Backend::Sqlite => "",
+        };
+        let found: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT CAST(1 AS BIGINT) FROM organizations WHERE id = $1{lock}"
+        ))
+        .bind($org_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        found.is_some()
     }};
 }
 
@@ -433,16 +489,26 @@ impl Store {
 
     /// Stores a changed SAML connection (all fields but its id, organization and creation)
     /// and audits it.
+    /// With `end_sign_ins`, what the connection let in ends in the same transaction (a
+    /// certificate taken off may have been compromised).
     pub async fn update_sso_connection(
         &self,
         connection: &SsoConnection,
+        end_sign_ins: bool,
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let certificates = serde_json::to_string(&connection.certificates)?;
         let mut audit = audit.clone();
         audit.target.get_or_insert_with(|| connection.id.clone());
+        let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            if !lock_connection!(tx, backend, &connection.org_id, &connection.id) {
+                return Err(StoreError::NotFound);
+            }
+            if end_sign_ins {
+                run_stmts!(tx, end_connection_stmts(&connection.id));
+            }
             let updated = sqlx::query(
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, sso_url = $4, \
                  certificates = $5, sp_entity_id = $6, endpoint_compression = $7, updated_at = $8, \
@@ -512,49 +578,29 @@ impl Store {
         rows.into_iter().map(SsoConnection::try_from).collect()
     }
 
-    /// Deletes a SAML connection (its pending sign-ins go with it) and audits it.
+    /// Deletes a SAML connection and audits it. Everything it let in goes with it: its
+    /// sessions, and the codes and tokens issued from them (its certificates may be why it
+    /// goes).
     pub async fn delete_sso_connection(
         &self,
         org_id: &str,
         id: &str,
         audit: &AuditEvent,
     ) -> Result<()> {
-        // Sessions opened through it end with it (its certificates may be why it goes).
-        self.delete_owned("sso_connections", org_id, id, audit, &["sessions"])
-            .await
-    }
-
-    async fn delete_owned(
-        &self,
-        table: &'static str,
-        org_id: &str,
-        id: &str,
-        audit: &AuditEvent,
-        dependents: &[&'static str],
-    ) -> Result<()> {
         let mut audit = audit.clone();
         audit.target.get_or_insert_with(|| id.to_string());
+        let backend = self.backend();
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            for dependent in dependents {
-                sqlx::query(&format!(
-                    "DELETE FROM {dependent} WHERE org_id = $1 AND connection_id = $2"
-                ))
+            if !lock_connection!(tx, backend, org_id, id) {
+                return Err(StoreError::NotFound);
+            }
+            run_stmts!(tx, end_connection_stmts(id));
+            sqlx::query("DELETE FROM sso_connections WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            }
-            let deleted = sqlx::query(&format!(
-                "DELETE FROM {table} WHERE org_id = $1 AND id = $2"
-            ))
-            .bind(org_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
             insert_audit!(&mut *tx, &audit, Some(org_id))?;
             tx.commit().await?;
         });
@@ -653,7 +699,7 @@ impl Store {
             if revoked.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            for table in ["oauth_codes", "oauth_tokens", "login_requests"] {
+            for table in ["oauth_codes", "oauth_tokens"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1"))
                     .bind(id)
                     .execute(&mut *tx)
@@ -710,53 +756,13 @@ impl Store {
         self.signing_keys().await
     }
 
-    /// Records a sign-in waiting for the IdP.
-    pub async fn create_login_request(&self, request: &LoginRequest) -> Result<()> {
-        write!(self, |p| {
-            sqlx::query(
-                "INSERT INTO login_requests (id, org_id, connection_id, client_id, redirect_uri, \
-                 scope, state, nonce, code_challenge, browser_hash, auth_not_before, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&request.id)
-            .bind(&request.org_id)
-            .bind(&request.connection_id)
-            .bind(&request.client_id)
-            .bind(&request.redirect_uri)
-            .bind(&request.scope)
-            .bind(&request.state)
-            .bind(&request.nonce)
-            .bind(&request.code_challenge)
-            .bind(&request.browser_hash)
-            .bind(request.auth_not_before)
-            .bind(request.created_at)
-            .bind(request.expires_at)
-            .execute(p)
-            .await?;
-        });
-        Ok(())
-    }
-
-    /// The pending sign-in with this AuthnRequest ID, if it has not expired. Reading does not
-    /// take it: only [`Store::complete_sign_in`] does, once the Response has been verified, so
-    /// a forged Response cannot spend a real user's pending sign-in.
-    pub async fn login_request(&self, id: &str) -> Result<Option<LoginRequest>> {
-        Ok(read!(self, |p| {
-            sqlx::query_as(
-                "SELECT id, org_id, connection_id, client_id, redirect_uri, scope, state, nonce, \
-                 code_challenge, browser_hash, auth_not_before, created_at, expires_at FROM login_requests \
-                 WHERE id = $1 AND expires_at > $2",
-            )
-            .bind(id)
-            .bind(now_ms())
-            .fetch_optional(p)
-            .await
-        })?)
-    }
-
-    /// Records a verified SAML sign-in in one transaction: takes the pending request it
-    /// answers (once), remembers the assertion (a replay is refused), checks the user may sign
-    /// in, opens a session and stores the authorization code for the client.
+    /// Records a verified SAML sign-in in one transaction: spends the request it answers
+    /// (once), remembers the assertion (a replay is refused), checks the connection is still
+    /// there, the user may sign in and the client is live, opens a session and stores the
+    /// authorization code for the client.
+    ///
+    /// Locks are taken in one order everywhere: organization, connection, user, grant,
+    /// client, then the rows themselves.
     pub async fn complete_sign_in(
         &self,
         user_id: &str,
@@ -767,16 +773,36 @@ impl Store {
         let now = now_ms();
         let session_id = crate::new_id();
         let org_id = sign_in.org_id;
+        let share = match backend {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        };
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            if !org_exists!(tx, backend, org_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
+            let connection: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT CAST(1 AS BIGINT) FROM sso_connections WHERE org_id = $1 AND id = $2{share}"
+            ))
+            .bind(org_id)
+            .bind(sign_in.connection_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if connection.is_none() {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
+            let active = user_is_active!(tx, backend, org_id, user_id);
             if let Some(answer) = &sign_in.answer {
-                let taken =
-                    sqlx::query("DELETE FROM login_requests WHERE id = $1 AND expires_at > $2")
-                        .bind(&answer.request.id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                if taken.rows_affected() == 0 {
+                let spent = sqlx::query(
+                    "INSERT INTO spent_login_requests (id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&answer.request.id)
+                .bind(answer.request.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() == 0 {
                     return Ok(Err(GrantRefusal::Invalid));
                 }
             }
@@ -792,8 +818,8 @@ impl Store {
             if fresh.rows_affected() == 0 {
                 return Ok(Err(GrantRefusal::Invalid));
             }
-            if !user_is_active!(tx, backend, org_id, user_id) {
-                // The replay entry and the taken request are kept: the assertion is spent.
+            if !active {
+                // The request and the assertion stay spent.
                 tx.commit().await?;
                 return Ok(Err(GrantRefusal::UserInactive));
             }
@@ -830,6 +856,7 @@ impl Store {
                     auth_time,
                     expires_at: answer.code_expires_at,
                     grant_id: crate::new_id(),
+                    connection_id: Some(sign_in.connection_id.to_string()),
                 };
                 insert_code!(tx, answer.code_hash, &code, now);
             }
@@ -944,6 +971,9 @@ impl Store {
         let now = now_ms();
         write!(self, |p| {
             let mut tx = p.begin().await?;
+            if !org_exists!(tx, backend, &code.org_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             if !user_is_active!(tx, backend, &code.org_id, &code.user_id) {
                 return Ok(Err(GrantRefusal::UserInactive));
             }
@@ -1002,6 +1032,9 @@ impl Store {
             let Some((org_id, user_id, grant_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
+            if !org_exists!(tx, backend, &org_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             let active = user_is_active!(tx, backend, &org_id, &user_id);
             lock_grant!(tx, backend, &grant_id);
             if !client_is_live!(tx, backend, client_id) {
@@ -1009,7 +1042,7 @@ impl Store {
             }
             let row: Option<Row> = sqlx::query_as(&format!(
                 "SELECT org_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
-                 code_challenge, auth_time, expires_at, grant_id, used_at FROM oauth_codes \
+                 code_challenge, auth_time, expires_at, grant_id, connection_id, used_at FROM oauth_codes \
                  WHERE code_hash = $1{}",
                 for_update(backend)
             ))
@@ -1044,6 +1077,7 @@ impl Store {
                 return Ok(Err(GrantRefusal::UserInactive));
             }
             let issued = Issued {
+                connection_id: row.code.connection_id.clone(),
                 user_id: row.code.user_id.clone(),
                 org_id: row.code.org_id.clone(),
                 scope: row.code.scope.clone(),
@@ -1082,6 +1116,9 @@ impl Store {
             let Some((org_id, user_id, grant_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
+            if !org_exists!(tx, backend, &org_id) {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
             let active = user_is_active!(tx, backend, &org_id, &user_id);
             lock_grant!(tx, backend, &grant_id);
             if !client_is_live!(tx, backend, client_id) {
@@ -1120,7 +1157,13 @@ impl Store {
                 .bind(&old.id)
                 .execute(&mut *tx)
                 .await?;
+            let connection_id: Option<String> =
+                sqlx::query_scalar("SELECT connection_id FROM oauth_tokens WHERE id = $1")
+                    .bind(&old.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             let issued = Issued {
+                connection_id,
                 user_id: old.user_id,
                 org_id: old.org_id,
                 scope: old.scope,
@@ -1200,7 +1243,7 @@ impl Store {
         let now = now_ms();
         let mut total = 0;
         for table in [
-            "login_requests",
+            "spent_login_requests",
             "saml_replay",
             "oauth_codes",
             "oauth_tokens",

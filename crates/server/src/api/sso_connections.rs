@@ -170,7 +170,12 @@ pub async fn create(
         input.sp_entity_id,
     )?;
     let mut audit = who.audit("sso_connection.create");
-    audit.detail = serde_json::json!({ "name": draft.name, "idp_entity_id": draft.idp_entity_id });
+    audit.detail = serde_json::json!({
+        "name": draft.name,
+        "idp_entity_id": draft.idp_entity_id,
+        "sp_entity_id": draft.sp_entity_id,
+        "certificates": fingerprints(&draft.certificates),
+    });
     let created = state.store.create_sso_connection(&draft, &audit).await?;
     let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
     let mut response = (StatusCode::CREATED, Json(view(&state, created))).into_response();
@@ -180,6 +185,15 @@ pub async fn create(
             .insert(axum::http::header::LOCATION, value);
     }
     Ok(response)
+}
+
+/// The SHA-256 fingerprints of stored certificates, for the audit log.
+fn fingerprints(certificates: &[String]) -> Vec<String> {
+    certificates
+        .iter()
+        .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
+        .map(|c| c.fingerprint_sha256)
+        .collect()
 }
 
 /// The connection as it will be stored, once every field passes: certificates re-encoded as
@@ -201,14 +215,18 @@ fn checked(
     validate::label("idp_entity_id", &c.idp_entity_id, 1000)?;
     validate::browser_url("sso_url", &c.sso_url)?;
     if let Some(sp) = sp_entity_id {
+        let sp = sp.trim().to_string();
         validate::label("sp_entity_id", &sp, 1000)?;
-        // The shared ACS URL, or the form of every connection's own entity ID, would let one
-        // IdP's assertions count for two organizations.
+        // The shared ACS URL, the bare public URL, or the form of every connection's own
+        // entity ID, would let one IdP's assertions count for two organizations. This
+        // connection's own default may be restored.
+        let own_default = format!("{}/saml/{}", state.public_url, c.id);
         let generated = format!("{}/saml/", state.public_url);
-        if sp != c.sp_entity_id
-            && (sp.trim_end_matches('/') == crate::oidc::acs_url(state)
-                || sp.starts_with(&generated))
-        {
+        let bare = sp.trim_end_matches('/');
+        let reserved = bare == crate::oidc::acs_url(state)
+            || bare == state.public_url.as_ref()
+            || (sp.starts_with(&generated) && sp != own_default);
+        if reserved && sp != c.sp_entity_id {
             return Err(ApiError::invalid(format!(
                 "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, or choose another"
             )));
@@ -291,10 +309,27 @@ pub async fn update(
         },
         input.sp_entity_id,
     )?;
+    // A certificate taken off, or another IdP, ends what the connection let in: the reason
+    // may be a compromised key. Adding the IdP's next certificate ends nothing.
+    let end_sign_ins = changed.idp_entity_id != current.idp_entity_id
+        || current
+            .certificates
+            .iter()
+            .any(|old| !changed.certificates.contains(old));
     let mut audit = who.audit("sso_connection.update");
-    audit.detail = serde_json::json!({ "name": changed.name, "idp_entity_id": changed.idp_entity_id,
-        "certificates": changed.certificates.len(), "sso_url": changed.sso_url });
-    let updated = state.store.update_sso_connection(&changed, &audit).await?;
+    audit.detail = serde_json::json!({
+        "name": changed.name,
+        "idp_entity_id": changed.idp_entity_id,
+        "sso_url": changed.sso_url,
+        "sp_entity_id": changed.sp_entity_id,
+        "allow_idp_initiated": changed.allow_idp_initiated,
+        "certificates": fingerprints(&changed.certificates),
+        "ended_sign_ins": end_sign_ins,
+    });
+    let updated = state
+        .store
+        .update_sso_connection(&changed, end_sign_ins, &audit)
+        .await?;
     Ok(Json(view(&state, updated)))
 }
 

@@ -15,12 +15,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
 use lanyard_saml::response::{self, Expected, Hints, Identity};
-use lanyard_store::{Answer, GrantRefusal, LoginRequest, SignIn, SsoConnection};
+use lanyard_store::{Answer, GrantRefusal, SignIn, SsoConnection, StoreError};
 use serde::Deserialize;
 
-use super::authorize::{login_cookie, set_cookie, store_failure, success};
+use super::authorize::{store_failure, success};
 use super::page::{error_page, notice};
-use super::{acs_url, cookie, see_other, with_query, CODE_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS};
+use super::{acs_url, cookies, see_other, with_query, CODE_TTL_MS, SESSION_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -62,18 +62,6 @@ fn identity_emails(identity: &Identity) -> Vec<String> {
 
 fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
-}
-
-/// The pending sign-in a Response answers, checked to be this browser's.
-fn from_this_browser(state: &AppState, headers: &HeaderMap, pending: &LoginRequest) -> bool {
-    cookie(headers, &login_cookie(&pending.id)).is_some_and(|secret| {
-        let hash = state.secrets.hash_secret(secret);
-        aws_lc_rs::constant_time::verify_slices_are_equal(
-            hash.as_bytes(),
-            pending.browser_hash.as_bytes(),
-        )
-        .is_ok()
-    })
 }
 
 /// The one connection a Response no request asked for can be checked against, from its
@@ -157,26 +145,25 @@ pub async fn acs(
     // Which connection's certificates to try, and what the Response must answer.
     let (pending, connection) = match hints.in_response_to.as_deref() {
         Some(request_id) => {
-            let pending = match state.store.login_request(request_id).await {
-                Ok(Some(p)) => p,
-                Ok(None) => return refused(
-                    "This sign-in has expired or was already completed. Start again from the app.",
-                    &format!("no pending request {request_id:?}"),
-                ),
-                Err(e) => return store_failure(&e),
-            };
-            if !from_this_browser(&state, &headers, &pending) {
+            // Only the browser that started the sign-in holds it (no login CSRF).
+            let Some(pending) = cookies::pending(&state, &headers, request_id) else {
                 return refused(
-                    "This sign-in was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
-                    &format!("request {request_id:?}: the sign-in cookie is missing or wrong"),
+                    "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
+                    &format!("request {request_id:?}: no live pending sign-in in this browser"),
                 );
-            }
+            };
             let connection = match state
                 .store
                 .get_sso_connection(&pending.org_id, &pending.connection_id)
                 .await
             {
                 Ok(c) => c,
+                Err(StoreError::NotFound) => {
+                    return refused(
+                        "The SSO connection this sign-in went through was removed. Start again from the app.",
+                        &format!("connection {} is gone", pending.connection_id),
+                    )
+                }
                 Err(e) => return store_failure(&e),
             };
             (Some(pending), connection)
@@ -318,24 +305,10 @@ pub async fn acs(
             Err(e) => return store_failure(&e),
         },
     };
-    let secure = if state.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
     let max_age = (session_expires_at - now).max(0) / 1000;
-    set_cookie(
-        &mut response,
-        &format!("{SESSION_COOKIE}={session_secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"),
-    );
+    cookies::set_session(&state, &mut response, &session_secret, max_age);
     if let Some(pending) = &pending {
-        set_cookie(
-            &mut response,
-            &format!(
-                "{}=; Path=/saml; HttpOnly; SameSite=None; Secure; Max-Age=0",
-                login_cookie(&pending.id)
-            ),
-        );
+        cookies::clear_pending(&state, &mut response, &pending.id);
     }
     response
 }

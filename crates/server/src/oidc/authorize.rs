@@ -8,17 +8,14 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::response;
 use lanyard_store::{AuthCode, LoginRequest};
 use serde::Deserialize;
 
 use super::page::{auto_post, error_page};
-use super::{
-    acs_url, clean, cookie, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS,
-    SESSION_COOKIE,
-};
+use super::{acs_url, clean, cookies, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -115,17 +112,6 @@ pub async fn authorize(
             q.redirect_uri.as_deref().unwrap_or("redirect_uri missing"),
         );
     };
-    if let Err(seconds) = state.sign_in_limits.check(&client.id) {
-        let mut page = error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ins are being started for this app right now. Wait a moment and try again.",
-            &format!("client {} over its sign-in rate", client.id),
-        );
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            page.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return page;
-    }
     // From here on errors go back to the client.
     let state_param = q.state.as_deref();
     let fail = |error: &str, description: &str| {
@@ -221,11 +207,12 @@ pub async fn authorize(
         }
     };
     let now = lanyard_store::now_ms();
-    // The earliest authentication the client accepts (OIDC Core §3.1.2.1): a new one for
-    // prompt=login, one within max_age otherwise.
+    // The earliest authentication at the IdP the client accepts (OIDC Core §3.1.2.1): a new
+    // one for prompt=login, one within max_age otherwise — give or take the clock skew allowed
+    // between the IdP and us.
     let auth_not_before = match (prompt.contains(&"login"), max_age_ms) {
         (true, _) => Some(now - response::DEFAULT_CLOCK_SKEW_MS),
-        (false, Some(max_age)) => Some(now - max_age),
+        (false, Some(max_age)) => Some(now - max_age - response::DEFAULT_CLOCK_SKEW_MS),
         (false, None) => None,
     };
     let force_login = prompt.contains(&"login");
@@ -238,12 +225,12 @@ pub async fn authorize(
 
     // A live session of this organization answers at once.
     if !force_login {
-        if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        if let Some(secret) = cookies::session(&state, &headers) {
             let hash = state.secrets.hash_secret(secret);
             match state.store.session_by_hash(&hash).await {
                 Ok(Some(session))
                     if session.org_id == client.org_id
-                        && auth_not_before.is_none_or(|t| session.auth_time >= t) =>
+                        && max_age_ms.is_none_or(|m| session.auth_time >= now - m) =>
                 {
                     let code = random_token("lyc_", 32);
                     let draft = AuthCode {
@@ -258,6 +245,7 @@ pub async fn authorize(
                         auth_time: session.auth_time,
                         expires_at: lanyard_store::now_ms() + CODE_TTL_MS,
                         grant_id: uuid::Uuid::now_v7().to_string(),
+                        connection_id: session.connection_id.clone(),
                     };
                     match state
                         .store
@@ -291,7 +279,6 @@ pub async fn authorize(
     };
     // An xs:ID: a letter or underscore first.
     let request_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let browser_secret = random_token("lyb_", 24);
     let pending = LoginRequest {
         id: request_id.clone(),
         org_id: client.org_id.clone(),
@@ -302,14 +289,10 @@ pub async fn authorize(
         state: q.state.clone(),
         nonce: q.nonce.clone(),
         code_challenge: challenge,
-        browser_hash: state.secrets.hash_secret(&browser_secret),
         auth_not_before,
         created_at: now,
         expires_at: now + LOGIN_REQUEST_TTL_MS,
     };
-    if let Err(e) = state.store.create_login_request(&pending).await {
-        return store_failure(&e);
-    }
     let acs_url = acs_url(&state);
     let request = lanyard_saml::requests::AuthnRequest {
         id: &request_id,
@@ -335,29 +318,8 @@ pub async fn authorize(
         let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
         auto_post(&connection.sso_url, &[("SAMLRequest", &encoded)])
     };
-    // The IdP posts the Response cross-site, which only a SameSite=None cookie survives; such a
-    // cookie must be Secure, which browsers also grant to http://localhost.
-    set_cookie(
-        &mut response,
-        &format!(
-            "{}={browser_secret}; Path=/saml; HttpOnly; SameSite=None; Secure; Max-Age={}",
-            login_cookie(&request_id),
-            LOGIN_REQUEST_TTL_MS / 1000
-        ),
-    );
+    cookies::set_pending(&state, &mut response, &pending);
     response
-}
-
-/// The cookie that ties a pending sign-in to its browser; one per sign-in, so sign-ins started
-/// in two tabs do not undo each other.
-pub(super) fn login_cookie(request_id: &str) -> String {
-    format!("lanyard_login{request_id}")
-}
-
-pub(super) fn set_cookie(response: &mut Response, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
 }
 
 /// A 43-character base64url value: what S256 produces (RFC 7636 §4.2).

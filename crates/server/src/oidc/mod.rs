@@ -7,6 +7,7 @@
 mod acs;
 mod authorize;
 mod client_auth;
+mod cookies;
 mod error;
 pub mod keys;
 mod page;
@@ -32,9 +33,6 @@ pub const ACCESS_TOKEN_TTL_MS: i64 = 60 * 60_000;
 pub const REFRESH_TOKEN_TTL_MS: i64 = 30 * 24 * 60 * 60_000;
 pub const ID_TOKEN_TTL_MS: i64 = 5 * 60_000;
 pub const SESSION_TTL_MS: i64 = 12 * 60 * 60_000;
-
-/// The browser session cookie.
-pub const SESSION_COOKIE: &str = "lanyard_session";
 
 /// Routes under `/.well-known` and `/auth`, and the SAML Assertion Consumer Service.
 pub fn router() -> Router<AppState> {

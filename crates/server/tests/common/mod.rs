@@ -52,11 +52,6 @@ pub struct Server {
 impl Server {
     /// Creates an operator key with the CLI and starts `lanyard serve` on the test database.
     pub async fn start(db: &TestDb) -> Server {
-        Server::start_with_env(db, &[]).await
-    }
-
-    /// As [`Server::start`], with extra environment for `serve`.
-    pub async fn start_with_env(db: &TestDb, env: &[(&str, &str)]) -> Server {
         let data_dir = db.dir.path().join("data");
         let out = run_cli(&data_dir, &db.url, &["--json", "operator-key", "create"]);
         assert!(
@@ -67,7 +62,7 @@ impl Server {
         let created: Value =
             serde_json::from_slice(&out.stdout).expect("operator-key create --json prints JSON");
         let operator_key = created["key"].as_str().expect("key").to_string();
-        Server::spawn(data_dir, db.url.clone(), operator_key, env)
+        Server::spawn(data_dir, db.url.clone(), operator_key, &[])
     }
 
     /// Starts `lanyard serve` with extra environment, waiting until it listens.

@@ -1,5 +1,5 @@
 -- Sign-in: organizations' SAML connections, OAuth/OIDC clients, the keys ID tokens are signed
--- with, pending sign-ins, the assertion replay cache, browser sessions, authorization codes and
+-- with, answered sign-ins, the assertion replay cache, browser sessions, authorization codes and
 -- tokens. Kept in step with the other dialect's 0004_signin.sql.
 
 -- An organization's SAML IdP ("SSO provider"). Certificates are base64 DER in a JSON array.
@@ -48,25 +48,14 @@ CREATE TABLE signing_keys (
     retired_at BIGINT
 );
 
--- A sign-in waiting for the IdP: the AuthnRequest sent (its ID), the authorization request it
--- will answer, and the keyed hash of the cookie that ties it to the browser that started it.
--- Taken (deleted) by the Response that answers it.
-CREATE TABLE login_requests (
+-- Sign-ins that were answered: a pending sign-in is kept sealed in the browser that started it
+-- (nothing is written to start one); its AuthnRequest ID is recorded here when a Response
+-- answers it, so it is answered once.
+CREATE TABLE spent_login_requests (
     id TEXT PRIMARY KEY,
-    org_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    connection_id TEXT NOT NULL REFERENCES sso_connections (id) ON DELETE CASCADE,
-    client_id TEXT NOT NULL REFERENCES oauth_clients (id) ON DELETE CASCADE,
-    redirect_uri TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    state TEXT,
-    nonce TEXT,
-    code_challenge TEXT,
-    browser_hash TEXT NOT NULL,
-    auth_not_before BIGINT,
-    created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
-CREATE INDEX login_requests_expiry ON login_requests (expires_at);
+CREATE INDEX spent_login_requests_expiry ON spent_login_requests (expires_at);
 
 -- Assertion IDs already consumed, per connection, until the assertion would expire anyway.
 CREATE TABLE saml_replay (
@@ -89,6 +78,7 @@ CREATE TABLE sessions (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_connection ON sessions (connection_id);
 
 -- Authorization codes (one use, minutes long) and access/refresh tokens, by keyed hash.
 CREATE TABLE oauth_codes (
@@ -105,9 +95,11 @@ CREATE TABLE oauth_codes (
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,
-    grant_id TEXT NOT NULL
+    grant_id TEXT NOT NULL,
+    connection_id TEXT
 );
 CREATE INDEX oauth_codes_user ON oauth_codes (user_id);
+CREATE INDEX oauth_codes_connection ON oauth_codes (connection_id);
 
 CREATE TABLE oauth_tokens (
     id TEXT PRIMARY KEY,
@@ -121,7 +113,9 @@ CREATE TABLE oauth_tokens (
     auth_time BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    connection_id TEXT
 );
 CREATE INDEX oauth_tokens_user ON oauth_tokens (user_id);
+CREATE INDEX oauth_tokens_connection ON oauth_tokens (connection_id);
 CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id);
