@@ -108,6 +108,9 @@ pub struct Hints {
     pub in_response_to: Option<String>,
     /// The `OrganizationName` attribute, when present in a plain assertion.
     pub organization_name: Option<String>,
+    /// The first Audience of a plain assertion: for a Response no request asked for, the one
+    /// SP entity ID (and so the one connection) it claims to be for.
+    pub audience: Option<String>,
 }
 
 /// Decodes the `SAMLResponse` form field of the HTTP-POST binding (base64, line breaks allowed).
@@ -154,7 +157,14 @@ pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
             .and_then(|attr| children_named(attr, NS_ASSERTION, "AttributeValue").next())
             .and_then(|v| xml::text(v).ok())
     });
+    let audience = assertion.and_then(|a| {
+        a.descendants()
+            .find(|n| is(*n, NS_ASSERTION, "Audience"))
+            .and_then(|v| xml::text(v).ok())
+            .map(|t| xml::trim(&t).to_string())
+    });
     Ok(Hints {
+        audience,
         response_issuer: issuer_text(response).ok().flatten(),
         assertion_issuer: assertion.and_then(|a| issuer_text(a).ok().flatten()),
         in_response_to: xml::attr(response, "InResponseTo").map(str::to_string),

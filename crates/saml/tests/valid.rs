@@ -146,6 +146,7 @@ fn hints_name_the_issuer_and_request_before_verification() {
     );
     assert_eq!(hints.assertion_issuer.as_deref(), Some(f.str("issuer")));
     assert_eq!(hints.organization_name.as_deref(), Some("acme"));
+    assert_eq!(hints.audience.as_deref(), Some(f.str("audience")));
 }
 
 #[test]

@@ -222,6 +222,11 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
     };
     tokio::spawn(prune_sign_in(state.store.clone()));
     let app = crate::app::build(state);
+    // Browsers keep Secure cookies over https, or plain http on this machine: what
+    // browser_url accepts.
+    if crate::validate::browser_url("public_url", &public_url).is_err() {
+        tracing::warn!(public_url = %public_url, "sign-in needs an https public URL (plain http works on localhost only): browsers keep the cookie that ties a sign-in to them only over https");
+    }
     tracing::info!(address = %address, public_url = %public_url, version = env!("CARGO_PKG_VERSION"), "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

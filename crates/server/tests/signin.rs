@@ -134,7 +134,7 @@ struct Browser<'s> {
     server: &'s Server,
     http: reqwest::Client,
     cookie: Option<String>,
-    /// The cookies that tie pending sign-ins to this browser, as `name=value`.
+    /// The cookies holding this browser's pending sign-ins, as `name=value`, oldest first.
     login_cookies: Vec<String>,
 }
 
@@ -180,24 +180,51 @@ impl<'s> Browser<'s> {
         }
     }
 
-    async fn authorize(&mut self, params: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self
-            .http
-            .get(self.server.url("/auth/authorize"))
-            .query(params);
-        if let Some(cookie) = &self.cookie {
-            req = req.header(header::COOKIE, format!("lanyard_session={cookie}"));
+    /// The Cookie header this browser sends: its session and pending sign-ins (all `Path=/`).
+    fn cookie_header(&self) -> String {
+        let mut all = self.login_cookies.clone();
+        if let Some(session) = &self.cookie {
+            all.push(format!("lanyard_session={session}"));
         }
-        let response = req.send().await.unwrap();
+        all.join("; ")
+    }
+
+    /// Keeps what a response sets, as a browser does: a pending sign-in's cookie (`Max-Age=0`
+    /// removes it) or the session.
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
         for set in response.headers().get_all(header::SET_COOKIE) {
             let set = set.to_str().unwrap();
-            assert!(set.starts_with("lanyard_login_"), "{set}");
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if name == "lanyard_session" {
+                assert!(
+                    set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                    "{set}"
+                );
+                self.cookie = Some(value.to_string());
+                continue;
+            }
+            assert!(name.starts_with("lanyard_login_"), "{set}");
             for attribute in ["Path=/;", "SameSite=None", "Secure", "HttpOnly"] {
                 assert!(set.contains(attribute), "{set}");
             }
             self.login_cookies
-                .push(set.split(';').next().unwrap().to_string());
+                .retain(|c| !c.starts_with(&format!("{name}=")));
+            if !set.contains("Max-Age=0") {
+                self.login_cookies.push(format!("{name}={value}"));
+            }
         }
+    }
+
+    async fn authorize(&mut self, params: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .http
+            .get(self.server.url("/auth/authorize"))
+            .query(params)
+            .header(header::COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
         response
     }
 
@@ -258,27 +285,12 @@ impl<'s> Browser<'s> {
         let response = self
             .http
             .post(self.server.url("/saml"))
-            .header(header::COOKIE, self.login_cookies.join("; "))
+            .header(header::COOKIE, self.cookie_header())
             .form(&[("SAMLResponse", saml_response), ("RelayState", "")])
             .send()
             .await
             .unwrap();
-        for set in response.headers().get_all(header::SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let pair = set.split(';').next().unwrap();
-            if let Some(value) = pair.strip_prefix("lanyard_session=") {
-                assert!(
-                    set.contains("HttpOnly") && set.contains("SameSite=Lax"),
-                    "{set}"
-                );
-                self.cookie = Some(value.to_string());
-            } else {
-                assert!(
-                    pair.starts_with("lanyard_login_") && set.contains("Max-Age=0"),
-                    "{set}"
-                );
-            }
-        }
+        self.keep_cookies(&response);
         response
     }
 }
@@ -679,7 +691,14 @@ async fn sign_in_flow(db: TestDb) {
     let signed = Assertion::new(&server, &pending, "ada@acme.example").signed();
     let page = browser.post_response(&signed).await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
-    assert!(page.headers().get(header::SET_COOKIE).is_none());
+    assert!(
+        !page
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("lanyard_session=")),
+        "no session for a deactivated user"
+    );
     assert!(page.text().await.unwrap().contains("deactivated"));
     let (_, preview) = server
         .op(
@@ -903,6 +922,9 @@ async fn sign_in_attacks(db: TestDb) {
 
     // Responses that must not sign anyone in.
     let pending = browser.start(&auth_params(&app, "n")).await;
+    // A refused Response ends the pending sign-in in the browser (its cookie is cleared); each
+    // attempt below arrives as in a browser that still holds it.
+    let holding = browser.login_cookies.clone();
     let mut forged = Assertion::new(&server, &pending, "ada@acme.example");
     forged.key = "attacker";
     let mut wrong_audience = Assertion::new(&server, &pending, "ada@acme.example");
@@ -951,8 +973,16 @@ async fn sign_in_attacks(db: TestDb) {
             StatusCode::BAD_REQUEST,
         ),
     ] {
+        browser.login_cookies = holding.clone();
         let response = browser.post_response(&assertion.signed()).await;
         assert_eq!(response.status(), status, "{what}");
+        // (A Response naming another request leaves this one's cookie alone.)
+        if what != "answering no request" {
+            assert!(
+                browser.login_cookies.is_empty(),
+                "{what}: the pending sign-in is over"
+            );
+        }
         assert!(response.headers().get(header::LOCATION).is_none(), "{what}");
         assert!(browser.cookie.is_none(), "{what}");
     }
@@ -1000,19 +1030,22 @@ async fn sign_in_attacks(db: TestDb) {
         "a Response from another browser"
     );
     assert!(victim.cookie.is_none());
-    // The failed attempts left the request usable; a good Response completes it, once.
+    // The failed attempts spent nothing on the server; a good Response completes it, once:
+    // neither the same Response again, nor a new one for the same request, with a copy of the
+    // pending sign-in's cookie, gets in.
+    browser.login_cookies = holding.clone();
     let good = Assertion::new(&server, &pending, "ada@acme.example").signed();
     let back = redirect(&browser.post_response(&good).await);
     let code = back.param("code").unwrap().to_string();
     let session = browser.cookie.clone();
-    let replay = browser.post_response(&good).await;
-    assert_eq!(
-        replay.status(),
-        StatusCode::BAD_REQUEST,
-        "a replayed Response"
-    );
-    assert!(replay.headers().get(header::LOCATION).is_none());
-    assert_eq!(browser.cookie, session, "a replay opens no session");
+    let again = Assertion::new(&server, &pending, "ada@acme.example").signed();
+    for (what, response) in [("the same Response", &good), ("a new Response", &again)] {
+        browser.login_cookies = holding.clone();
+        let replay = browser.post_response(response).await;
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert!(replay.headers().get(header::LOCATION).is_none());
+        assert_eq!(browser.cookie, session, "{what} opens no session");
+    }
 
     // The code: wrong verifier, wrong redirect URI, another client, a wrong secret.
     let bad_verifier = "x".repeat(43);
@@ -1658,17 +1691,17 @@ async fn certificate_rollover(db: TestDb) {
 
 both_backends!(sign_in_started_at_the_idp, idp_initiated);
 
-/// A sign-in from the IdP's app tile: refused until the connection allows it; then the browser
-/// goes to the organization's default app (OIDC third-party-initiated login) with a session
-/// that answers the app's own request. The Issuer must name one connection (or
-/// OrganizationName must pick it); a replayed Response and a deactivated user get nothing.
+/// A sign-in from the IdP's app tile: refused until the connection allows it; then checked
+/// (signature, audience of that one connection, the user) and the browser sent to the
+/// organization's default app (OIDC third-party-initiated login) without a session — the app's
+/// own request then goes by the SP-initiated path, tied to the browser. So a tile Response
+/// pushed into someone else's browser signs nobody in.
 async fn idp_initiated(db: TestDb) {
     if skip_without_xmlsec() {
         return;
     }
     let server = Server::start(&db).await;
     let (_, _, scim_auth) = setup(&server, "acme").await;
-    // Globex registers the same IdP (same Issuer): the Issuer alone cannot choose.
     let (_, _, globex_scim) = setup(&server, "globex").await;
     let ada = scim(
         &server,
@@ -1686,34 +1719,55 @@ async fn idp_initiated(db: TestDb) {
         json!({"userName": "ada@acme.example"}),
     )
     .await;
-    let (_, list) = server
-        .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
-        .await;
-    let connection = list[0].clone();
-    let path = format!(
-        "/api/v1/orgs/acme/sso-connections/{}",
-        connection["id"].as_str().unwrap()
-    );
-    let tile = Pending {
-        id: String::new(),
-        audience: connection["sp_entity_id"].as_str().unwrap().to_string(),
-        force_authn: false,
+    let audience_of = |org: &'static str| {
+        let server = &server;
+        async move {
+            let (_, list) = server
+                .op(
+                    Method::GET,
+                    &format!("/api/v1/orgs/{org}/sso-connections"),
+                    None,
+                )
+                .await;
+            let c = list[0].clone();
+            (
+                format!(
+                    "/api/v1/orgs/{org}/sso-connections/{}",
+                    c["id"].as_str().unwrap()
+                ),
+                c["sp_entity_id"].as_str().unwrap().to_string(),
+            )
+        }
     };
-    let unsolicited = |organization_name: Option<&'static str>| {
+    let (path, acme_audience) = audience_of("acme").await;
+    let (_, globex_audience) = audience_of("globex").await;
+    let unsolicited = |audience: &str, key: &'static str| {
+        let tile = Pending {
+            id: String::new(),
+            audience: audience.to_string(),
+            force_authn: false,
+        };
         let mut assertion = Assertion::new(&server, &tile, "ada@acme.example");
         assertion.in_response_to = None;
-        assertion.organization_name = organization_name;
+        assertion.key = key;
         assertion.signed()
+    };
+    let refused = |response: reqwest::Response, what: &str| {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert!(response.headers().get(header::LOCATION).is_none(), "{what}");
+        assert!(
+            response.headers().get(header::SET_COOKIE).is_none(),
+            "{what}"
+        );
     };
 
     let mut browser = Browser::new(&server);
-    let response = browser.post_response(&unsolicited(Some("acme"))).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::BAD_REQUEST,
-        "not allowed by default"
+    refused(
+        browser
+            .post_response(&unsolicited(&acme_audience, "idp1"))
+            .await,
+        "not allowed by default",
     );
-    assert!(browser.cookie.is_none());
     let (s, body) = server
         .op(
             Method::PATCH,
@@ -1726,37 +1780,41 @@ async fn idp_initiated(db: TestDb) {
         (StatusCode::OK, Some(true)),
         "{body}"
     );
+    // Globex (same IdP) did not allow it; an unknown audience names no connection; a forged
+    // signature fails.
+    refused(
+        browser
+            .post_response(&unsolicited(&globex_audience, "idp1"))
+            .await,
+        "globex's connection",
+    );
+    refused(
+        browser
+            .post_response(&unsolicited("https://nobody.example/sp", "idp1"))
+            .await,
+        "unknown audience",
+    );
+    refused(
+        browser
+            .post_response(&unsolicited(&acme_audience, "attacker"))
+            .await,
+        "another key",
+    );
 
-    // Two connections have this Issuer: without OrganizationName it fits neither.
-    let response = browser.post_response(&unsolicited(None)).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    // Naming Globex picks Globex's connection, which does not allow it.
-    let response = browser.post_response(&unsolicited(Some("globex"))).await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(browser.cookie.is_none());
-
-    // No default app yet: signed in, told so.
-    let signed = unsolicited(Some("acme"));
-    let response = browser.post_response(&signed).await;
+    // No default app yet: told so, and not signed in.
+    let response = browser
+        .post_response(&unsolicited(&acme_audience, "idp1"))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(browser.cookie.is_some());
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
     assert!(response
         .text()
         .await
         .unwrap()
         .contains("initiate_login_uri"));
-    // The same Response again: the assertion is spent.
-    let mut replayer = Browser::new(&server);
-    assert_eq!(
-        replayer.post_response(&signed).await.status(),
-        StatusCode::BAD_REQUEST
-    );
-    assert!(
-        replayer.cookie.is_none(),
-        "a replayed IdP-initiated Response opens no session"
-    );
 
-    // With a default app, the browser is sent to it; its own request is answered by the session.
+    // With a default app the browser goes there, still without a session; the app's own
+    // request then goes to the IdP, and completes the ordinary way.
     let (s, tile_app) = server
         .op(
             Method::POST,
@@ -1766,26 +1824,36 @@ async fn idp_initiated(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{tile_app}");
+    let tile_app = App {
+        id: tile_app["client_id"].as_str().unwrap().to_string(),
+        secret: tile_app["client_secret"].as_str().map(str::to_string),
+    };
     let mut browser = Browser::new(&server);
-    let back = redirect(&browser.post_response(&unsolicited(Some("ACME"))).await);
+    let response = browser
+        .post_response(&unsolicited(&acme_audience, "idp1"))
+        .await;
+    assert!(
+        response.headers().get(header::SET_COOKIE).is_none(),
+        "no session from a tile Response"
+    );
+    let back = redirect(&response);
     assert!(
         back.location.starts_with("http://127.0.0.1:9/login?"),
         "{}",
         back.location
     );
     assert_eq!(back.param("iss"), Some(server.base.as_str()));
-    let tile_app = App {
-        id: tile_app["client_id"].as_str().unwrap().to_string(),
-        secret: tile_app["client_secret"].as_str().map(str::to_string),
-    };
-    let back = redirect(&browser.authorize(&auth_params(&tile_app, "n-t")).await);
-    let (s, tokens) = token(&server, &tile_app, &redeem(back.param("code").unwrap())).await;
+    assert_eq!(back.param("login_hint"), Some("ada@acme.example"));
+    let code = sign_in(&mut browser, &tile_app, "ada@acme.example").await;
+    let (s, tokens) = token(&server, &tile_app, &redeem(&code)).await;
     assert_eq!(s, StatusCode::OK, "{tokens}");
     let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &tile_app.id).await;
-    assert_eq!(claims["sub"], ada["id"]);
-    assert_eq!(claims["org"], json!("acme"));
+    assert_eq!(
+        (claims["sub"].clone(), claims["org"].clone()),
+        (ada["id"].clone(), json!("acme"))
+    );
 
-    // A deactivated user is not let in from the tile either.
+    // A deactivated user is turned away at the tile too.
     scim(
         &server,
         &scim_auth,
@@ -1795,8 +1863,46 @@ async fn idp_initiated(db: TestDb) {
                "Operations": [{"op": "replace", "path": "active", "value": false}]}),
     )
     .await;
-    let mut browser = Browser::new(&server);
-    let response = browser.post_response(&unsolicited(Some("acme"))).await;
+    let response = Browser::new(&server)
+        .post_response(&unsolicited(&acme_audience, "idp1"))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(browser.cookie.is_none());
+}
+
+both_backends!(pending_sign_ins_do_not_pile_up, pending_cookies);
+
+/// Starting sign-ins writes nothing on the server and keeps a browser's cookies bounded: a page
+/// that starts sign-ins over and over (with the longest parameters allowed) leaves at most
+/// three pending sign-ins, each well under the 4 KB a browser keeps; a request too large to
+/// keep is refused at the start.
+async fn pending_cookies(db: TestDb) {
+    let server = Server::start(&db).await;
+    let (app, _, _) = setup(&server, "acme").await;
+    let mut browser = Browser::new(&server);
+    let long = "s".repeat(512);
+    for _ in 0..10 {
+        let mut params = auth_params(&app, &long);
+        params.retain(|(k, _)| *k != "state");
+        params.push(("state", &long));
+        let response = browser.authorize(&params).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(browser.login_cookies.len(), 3, "the newest three are kept");
+    for cookie in &browser.login_cookies {
+        assert!(cookie.len() < 4000, "{} bytes", cookie.len());
+    }
+    // Quotes double in the sealed form: parameters that cannot fit are refused up front.
+    let quotes = "\"".repeat(512);
+    let mut params = auth_params(&app, &quotes);
+    params.retain(|(k, _)| *k != "state" && *k != "scope");
+    params.push(("state", &quotes));
+    let scope = format!("openid {}", "\"".repeat(500));
+    params.push(("scope", &scope));
+    let back = redirect(&browser.authorize(&params).await);
+    assert_eq!(
+        back.param("error"),
+        Some("invalid_request"),
+        "{}",
+        back.location
+    );
 }

@@ -35,7 +35,7 @@ pub use model::*;
 pub use pool::{redact, Backend, Store};
 pub use scim::{rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
 pub use signin::{
-    Answer, AuthCode, GrantRefusal, Issued, LoginRequest, OAuthClient, OAuthToken, Session, SignIn,
+    AuthCode, GrantRefusal, Issued, LoginRequest, OAuthClient, OAuthToken, Session, SignIn,
     SigningKey, SsoConnection, TokenDraft,
 };
 

@@ -149,24 +149,23 @@ pub struct TokenDraft {
 /// authorization code handed to the client.
 #[derive(Debug, Clone)]
 pub struct SignIn<'a> {
-    pub org_id: &'a str,
+    /// The pending sign-in answered, and the code issued to its client.
+    pub request: &'a LoginRequest,
+    pub code_hash: &'a str,
+    pub code_expires_at: i64,
+    /// The connection the Response was verified with, as it was read: its IdP and the
+    /// certificates tried. A change that takes any of them away since refuses the sign-in.
     pub connection_id: &'a str,
+    pub idp_entity_id: &'a str,
+    pub certificates: &'a [String],
+    /// The audience (our entity ID) the assertion named, and its ID: an assertion is spent
+    /// once per audience, whatever happens to the connection.
+    pub audience: &'a str,
     pub assertion_id: &'a str,
     /// Until when the assertion ID must be remembered.
     pub assertion_expires_at: i64,
     pub session_hash: &'a str,
     pub session_expires_at: i64,
-    /// The pending request answered and the code issued to its client; none for a sign-in the
-    /// IdP started.
-    pub answer: Option<Answer<'a>>,
-}
-
-/// What an SP-initiated sign-in answers: its pending request, and the code for the client.
-#[derive(Debug, Clone)]
-pub struct Answer<'a> {
-    pub request: &'a LoginRequest,
-    pub code_hash: &'a str,
-    pub code_expires_at: i64,
 }
 
 /// Why a grant was refused.
@@ -757,9 +756,9 @@ impl Store {
     }
 
     /// Records a verified SAML sign-in in one transaction: spends the request it answers
-    /// (once), remembers the assertion (a replay is refused), checks the connection is still
-    /// there, the user may sign in and the client is live, opens a session and stores the
-    /// authorization code for the client.
+    /// (once), remembers the assertion (a replay is refused), checks the connection still
+    /// trusts what verified the Response, the user may sign in and the client is live, opens a
+    /// session and stores the authorization code for the client.
     ///
     /// Locks are taken in one order everywhere: organization, connection, user, grant,
     /// client, then the rows themselves.
@@ -772,45 +771,54 @@ impl Store {
         let backend = self.backend();
         let now = now_ms();
         let session_id = crate::new_id();
-        let org_id = sign_in.org_id;
+        let request = sign_in.request;
+        let org_id = request.org_id.as_str();
         let share = match backend {
             Backend::Postgres => " FOR SHARE",
             Backend::Sqlite => "",
         };
+        if request.expires_at <= now {
+            return Ok(Err(GrantRefusal::Invalid));
+        }
         write!(self, |p| {
             let mut tx = p.begin().await?;
             if !org_exists!(tx, backend, org_id) {
                 return Ok(Err(GrantRefusal::Invalid));
             }
-            let connection: Option<i64> = sqlx::query_scalar(&format!(
-                "SELECT CAST(1 AS BIGINT) FROM sso_connections WHERE org_id = $1 AND id = $2{share}"
+            let connection: Option<(String, String)> = sqlx::query_as(&format!(
+                "SELECT idp_entity_id, certificates FROM sso_connections \
+                 WHERE org_id = $1 AND id = $2{share}"
             ))
             .bind(org_id)
             .bind(sign_in.connection_id)
             .fetch_optional(&mut *tx)
             .await?;
-            if connection.is_none() {
+            let Some((idp_entity_id, certificates)) = connection else {
+                return Ok(Err(GrantRefusal::Invalid));
+            };
+            let current: Vec<String> = serde_json::from_str(&certificates)?;
+            if idp_entity_id != sign_in.idp_entity_id
+                || sign_in.certificates.iter().any(|c| !current.contains(c))
+            {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             let active = user_is_active!(tx, backend, org_id, user_id);
-            if let Some(answer) = &sign_in.answer {
-                let spent = sqlx::query(
-                    "INSERT INTO spent_login_requests (id, expires_at) VALUES ($1, $2) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&answer.request.id)
-                .bind(answer.request.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                if spent.rows_affected() == 0 {
-                    return Ok(Err(GrantRefusal::Invalid));
-                }
+            let spent = sqlx::query(
+                "INSERT INTO spent_login_requests (id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&request.id)
+            .bind(request.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            if spent.rows_affected() == 0 {
+                return Ok(Err(GrantRefusal::Invalid));
             }
             let fresh = sqlx::query(
-                "INSERT INTO saml_replay (connection_id, assertion_id, expires_at) \
+                "INSERT INTO saml_replay (audience, assertion_id, expires_at) \
                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
-            .bind(sign_in.connection_id)
+            .bind(sign_in.audience)
             .bind(sign_in.assertion_id)
             .bind(sign_in.assertion_expires_at)
             .execute(&mut *tx)
@@ -823,10 +831,8 @@ impl Store {
                 tx.commit().await?;
                 return Ok(Err(GrantRefusal::UserInactive));
             }
-            if let Some(answer) = &sign_in.answer {
-                if !client_is_live!(tx, backend, &answer.request.client_id) {
-                    return Ok(Err(GrantRefusal::Invalid));
-                }
+            if !client_is_live!(tx, backend, &request.client_id) {
+                return Ok(Err(GrantRefusal::Invalid));
             }
             sqlx::query(
                 "INSERT INTO sessions (id, secret_hash, org_id, user_id, connection_id, auth_time, \
@@ -842,24 +848,21 @@ impl Store {
             .bind(sign_in.session_expires_at)
             .execute(&mut *tx)
             .await?;
-            if let Some(answer) = &sign_in.answer {
-                let request = answer.request;
-                let code = AuthCode {
-                    org_id: org_id.to_string(),
-                    client_id: request.client_id.clone(),
-                    user_id: user_id.to_string(),
-                    session_id: Some(session_id.clone()),
-                    redirect_uri: request.redirect_uri.clone(),
-                    scope: request.scope.clone(),
-                    nonce: request.nonce.clone(),
-                    code_challenge: request.code_challenge.clone(),
-                    auth_time,
-                    expires_at: answer.code_expires_at,
-                    grant_id: crate::new_id(),
-                    connection_id: Some(sign_in.connection_id.to_string()),
-                };
-                insert_code!(tx, answer.code_hash, &code, now);
-            }
+            let code = AuthCode {
+                org_id: org_id.to_string(),
+                client_id: request.client_id.clone(),
+                user_id: user_id.to_string(),
+                session_id: Some(session_id.clone()),
+                redirect_uri: request.redirect_uri.clone(),
+                scope: request.scope.clone(),
+                nonce: request.nonce.clone(),
+                code_challenge: request.code_challenge.clone(),
+                auth_time,
+                expires_at: sign_in.code_expires_at,
+                grant_id: crate::new_id(),
+                connection_id: Some(sign_in.connection_id.to_string()),
+            };
+            insert_code!(tx, sign_in.code_hash, &code, now);
             tx.commit().await?;
         });
         Ok(Ok(Session {
@@ -873,19 +876,22 @@ impl Store {
         }))
     }
 
-    /// The connections, of any organization, whose IdP has this entity ID: for a Response no
-    /// request asked for, whose Issuer (unverified) is all there is to choose certificates by.
-    pub async fn sso_connections_for_issuer(&self, issuer: &str) -> Result<Vec<SsoConnection>> {
-        let rows: Vec<ConnectionRow> = read!(self, |p| {
+    /// The connection whose entity ID is `sp_entity_id` (unique across the deployment): for a
+    /// Response no request asked for, whose unverified Audience is all there is to choose
+    /// certificates by.
+    pub async fn sso_connection_by_sp_entity_id(
+        &self,
+        sp_entity_id: &str,
+    ) -> Result<Option<SsoConnection>> {
+        let row: Option<ConnectionRow> = read!(self, |p| {
             sqlx::query_as(&format!(
-                "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE idp_entity_id = $1 \
-                 ORDER BY created_at, id LIMIT 10"
+                "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE sp_entity_id = $1"
             ))
-            .bind(issuer)
-            .fetch_all(p)
+            .bind(sp_entity_id)
+            .fetch_optional(p)
             .await
         })?;
-        rows.into_iter().map(SsoConnection::try_from).collect()
+        row.map(SsoConnection::try_from).transpose()
     }
 
     /// The app an IdP-started sign-in lands in: the organization's oldest live client with an
@@ -1242,16 +1248,18 @@ impl Store {
     pub async fn prune_sign_in(&self) -> Result<u64> {
         let now = now_ms();
         let mut total = 0;
-        for table in [
-            "spent_login_requests",
-            "saml_replay",
-            "oauth_codes",
-            "oauth_tokens",
-            "sessions",
+        // A spent request is kept past its expiry by the clock skew servers sharing the
+        // database may have, so none of them can take it for unspent.
+        for (table, grace) in [
+            ("spent_login_requests", 300_000),
+            ("saml_replay", 0),
+            ("oauth_codes", 0),
+            ("oauth_tokens", 0),
+            ("sessions", 0),
         ] {
             total += write!(self, |p| {
                 sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
-                    .bind(now)
+                    .bind(now - grace)
                     .execute(p)
                     .await?
                     .rows_affected()

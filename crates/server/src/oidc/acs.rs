@@ -1,21 +1,25 @@
 //! The SAML Assertion Consumer Service, `POST /saml`.
 //!
-//! A Response answering a pending sign-in (SP-initiated) is verified against that sign-in's
-//! connection only, and must come from the browser that started it; the code goes back to the
-//! client. A Response answering nothing (IdP-initiated, from the IdP's app tile) is accepted
-//! only by a connection that allows it: its unverified Issuer — narrowed by the unverified
-//! `OrganizationName` attribute when there is one — must name exactly one connection, whose
-//! certificates alone are tried; the browser then goes to the organization's default app
-//! (OIDC third-party-initiated login), which starts an ordinary sign-in that the new session
-//! answers. Either way, one transaction spends the request and the assertion, checks the user
-//! is active, and opens the session.
+//! A Response answering a pending sign-in (SP-initiated) must come from the browser that
+//! started it (which holds the sealed pending sign-in), is verified against that sign-in's
+//! connection only, and — in one transaction that spends the request and the assertion, and
+//! checks that the connection still trusts what verified it, that the user is active and the
+//! client live — opens a session and sends the code back to the client.
+//!
+//! A Response answering nothing (IdP-initiated, from the IdP's app tile) is accepted only by a
+//! connection that allows it, found by the Response's Audience (each connection's entity ID is
+//! its own) and verified with its certificates alone. It opens no session: nothing ties it to
+//! the browser it arrives in, so letting it in would let anyone sign a victim's browser in as
+//! someone else. It sends the browser to the organization's default app (OIDC
+//! third-party-initiated login), whose own sign-in then goes by the SP-initiated path — at the
+//! IdP, which already knows the user, without a prompt.
 
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
 use lanyard_saml::response::{self, Expected, Hints, Identity};
-use lanyard_store::{Answer, GrantRefusal, SignIn, SsoConnection, StoreError};
+use lanyard_store::{GrantRefusal, SignIn, SsoConnection, StoreError};
 use serde::Deserialize;
 
 use super::authorize::{store_failure, success};
@@ -64,53 +68,6 @@ fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
 }
 
-/// The one connection a Response no request asked for can be checked against, from its
-/// unverified Issuer and `OrganizationName`; an error page when there is none or several.
-async fn unsolicited_connection(
-    state: &AppState,
-    hints: &Hints,
-) -> Result<SsoConnection, Response> {
-    let not_started_here = "Sign-in must start from the app for this organization: open the app and sign in from there.";
-    let Some(issuer) = hints
-        .assertion_issuer
-        .as_ref()
-        .or(hints.response_issuer.as_ref())
-    else {
-        return Err(refused(
-            not_started_here,
-            "unsolicited Response without an Issuer",
-        ));
-    };
-    let mut candidates = state
-        .store
-        .sso_connections_for_issuer(issuer)
-        .await
-        .map_err(|e| store_failure(&e))?;
-    if let Some(name) = &hints.organization_name {
-        // Short names are lower-case; IdPs send what admins typed.
-        let org = state.store.get_org(&name.trim().to_lowercase()).await.ok();
-        candidates.retain(|c| org.as_ref().is_some_and(|o| o.id == c.org_id));
-    }
-    match <[SsoConnection; 1]>::try_from(candidates) {
-        Ok([connection]) if connection.allow_idp_initiated => Ok(connection),
-        Ok([connection]) => Err(refused(
-            not_started_here,
-            &format!(
-                "connection {} does not accept IdP-initiated sign-in",
-                connection.id
-            ),
-        )),
-        Err(found) => Err(refused(
-            not_started_here,
-            &format!(
-                "unsolicited Response from {issuer:?} (OrganizationName {:?}) fits {} connections",
-                hints.organization_name,
-                found.len()
-            ),
-        )),
-    }
-}
-
 pub async fn acs(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -141,63 +98,124 @@ pub async fn acs(
             )
         }
     };
-
-    // Which connection's certificates to try, and what the Response must answer.
-    let (pending, connection) = match hints.in_response_to.as_deref() {
+    match hints.in_response_to.as_deref() {
         Some(request_id) => {
-            // Only the browser that started the sign-in holds it (no login CSRF).
-            let Some(pending) = cookies::pending(&state, &headers, request_id) else {
-                return refused(
-                    "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
-                    &format!("request {request_id:?}: no live pending sign-in in this browser"),
-                );
-            };
-            let connection = match state
-                .store
-                .get_sso_connection(&pending.org_id, &pending.connection_id)
-                .await
-            {
-                Ok(c) => c,
-                Err(StoreError::NotFound) => {
-                    return refused(
-                        "The SSO connection this sign-in went through was removed. Start again from the app.",
-                        &format!("connection {} is gone", pending.connection_id),
-                    )
-                }
-                Err(e) => return store_failure(&e),
-            };
-            (Some(pending), connection)
+            // The pending sign-in's cookie goes whatever the outcome: it is answered.
+            let mut response = answer_request(&state, &headers, &bytes, request_id).await;
+            cookies::clear_pending(&state, &mut response, request_id);
+            response
         }
-        None => match unsolicited_connection(&state, &hints).await {
-            Ok(connection) => (None, connection),
-            Err(page) => return page,
-        },
-    };
+        None => answer_nothing(&state, &bytes, &hints).await,
+    }
+}
 
+/// Verifies a Response with a connection's current certificates, as the answer to the
+/// request `answering` (none: IdP-initiated).
+fn verify(
+    state: &AppState,
+    bytes: &[u8],
+    connection: &SsoConnection,
+    answering: Option<&str>,
+) -> Result<Identity, lanyard_saml::Error> {
     let certificates: Vec<Certificate> = connection
         .certificates
         .iter()
         .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
         .collect();
-    let acs_url = acs_url(&state);
+    let acs_url = acs_url(state);
     let expected = response::Connection {
         sp_entity_id: &connection.sp_entity_id,
         acs_url: &acs_url,
         idp_issuer: &connection.idp_entity_id,
         certificates: &certificates,
         policy: Default::default(),
-        allow_idp_initiated: pending.is_none(),
+        allow_idp_initiated: answering.is_none(),
         allow_expired_certificate: false,
         clock_skew_ms: response::DEFAULT_CLOCK_SKEW_MS,
-        limits,
+        limits: lanyard_saml::xml::Limits::default(),
         decryption_keys: &[],
     };
-    let answering = match &pending {
-        Some(p) => Expected::Request(&p.id),
+    let expected_request = match answering {
+        Some(id) => Expected::Request(id),
         None => Expected::Unsolicited,
     };
-    let now = lanyard_store::now_ms();
-    let identity = match response::validate(&bytes, &expected, answering, now) {
+    response::validate(bytes, &expected, expected_request, lanyard_store::now_ms())
+}
+
+/// The organization's user a verified identity names, or the page saying why there is none.
+async fn find_user(
+    state: &AppState,
+    connection: &SsoConnection,
+    identity: &Identity,
+) -> Result<String, Response> {
+    let emails = identity_emails(identity);
+    match state
+        .store
+        .find_user_for_sign_in(&connection.org_id, &emails)
+        .await
+    {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(error_page(
+            StatusCode::FORBIDDEN,
+            "Your account was not found in this organization. Ask your admin to give you access.",
+            &format!("no user with {emails:?} (NameID {:?})", identity.name_id),
+        )),
+        Err(e) => Err(store_failure(&e)),
+    }
+}
+
+fn deactivated(user_id: &str) -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Your account is deactivated in this organization. Ask your admin to reactivate it.",
+        &format!("user {user_id} is deactivated"),
+    )
+}
+
+/// An SP-initiated sign-in's Response.
+async fn answer_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    request_id: &str,
+) -> Response {
+    // Only the browser that started the sign-in holds it (no login CSRF).
+    let Some((mut pending, redirect_index)) = cookies::pending(state, headers, request_id) else {
+        return refused(
+            "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
+            &format!("request {request_id:?}: no live pending sign-in in this browser"),
+        );
+    };
+    let client = match state.store.oauth_client(&pending.client_id).await {
+        Ok(Some((client, _))) => client,
+        Ok(None) => {
+            return refused(
+                "The app of this sign-in is no longer registered.",
+                "client gone",
+            )
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let Some(redirect_uri) = client.redirect_uris.get(redirect_index) else {
+        return refused(
+            "The app of this sign-in changed. Start again from the app.",
+            "redirect index",
+        );
+    };
+    pending.redirect_uri = redirect_uri.clone();
+    let connection = match state
+        .store
+        .get_sso_connection(&pending.org_id, &pending.connection_id)
+        .await
+    {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return refused(
+            "The SSO connection this sign-in went through was removed. Start again from the app.",
+            &format!("connection {} is gone", pending.connection_id),
+        ),
+        Err(e) => return store_failure(&e),
+    };
+    let identity = match verify(state, bytes, &connection, Some(&pending.id)) {
         Ok(identity) => identity,
         Err(e) => {
             return refused(
@@ -206,7 +224,7 @@ pub async fn acs(
             )
         }
     };
-    if let Some(t) = pending.as_ref().and_then(|p| p.auth_not_before) {
+    if let Some(t) = pending.auth_not_before {
         if identity.authn_instant < t {
             return error_page(
                 StatusCode::FORBIDDEN,
@@ -218,34 +236,11 @@ pub async fn acs(
             );
         }
     }
-    // A signed OrganizationName must name the organization whose certificates verified it.
-    if let Some(named) = identity
-        .attribute("OrganizationName")
-        .and_then(|v| v.first())
-    {
-        let org = state.store.get_org(&connection.org_id).await;
-        if !org.is_ok_and(|o| o.short_name.eq_ignore_ascii_case(named.trim())) {
-            return refused(
-                "The identity provider's response names another organization than the one it signs in to.",
-                &format!("connection {}: OrganizationName {named:?}", connection.id),
-            );
-        }
-    }
-
-    let emails = identity_emails(&identity);
-    let user_id = match state
-        .store
-        .find_user_for_sign_in(&connection.org_id, &emails)
-        .await
-    {
-        Ok(Some(id)) => id,
-        Ok(None) => return error_page(
-            StatusCode::FORBIDDEN,
-            "Your account was not found in this organization. Ask your admin to give you access.",
-            &format!("no user with {emails:?} (NameID {:?})", identity.name_id),
-        ),
-        Err(e) => return store_failure(&e),
+    let user_id = match find_user(state, &connection, &identity).await {
+        Ok(id) => id,
+        Err(page) => return page,
     };
+    let now = lanyard_store::now_ms();
     let session_secret = random_token("lys_", 32);
     let code = random_token("lyc_", 32);
     let session_hash = state.secrets.hash_secret(&session_secret);
@@ -254,17 +249,17 @@ pub async fn acs(
         .session_not_on_or_after
         .map_or(now + SESSION_TTL_MS, |t| t.min(now + SESSION_TTL_MS));
     let sign_in = SignIn {
-        org_id: &connection.org_id,
+        request: &pending,
+        code_hash: &code_hash,
+        code_expires_at: now + CODE_TTL_MS,
         connection_id: &connection.id,
+        idp_entity_id: &connection.idp_entity_id,
+        certificates: &connection.certificates,
+        audience: &connection.sp_entity_id,
         assertion_id: &identity.assertion_id,
         assertion_expires_at: identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS,
         session_hash: &session_hash,
         session_expires_at,
-        answer: pending.as_ref().map(|request| Answer {
-            request,
-            code_hash: &code_hash,
-            code_expires_at: now + CODE_TTL_MS,
-        }),
     };
     let auth_time = identity.authn_instant.min(now);
     match state
@@ -273,42 +268,82 @@ pub async fn acs(
         .await
     {
         Ok(Ok(_session)) => {}
-        Ok(Err(GrantRefusal::UserInactive)) => {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "Your account is deactivated in this organization. Ask your admin to reactivate it.",
-                &format!("user {user_id} is deactivated"),
-            )
-        }
+        Ok(Err(GrantRefusal::UserInactive)) => return deactivated(&user_id),
         Ok(Err(GrantRefusal::Invalid)) => {
             return refused(
-                "This sign-in was already completed, or the identity provider's response was used before. Start again from the app.",
-                &format!("assertion {:?} or its request already spent", identity.assertion_id),
+                "This sign-in was already completed, or its connection or app changed meanwhile, or the identity provider's response was used before. Start again from the app.",
+                &format!("request {request_id:?} / assertion {:?} refused at completion", identity.assertion_id),
             )
         }
         Err(e) => return store_failure(&e),
     }
-
-    let mut response = match &pending {
-        Some(pending) => success(&pending.redirect_uri, &code, pending.state.as_deref()),
-        None => match state.store.default_app_client(&connection.org_id).await {
-            // OIDC Core §4: the app is asked to start a sign-in at this issuer, which the
-            // session just opened answers.
-            Ok(Some(app)) => see_other(&with_query(
-                app.initiate_login_uri.as_deref().unwrap_or_default(),
-                &[("iss", &state.public_url)],
-            )),
-            Ok(None) => notice(
-                "Signed in",
-                "You are signed in, but your organization has no app to open from the identity provider. Open the app directly, or ask your admin to set an app's initiate_login_uri.",
-            ),
-            Err(e) => return store_failure(&e),
-        },
-    };
+    let mut response = success(&pending.redirect_uri, &code, pending.state.as_deref());
     let max_age = (session_expires_at - now).max(0) / 1000;
-    cookies::set_session(&state, &mut response, &session_secret, max_age);
-    if let Some(pending) = &pending {
-        cookies::clear_pending(&state, &mut response, &pending.id);
-    }
+    cookies::set_session(state, &mut response, &session_secret, max_age);
     response
+}
+
+/// An IdP-initiated Response: checked, then the browser is sent to the organization's
+/// default app to sign in the ordinary way. Every refusal before the signature is checked
+/// reads the same, so the page tells nobody which organizations use which IdP.
+async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Response {
+    let not_accepted = "This sign-in from the identity provider could not be accepted. Open the app and sign in from there.";
+    let Some(audience) = hints.audience.as_deref() else {
+        return refused(not_accepted, "unsolicited Response without an Audience");
+    };
+    let connection = match state.store.sso_connection_by_sp_entity_id(audience).await {
+        Ok(Some(c)) if c.allow_idp_initiated => c,
+        Ok(found) => {
+            return refused(
+                not_accepted,
+                &format!(
+                    "unsolicited Response for {audience:?}: {}",
+                    match found {
+                        Some(c) =>
+                            format!("connection {} does not accept IdP-initiated sign-in", c.id),
+                        None => "no such connection".into(),
+                    }
+                ),
+            )
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let identity = match verify(state, bytes, &connection, None) {
+        Ok(identity) => identity,
+        Err(e) => {
+            return refused(
+                not_accepted,
+                &format!("connection {} ({}): {e}", connection.id, connection.name),
+            )
+        }
+    };
+    let user_id = match find_user(state, &connection, &identity).await {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    match state.store.get_user(&connection.org_id, &user_id).await {
+        Ok(user) if crate::claims::sign_in_refusal(&user).is_some() => {
+            return deactivated(&user_id)
+        }
+        Ok(_) => {}
+        Err(e) => return store_failure(&e),
+    }
+    match state.store.default_app_client(&connection.org_id).await {
+        // OIDC Core §4: the app is asked to start a sign-in at this issuer.
+        Ok(Some(app)) => {
+            let mut params = vec![("iss", state.public_url.as_ref())];
+            if identity.name_id.contains('@') {
+                params.push(("login_hint", identity.name_id.as_str()));
+            }
+            see_other(&with_query(
+                app.initiate_login_uri.as_deref().unwrap_or_default(),
+                &params,
+            ))
+        }
+        Ok(None) => notice(
+            "Open the app",
+            "Your organization has no app to open from the identity provider. Open the app directly, or ask your admin to set an app's initiate_login_uri.",
+        ),
+        Err(e) => store_failure(&e),
+    }
 }

@@ -318,7 +318,17 @@ pub async fn authorize(
         let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
         auto_post(&connection.sso_url, &[("SAMLRequest", &encoded)])
     };
-    cookies::set_pending(&state, &mut response, &pending);
+    let redirect_index = client
+        .redirect_uris
+        .iter()
+        .position(|r| r == redirect_uri)
+        .unwrap_or_default();
+    if cookies::set_pending(&state, &headers, &mut response, &pending, redirect_index).is_err() {
+        return fail(
+            "invalid_request",
+            "the authorization request is too large to keep while the user signs in; shorten state, nonce or scope",
+        );
+    }
     response
 }
 

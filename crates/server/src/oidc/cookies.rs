@@ -10,7 +10,26 @@ use lanyard_store::LoginRequest;
 use super::cookie;
 use crate::state::AppState;
 
-const SEAL_PURPOSE: &str = "pending-sign-in";
+/// Sealed pending sign-ins open only for this purpose at this deployment's address: a copy
+/// of the deployment sharing the master key (a staging copy, say) cannot use them.
+fn seal_purpose(state: &AppState) -> String {
+    format!("pending-sign-in {}", state.public_url)
+}
+
+/// Pending sign-ins a browser keeps besides the one being started: older ones are expired, so
+/// no page can pile up cookies until requests get too large to be served.
+const KEEP_PENDING: usize = 2;
+
+/// Largest sealed value set: browsers drop a cookie past 4,096 bytes with its name.
+const MAX_SEALED: usize = 3_800;
+
+/// A pending sign-in as sealed: the redirect URI as its index among the client's (clients'
+/// redirect URIs do not change), so the cookie stays small.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    request: LoginRequest,
+    redirect_index: usize,
+}
 
 fn secure(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
@@ -36,14 +55,49 @@ fn set(response: &mut Response, value: String) {
     }
 }
 
-/// Gives the browser its pending sign-in, sealed under the master key. The IdP posts the
-/// Response cross-site, which only a `SameSite=None` cookie survives; such a cookie must be
-/// Secure, which browsers also grant to http://localhost.
-pub fn set_pending(state: &AppState, response: &mut Response, request: &LoginRequest) {
+/// Gives the browser its pending sign-in, sealed under the master key, and expires all but
+/// the newest [`KEEP_PENDING`] of those it already holds. The IdP posts the Response
+/// cross-site, which only a `SameSite=None` cookie survives; such a cookie must be Secure,
+/// which browsers also grant to http://localhost. `Err` when the request is too large to fit
+/// in a cookie.
+pub fn set_pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    response: &mut Response,
+    request: &LoginRequest,
+    redirect_index: usize,
+) -> Result<(), ()> {
+    let sealed = Sealed {
+        request: LoginRequest {
+            redirect_uri: String::new(),
+            ..request.clone()
+        },
+        redirect_index,
+    };
     let sealed = state.secrets.seal(
-        SEAL_PURPOSE,
-        &serde_json::to_vec(request).expect("a sign-in serializes"),
+        &seal_purpose(state),
+        &serde_json::to_vec(&sealed).expect("a sign-in serializes"),
     );
+    if sealed.len() > MAX_SEALED {
+        return Err(());
+    }
+    let prefix = name(state, "lanyard_login");
+    let mut held: Vec<(i64, String)> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, v)| {
+            let created = open(state, v).map_or(i64::MIN, |s| s.request.created_at);
+            (created, k.to_string())
+        })
+        .collect();
+    held.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+    for (_, old) in held.iter().skip(KEEP_PENDING) {
+        expire(response, old);
+    }
     let max_age = (request.expires_at - request.created_at).max(0) / 1000;
     set(
         response,
@@ -52,26 +106,38 @@ pub fn set_pending(state: &AppState, response: &mut Response, request: &LoginReq
             pending_name(state, &request.id)
         ),
     );
+    Ok(())
+}
+
+fn open(state: &AppState, sealed: &str) -> Option<Sealed> {
+    let bytes = state.secrets.open(&seal_purpose(state), sealed)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn expire(response: &mut Response, name: &str) {
+    set(
+        response,
+        format!("{name}=; Path=/; HttpOnly; SameSite=None; Secure; Max-Age=0"),
+    );
 }
 
 /// The pending sign-in with this AuthnRequest ID that this browser holds, if it is one we
-/// sealed, for that ID, and not expired.
-pub fn pending(state: &AppState, headers: &HeaderMap, request_id: &str) -> Option<LoginRequest> {
-    let sealed = cookie(headers, &pending_name(state, request_id))?;
-    let bytes = state.secrets.open(SEAL_PURPOSE, sealed)?;
-    let request: LoginRequest = serde_json::from_slice(&bytes).ok()?;
-    (request.id == request_id && request.expires_at > lanyard_store::now_ms()).then_some(request)
+/// sealed, for that ID, and not expired; with the index of its redirect URI among the
+/// client's.
+pub fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> Option<(LoginRequest, usize)> {
+    let sealed = open(state, cookie(headers, &pending_name(state, request_id))?)?;
+    let live =
+        sealed.request.id == request_id && sealed.request.expires_at > lanyard_store::now_ms();
+    live.then_some((sealed.request, sealed.redirect_index))
 }
 
-/// Clears a pending sign-in's cookie once it is answered.
+/// Clears a pending sign-in's cookie once it is answered, or refused.
 pub fn clear_pending(state: &AppState, response: &mut Response, request_id: &str) {
-    set(
-        response,
-        format!(
-            "{}=; Path=/; HttpOnly; SameSite=None; Secure; Max-Age=0",
-            pending_name(state, request_id)
-        ),
-    );
+    expire(response, &pending_name(state, request_id));
 }
 
 /// The session secret the browser presents, if any.

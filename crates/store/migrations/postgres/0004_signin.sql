@@ -57,12 +57,14 @@ CREATE TABLE spent_login_requests (
 );
 CREATE INDEX spent_login_requests_expiry ON spent_login_requests (expires_at);
 
--- Assertion IDs already consumed, per connection, until the assertion would expire anyway.
+-- Assertion IDs already consumed, per audience (our entity ID the assertion named), until the
+-- assertion would expire anyway. Not tied to a connection row: deleting a connection and making
+-- it again with the same entity ID must not make its assertions good a second time.
 CREATE TABLE saml_replay (
-    connection_id TEXT NOT NULL REFERENCES sso_connections (id) ON DELETE CASCADE,
+    audience TEXT NOT NULL,
     assertion_id TEXT NOT NULL,
     expires_at BIGINT NOT NULL,
-    PRIMARY KEY (connection_id, assertion_id)
+    PRIMARY KEY (audience, assertion_id)
 );
 CREATE INDEX saml_replay_expiry ON saml_replay (expires_at);
 
@@ -79,6 +81,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_connection ON sessions (connection_id);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 -- Authorization codes (one use, minutes long) and access/refresh tokens, by keyed hash.
 CREATE TABLE oauth_codes (
@@ -100,6 +103,7 @@ CREATE TABLE oauth_codes (
 );
 CREATE INDEX oauth_codes_user ON oauth_codes (user_id);
 CREATE INDEX oauth_codes_connection ON oauth_codes (connection_id);
+CREATE INDEX oauth_codes_expiry ON oauth_codes (expires_at);
 
 CREATE TABLE oauth_tokens (
     id TEXT PRIMARY KEY,
@@ -118,4 +122,5 @@ CREATE TABLE oauth_tokens (
 );
 CREATE INDEX oauth_tokens_user ON oauth_tokens (user_id);
 CREATE INDEX oauth_tokens_connection ON oauth_tokens (connection_id);
+CREATE INDEX oauth_tokens_expiry ON oauth_tokens (expires_at);
 CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id);
