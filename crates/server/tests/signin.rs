@@ -315,6 +315,32 @@ async fn token(server: &Server, app: &App, form: &[(&str, &str)]) -> (StatusCode
     (status, response.json().await.unwrap())
 }
 
+/// Exchanges a refresh token.
+async fn refresh_grant(server: &Server, app: &App, refresh_token: &str) -> (StatusCode, Value) {
+    token(
+        server,
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// A SCIM PATCH of one user with one operation, as an IdP sends it.
+async fn patch_user(server: &Server, scim_auth: &str, id: &str, operation: Value) {
+    scim(
+        server,
+        scim_auth,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [operation]}),
+    )
+    .await;
+}
+
 async fn userinfo(server: &Server, access_token: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .get(server.url("/auth/userinfo"))
@@ -597,20 +623,10 @@ async fn sign_in_flow(db: TestDb) {
 
     // Refresh rotates; an exchanged refresh token used again ends the grant.
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
-    let (s, rotated) = token(
-        &server,
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let (s, rotated) = refresh_grant(&server, &app, &refresh).await;
     assert_eq!(s, StatusCode::OK, "{rotated}");
     verify_id_token(&server, rotated["id_token"].as_str().unwrap(), &app.id).await;
-    let (s, reuse) = token(
-        &server,
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
+    let (s, reuse) = refresh_grant(&server, &app, &refresh).await;
     assert_eq!(
         (s, reuse["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
@@ -652,13 +668,11 @@ async fn sign_in_flow(db: TestDb) {
     assert_eq!(s, StatusCode::OK, "{live}");
     let back = redirect(&browser.authorize(&auth_params(&app, "n-5")).await);
     let pending_code = back.param("code").unwrap().to_string();
-    scim(
+    patch_user(
         &server,
         &scim_auth,
-        Method::PATCH,
-        &format!("/Users/{ada_id}"),
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-               "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+        &ada_id,
+        json!({"op": "Replace", "path": "active", "value": "False"}),
     )
     .await;
     assert_eq!(
@@ -667,15 +681,7 @@ async fn sign_in_flow(db: TestDb) {
             .0,
         StatusCode::UNAUTHORIZED
     );
-    let (s, refused) = token(
-        &server,
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", live["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (s, refused) = refresh_grant(&server, &app, live["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         (s, refused["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
@@ -710,13 +716,11 @@ async fn sign_in_flow(db: TestDb) {
     assert_eq!(preview["can_sign_in"], json!(false));
 
     // Okta reactivates: sign-in works again.
-    scim(
+    patch_user(
         &server,
         &scim_auth,
-        Method::PATCH,
-        &format!("/Users/{ada_id}"),
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-               "Operations": [{"op": "replace", "value": {"active": true}}]}),
+        &ada_id,
+        json!({"op": "replace", "value": {"active": true}}),
     )
     .await;
     // What deactivation ended stays ended: the old session, access and refresh tokens.
@@ -732,15 +736,7 @@ async fn sign_in_flow(db: TestDb) {
             .0,
         StatusCode::UNAUTHORIZED
     );
-    let (s, _) = token(
-        &server,
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", live["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (s, _) = refresh_grant(&server, &app, live["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         s,
         StatusCode::BAD_REQUEST,
@@ -777,15 +773,7 @@ async fn sign_in_flow(db: TestDb) {
             .0,
         StatusCode::UNAUTHORIZED
     );
-    let (s, _) = token(
-        &server,
-        &app,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (s, _) = refresh_grant(&server, &app, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, body) = server
         .op(
@@ -1111,12 +1099,7 @@ async fn sign_in_attacks(db: TestDb) {
         id: app.id.clone(),
         secret: Some(access.clone()),
     };
-    let (s, _) = token(
-        &server,
-        &as_secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
-    )
-    .await;
+    let (s, _) = refresh_grant(&server, &as_secret, "x").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // Only the client a token was issued to can revoke it.
     let revoke = reqwest::Client::new()
@@ -1289,25 +1272,18 @@ async fn deactivation_race(db: TestDb) {
                     "round {round}"
                 );
             }
-            let (s, _) = token(
-                &server,
-                &app,
-                &[("grant_type", "refresh_token"), ("refresh_token", &last)],
-            )
-            .await;
+            let (s, _) = refresh_grant(&server, &app, &last).await;
             assert_eq!(s, StatusCode::BAD_REQUEST, "round {round}");
         }
         assert!(
             issued > 0,
             "round {round}: the refreshes ran before the deactivation"
         );
-        scim(
+        patch_user(
             &server,
             &scim_auth,
-            Method::PATCH,
-            &format!("/Users/{ada_id}"),
-            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                   "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+            &ada_id,
+            json!({"op": "replace", "path": "active", "value": true}),
         )
         .await;
         first = Some(sign_in(&mut browser, &app, "ada@acme.example").await);
@@ -1343,12 +1319,7 @@ async fn deactivation_race(db: TestDb) {
             "after revocation"
         );
     }
-    let (s, _) = token(
-        &server,
-        &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &last)],
-    )
-    .await;
+    let (s, _) = refresh_grant(&server, &app, &last).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "after revocation");
 }
 
@@ -1503,12 +1474,7 @@ async fn every_ending_path(db: TestDb) {
             "{path}"
         );
         let refresh = tokens["refresh_token"].as_str().unwrap();
-        let (s, body) = token(
-            &server,
-            &app,
-            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-        )
-        .await;
+        let (s, body) = refresh_grant(&server, &app, refresh).await;
         if path == "client revoked" {
             assert_eq!(
                 (s, body["error"].as_str()),
