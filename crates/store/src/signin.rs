@@ -306,6 +306,30 @@ macro_rules! lock_connection {
     }};
 }
 
+/// Whether the connection an issuance came through (if any) is still there, read under a
+/// shared lock: a deletion or a certificate taken off, in flight, is waited for, and what it
+/// ends is then seen gone. Taken after the organization and before the user.
+macro_rules! connection_is_there {
+    ($tx:expr, $backend:expr, $connection_id:expr) => {{
+        match $connection_id {
+            None => true,
+            Some(id) => {
+                let lock = match $backend {
+                    Backend::Postgres => " FOR SHARE",
+                    Backend::Sqlite => "",
+                };
+                let found: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT CAST(1 AS BIGINT) FROM sso_connections WHERE id = $1{lock}"
+                ))
+                .bind(id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                found.is_some()
+            }
+        }
+    }};
+}
+
 /// Reads the user's `active` flag under a shared row lock (PostgreSQL; SQLite's single writer
 /// serializes already): a deactivation in flight is waited for and then seen.
 fn active_user_sql(backend: Backend) -> &'static str {
@@ -490,9 +514,13 @@ impl Store {
     /// and audits it.
     /// With `end_sign_ins`, what the connection let in ends in the same transaction (a
     /// certificate taken off may have been compromised).
+    /// `read_at` is the `updated_at` the change was made from: a connection changed since is a
+    /// conflict (so a change made from a stale read cannot put back a certificate just taken
+    /// off).
     pub async fn update_sso_connection(
         &self,
         connection: &SsoConnection,
+        read_at: i64,
         end_sign_ins: bool,
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
@@ -504,6 +532,17 @@ impl Store {
             let mut tx = p.begin().await?;
             if !lock_connection!(tx, backend, &connection.org_id, &connection.id) {
                 return Err(StoreError::NotFound);
+            }
+            let stored: i64 =
+                sqlx::query_scalar("SELECT updated_at FROM sso_connections WHERE id = $1")
+                    .bind(&connection.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if stored != read_at {
+                return Err(StoreError::Conflict(
+                    "the connection was changed meanwhile; read it again and repeat the change"
+                        .into(),
+                ));
             }
             if end_sign_ins {
                 run_stmts!(tx, end_connection_stmts(&connection.id));
@@ -977,7 +1016,9 @@ impl Store {
         let now = now_ms();
         write!(self, |p| {
             let mut tx = p.begin().await?;
-            if !org_exists!(tx, backend, &code.org_id) {
+            if !org_exists!(tx, backend, &code.org_id)
+                || !connection_is_there!(tx, backend, code.connection_id.as_deref())
+            {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             if !user_is_active!(tx, backend, &code.org_id, &code.user_id) {
@@ -1029,16 +1070,19 @@ impl Store {
             }
             // The user's row first, as deactivation takes it before their codes and tokens:
             // the other order could deadlock with it on PostgreSQL.
-            let owner: Option<(String, String, String)> = sqlx::query_as(
-                "SELECT org_id, user_id, grant_id FROM oauth_codes WHERE code_hash = $1",
+            let owner: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT org_id, user_id, grant_id, connection_id FROM oauth_codes \
+                 WHERE code_hash = $1",
             )
             .bind(code_hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((org_id, user_id, grant_id)) = owner else {
+            let Some((org_id, user_id, grant_id, connection_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
-            if !org_exists!(tx, backend, &org_id) {
+            if !org_exists!(tx, backend, &org_id)
+                || !connection_is_there!(tx, backend, connection_id.as_deref())
+            {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             let active = user_is_active!(tx, backend, &org_id, &user_id);
@@ -1112,17 +1156,19 @@ impl Store {
         write!(self, |p| {
             let mut tx = p.begin().await?;
             // The user's row first, as in `redeem_code`.
-            let owner: Option<(String, String, String)> = sqlx::query_as(
-                "SELECT org_id, user_id, grant_id FROM oauth_tokens \
+            let owner: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT org_id, user_id, grant_id, connection_id FROM oauth_tokens \
                  WHERE token_hash = $1 AND kind = 'refresh'",
             )
             .bind(token_hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((org_id, user_id, grant_id)) = owner else {
+            let Some((org_id, user_id, grant_id, connection_id)) = owner else {
                 return Ok(Err(GrantRefusal::Invalid));
             };
-            if !org_exists!(tx, backend, &org_id) {
+            if !org_exists!(tx, backend, &org_id)
+                || !connection_is_there!(tx, backend, connection_id.as_deref())
+            {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             let active = user_is_active!(tx, backend, &org_id, &user_id);
@@ -1163,11 +1209,6 @@ impl Store {
                 .bind(&old.id)
                 .execute(&mut *tx)
                 .await?;
-            let connection_id: Option<String> =
-                sqlx::query_scalar("SELECT connection_id FROM oauth_tokens WHERE id = $1")
-                    .bind(&old.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
             let issued = Issued {
                 connection_id,
                 user_id: old.user_id,

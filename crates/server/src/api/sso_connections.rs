@@ -304,7 +304,8 @@ pub async fn update(
             allow_idp_initiated: input
                 .allow_idp_initiated
                 .unwrap_or(current.allow_idp_initiated),
-            updated_at: lanyard_store::now_ms(),
+            // Later than the stored one even within the same millisecond.
+            updated_at: lanyard_store::now_ms().max(current.updated_at + 1),
             ..current.clone()
         },
         input.sp_entity_id,
@@ -328,7 +329,7 @@ pub async fn update(
     });
     let updated = state
         .store
-        .update_sso_connection(&changed, end_sign_ins, &audit)
+        .update_sso_connection(&changed, current.updated_at, end_sign_ins, &audit)
         .await?;
     Ok(Json(view(&state, updated)))
 }

@@ -100,9 +100,17 @@ pub async fn acs(
     };
     match hints.in_response_to.as_deref() {
         Some(request_id) => {
-            // The pending sign-in's cookie goes whatever the outcome: it is answered.
-            let mut response = answer_request(&state, &headers, &bytes, request_id).await;
-            cookies::clear_pending(&state, &mut response, request_id);
+            // Only the browser that started the sign-in holds it (no login CSRF).
+            let Some(held) = cookies::pending(&state, &headers, request_id) else {
+                return refused(
+                    "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
+                    &format!("request {request_id:?}: no live pending sign-in in this browser"),
+                );
+            };
+            // Its cookie goes whatever the outcome: it is answered.
+            let slot = held.slot;
+            let mut response = answer_request(&state, held, &bytes, request_id).await;
+            cookies::clear_pending(&state, &mut response, slot);
             response
         }
         None => answer_nothing(&state, &bytes, &hints).await,
@@ -175,17 +183,15 @@ fn deactivated(user_id: &str) -> Response {
 /// An SP-initiated sign-in's Response.
 async fn answer_request(
     state: &AppState,
-    headers: &HeaderMap,
+    held: cookies::Held,
     bytes: &[u8],
     request_id: &str,
 ) -> Response {
-    // Only the browser that started the sign-in holds it (no login CSRF).
-    let Some((mut pending, redirect_index)) = cookies::pending(state, headers, request_id) else {
-        return refused(
-            "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
-            &format!("request {request_id:?}: no live pending sign-in in this browser"),
-        );
-    };
+    let cookies::Held {
+        request: mut pending,
+        redirect_index,
+        ..
+    } = held;
     let client = match state.store.oauth_client(&pending.client_id).await {
         Ok(Some((client, _))) => client,
         Ok(None) => {

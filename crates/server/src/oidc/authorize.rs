@@ -78,6 +78,18 @@ pub async fn authorize(
                 &e.body_text(),
             ),
         };
+    // An authorization request is a page the user opens, never an image, script or frame
+    // another site embeds (which could start sign-ins in the background).
+    if headers
+        .get("sec-fetch-dest")
+        .is_some_and(|dest| dest.as_bytes() != b"document")
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in has to be opened as a page of its own.",
+            "authorization request not fetched as a document",
+        );
+    }
     let Some(client_id) = q.client_id.as_deref() else {
         return error_page(
             StatusCode::BAD_REQUEST,

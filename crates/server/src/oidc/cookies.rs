@@ -1,7 +1,7 @@
-//! The two cookies of a sign-in: the pending sign-in (sealed, one per sign-in in flight) and
-//! the session. On an https deployment both carry the `__Host-` prefix, so no sibling
-//! subdomain can plant one (which would defeat the pending sign-in's tie to its browser, or fix
-//! a session); browsers refuse that prefix over plain http, where the names go without it.
+//! The cookies of a sign-in: pending sign-ins (sealed, in a few fixed slots) and the session.
+//! On an https deployment both carry the `__Host-` prefix, so no sibling subdomain can plant
+//! one (which would defeat the pending sign-in's tie to its browser, or fix a session);
+//! browsers refuse that prefix over plain http, where the names go without it.
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -10,18 +10,19 @@ use lanyard_store::LoginRequest;
 use super::cookie;
 use crate::state::AppState;
 
+/// A browser holds pending sign-ins in this many fixed cookie slots: a new one takes an empty
+/// slot or the oldest one's. However many sign-ins a page starts, even all at once, the
+/// cookies stay bounded (no cookie bomb), and no cookie name carries request text.
+const SLOTS: usize = 3;
+
+/// Largest sealed value set: browsers drop a cookie past 4,096 bytes with its name.
+const MAX_SEALED: usize = 3_800;
+
 /// Sealed pending sign-ins open only for this purpose at this deployment's address: a copy
 /// of the deployment sharing the master key (a staging copy, say) cannot use them.
 fn seal_purpose(state: &AppState) -> String {
     format!("pending-sign-in {}", state.public_url)
 }
-
-/// Pending sign-ins a browser keeps besides the one being started: older ones are expired, so
-/// no page can pile up cookies until requests get too large to be served.
-const KEEP_PENDING: usize = 2;
-
-/// Largest sealed value set: browsers drop a cookie past 4,096 bytes with its name.
-const MAX_SEALED: usize = 3_800;
 
 /// A pending sign-in as sealed: the redirect URI as its index among the client's (clients'
 /// redirect URIs do not change), so the cookie stays small.
@@ -43,10 +44,8 @@ fn name(state: &AppState, base: &str) -> String {
     }
 }
 
-/// One cookie per pending sign-in (named by its AuthnRequest ID), so sign-ins started in two
-/// tabs do not undo each other.
-fn pending_name(state: &AppState, request_id: &str) -> String {
-    name(state, &format!("lanyard_login{request_id}"))
+fn slot_name(state: &AppState, slot: usize) -> String {
+    name(state, &format!("lanyard_login{slot}"))
 }
 
 fn set(response: &mut Response, value: String) {
@@ -55,11 +54,26 @@ fn set(response: &mut Response, value: String) {
     }
 }
 
-/// Gives the browser its pending sign-in, sealed under the master key, and expires all but
-/// the newest [`KEEP_PENDING`] of those it already holds. The IdP posts the Response
-/// cross-site, which only a `SameSite=None` cookie survives; such a cookie must be Secure,
-/// which browsers also grant to http://localhost. `Err` when the request is too large to fit
-/// in a cookie.
+fn open(state: &AppState, sealed: &str) -> Option<Sealed> {
+    let bytes = state.secrets.open(&seal_purpose(state), sealed)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The live pending sign-ins the browser holds, by slot.
+fn held(state: &AppState, headers: &HeaderMap) -> Vec<(usize, Sealed)> {
+    let now = lanyard_store::now_ms();
+    (0..SLOTS)
+        .filter_map(|slot| {
+            let sealed = open(state, cookie(headers, &slot_name(state, slot))?)?;
+            (sealed.request.expires_at > now).then_some((slot, sealed))
+        })
+        .collect()
+}
+
+/// Gives the browser its pending sign-in, sealed under the master key, in an empty slot or
+/// the oldest one's. The IdP posts the Response cross-site, which only a `SameSite=None`
+/// cookie survives; such a cookie must be Secure, which browsers also grant to
+/// http://localhost. `Err` when the request is too large to fit in a cookie.
 pub fn set_pending(
     state: &AppState,
     headers: &HeaderMap,
@@ -81,63 +95,58 @@ pub fn set_pending(
     if sealed.len() > MAX_SEALED {
         return Err(());
     }
-    let prefix = name(state, "lanyard_login");
-    let mut held: Vec<(i64, String)> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, v)| {
-            let created = open(state, v).map_or(i64::MIN, |s| s.request.created_at);
-            (created, k.to_string())
+    let taken = held(state, headers);
+    let slot = (0..SLOTS)
+        .find(|slot| !taken.iter().any(|(s, _)| s == slot))
+        .or_else(|| {
+            taken
+                .iter()
+                .min_by_key(|(_, s)| s.request.created_at)
+                .map(|(slot, _)| *slot)
         })
-        .collect();
-    held.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
-    for (_, old) in held.iter().skip(KEEP_PENDING) {
-        expire(response, old);
-    }
+        .unwrap_or(0);
     let max_age = (request.expires_at - request.created_at).max(0) / 1000;
     set(
         response,
         format!(
             "{}={sealed}; Path=/; HttpOnly; SameSite=None; Secure; Max-Age={max_age}",
-            pending_name(state, &request.id)
+            slot_name(state, slot)
         ),
     );
     Ok(())
 }
 
-fn open(state: &AppState, sealed: &str) -> Option<Sealed> {
-    let bytes = state.secrets.open(&seal_purpose(state), sealed)?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-fn expire(response: &mut Response, name: &str) {
-    set(
-        response,
-        format!("{name}=; Path=/; HttpOnly; SameSite=None; Secure; Max-Age=0"),
-    );
+/// A pending sign-in found in the browser.
+pub struct Held {
+    pub request: LoginRequest,
+    /// Its redirect URI's index among the client's.
+    pub redirect_index: usize,
+    /// The cookie slot holding it.
+    pub slot: usize,
 }
 
 /// The pending sign-in with this AuthnRequest ID that this browser holds, if it is one we
-/// sealed, for that ID, and not expired; with the index of its redirect URI among the
-/// client's.
-pub fn pending(
-    state: &AppState,
-    headers: &HeaderMap,
-    request_id: &str,
-) -> Option<(LoginRequest, usize)> {
-    let sealed = open(state, cookie(headers, &pending_name(state, request_id))?)?;
-    let live =
-        sealed.request.id == request_id && sealed.request.expires_at > lanyard_store::now_ms();
-    live.then_some((sealed.request, sealed.redirect_index))
+/// sealed and not expired.
+pub fn pending(state: &AppState, headers: &HeaderMap, request_id: &str) -> Option<Held> {
+    held(state, headers)
+        .into_iter()
+        .find(|(_, s)| s.request.id == request_id)
+        .map(|(slot, s)| Held {
+            request: s.request,
+            redirect_index: s.redirect_index,
+            slot,
+        })
 }
 
-/// Clears a pending sign-in's cookie once it is answered, or refused.
-pub fn clear_pending(state: &AppState, response: &mut Response, request_id: &str) {
-    expire(response, &pending_name(state, request_id));
+/// Clears a pending sign-in's slot once it is answered, or refused.
+pub fn clear_pending(state: &AppState, response: &mut Response, slot: usize) {
+    set(
+        response,
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=None; Secure; Max-Age=0",
+            slot_name(state, slot)
+        ),
+    );
 }
 
 /// The session secret the browser presents, if any.
