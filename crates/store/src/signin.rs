@@ -994,17 +994,6 @@ impl Store {
         })?)
     }
 
-    /// Ends a session (sign-out). Codes issued under it go with it.
-    pub async fn end_session(&self, session_id: &str) -> Result<()> {
-        write!(self, |p| {
-            sqlx::query("DELETE FROM sessions WHERE id = $1")
-                .bind(session_id)
-                .execute(p)
-                .await?;
-        });
-        Ok(())
-    }
-
     /// Stores an authorization code for a client, from a live session, if its user may still
     /// sign in.
     pub async fn issue_code(
@@ -1307,22 +1296,5 @@ impl Store {
             });
         }
         Ok(total)
-    }
-
-    /// How many sessions, codes and tokens a user holds (for tests and the admin view).
-    pub async fn sign_in_counts(&self, user_id: &str) -> Result<(i64, i64, i64)> {
-        let mut counts = [0i64; 3];
-        for (i, table) in ["sessions", "oauth_codes", "oauth_tokens"]
-            .into_iter()
-            .enumerate()
-        {
-            counts[i] = read!(self, |p| {
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
-                    .bind(user_id)
-                    .fetch_one(p)
-                    .await
-            })?;
-        }
-        Ok((counts[0], counts[1], counts[2]))
     }
 }
