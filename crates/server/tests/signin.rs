@@ -1509,6 +1509,40 @@ async fn every_ending_path(db: TestDb) {
             }
         }
     }
+    // Deleting the organization ends everything its users were issued.
+    let (globex_app, _, globex_scim) = setup(&server, "globex").await;
+    scim(
+        &server,
+        &globex_scim,
+        Method::POST,
+        "/Users",
+        json!({"userName": "gus@globex.example"}),
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    let code = sign_in(&mut browser, &globex_app, "gus@globex.example").await;
+    let (s, tokens) = token(&server, &globex_app, &redeem(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&server, access).await.0, StatusCode::OK);
+    let (s, body) = server.op(Method::DELETE, "/api/v1/orgs/globex", None).await;
+    assert!(s.is_success(), "{s}: {body}");
+    assert_eq!(
+        userinfo(&server, access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "organization deleted"
+    );
+    let (s, _) = refresh_grant(
+        &server,
+        &globex_app,
+        tokens["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the client went with its organization"
+    );
 }
 
 both_backends!(certificates_roll_over, certificate_rollover);

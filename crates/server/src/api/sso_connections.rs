@@ -178,13 +178,12 @@ pub async fn create(
     });
     let created = state.store.create_sso_connection(&draft, &audit).await?;
     let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
-    let mut response = (StatusCode::CREATED, Json(view(&state, created))).into_response();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, value);
-    }
-    Ok(response)
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location)],
+        Json(view(&state, created)),
+    )
+        .into_response())
 }
 
 /// The SHA-256 fingerprints of stored certificates, for the audit log.

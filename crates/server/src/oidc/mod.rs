@@ -101,13 +101,7 @@ async fn sp_metadata(
                 "metadata of an unknown connection",
             )
         }
-        Err(e) => {
-            return page::error_page(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Unavailable for a moment; try again.",
-                &e.to_string(),
-            )
-        }
+        Err(e) => return authorize::store_failure(&e),
     };
     let acs_url = acs_url(&state);
     let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
