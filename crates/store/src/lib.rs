@@ -1,43 +1,53 @@
 //! Lanyard's persistence: one API over SQLite (the embedded default) and PostgreSQL.
 //!
-//! Every repository method is written once. The [`read!`]/[`write!`] macros expand a body for each
-//! backend, so the same SQL text (with `$1..$n` placeholders, which both drivers accept) runs on
-//! both; only the few statements that must differ live in [`dialect`]. Methods take the
-//! organization id first and never return another organization's rows.
+//! [`db`] is the statement layer every other module writes against: statements written once
+//! with `$1..$n` placeholders, rows read once, and one transaction type over the three drivers.
+//! Each other module owns one aggregate — its tables, the rules of changing them, and the
+//! `impl Store` methods the server calls. Methods take the organization id first and never
+//! return another organization's rows.
 //!
-//! SQLite runs with WAL, `foreign_keys=ON`, a busy timeout and a single writer connection
-//! (readers use their own pool), so a read-then-write transaction can never lose a race for the
-//! write lock.
+//! SQLite runs with WAL, `foreign_keys=ON`, a busy timeout and a single writer (readers use
+//! their own pool), so a read-then-write transaction can never lose a race for the write lock.
 
+mod access_keys;
 mod audit;
+mod credentials;
+mod db;
 mod deployment;
-mod dialect;
 mod error;
-mod keys;
+mod events;
+mod grants;
+mod issuance;
 mod model;
+mod oauth_clients;
+mod operator_keys;
 mod orgs;
-mod pool;
 mod roles;
 mod scim;
 mod scim_extensions;
-mod scim_sql;
 mod scim_tokens;
-mod signin;
-mod sqlite_direct;
+mod sessions;
+mod sign_ins;
+mod signing_keys;
+mod sso_connections;
+mod user_emails;
 mod users;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use credentials::LAST_USED_GRANULARITY_MS;
+pub use db::{redact, Backend, Store};
 pub use error::StoreError;
-pub use keys::LAST_USED_GRANULARITY_MS;
+pub use events::Event;
+pub use grants::{AuthCode, GrantRefusal, Issued, OAuthToken, TokenDraft};
 pub use model::*;
-pub use pool::{redact, Backend, Store};
-pub use scim::{rfc3339, Event, ScimLink, ScimList, ScimQuery, ScimResource};
-pub use signin::{
-    AuthCode, GrantRefusal, Issued, LoginRequest, OAuthClient, OAuthToken, Session, SignIn,
-    SigningKey, SsoConnection, TokenDraft,
-};
+pub use oauth_clients::OAuthClient;
+pub use scim::{rfc3339, ScimLink, ScimList, ScimQuery, ScimResource};
+pub use sessions::Session;
+pub use sign_ins::{LoginRequest, SignIn};
+pub use signing_keys::SigningKey;
+pub use sso_connections::SsoConnection;
 
 /// Result of every store call.
 pub type Result<T> = std::result::Result<T, StoreError>;

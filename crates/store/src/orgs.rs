@@ -1,5 +1,7 @@
-use crate::audit::insert_audit;
-use crate::pool::{read, write};
+//! Organizations (tenants), their claimed e-mail domains and settings.
+
+use crate::audit::{record, record_on};
+use crate::db::{Columns, Record, Tx};
 use crate::roles::insert_role;
 use crate::{
     new_id, now_ms, AuditEvent, NewOrganization, OrgSettings, Organization, OrganizationPatch,
@@ -9,29 +11,19 @@ use crate::{
 const ORG_COLUMNS: &str =
     "id, short_name, display_name, business_unit_id, settings, created_at, updated_at";
 
-#[derive(sqlx::FromRow)]
-struct OrgRow {
-    id: String,
-    short_name: String,
-    display_name: String,
-    business_unit_id: i64,
-    settings: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl OrgRow {
-    fn into_org(self, domains: Vec<String>) -> Result<Organization> {
-        let settings: OrgSettings = serde_json::from_str(&self.settings)?;
+/// An organization as its row holds it; the domains are read apart.
+impl Record for Organization {
+    fn read(row: &impl Columns) -> Result<Self> {
+        let settings: OrgSettings = serde_json::from_str(&row.get::<String>("settings")?)?;
         Ok(Organization {
-            id: self.id,
-            short_name: self.short_name,
-            display_name: self.display_name,
-            business_unit_id: self.business_unit_id,
-            domains,
+            id: row.get("id")?,
+            short_name: row.get("short_name")?,
+            display_name: row.get("display_name")?,
+            business_unit_id: row.get("business_unit_id")?,
+            domains: Vec::new(),
             settings,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
         })
     }
 }
@@ -42,21 +34,37 @@ fn random_business_unit_id() -> i64 {
     1_000_000 + i64::try_from(n).unwrap_or(0)
 }
 
-/// Replaces an organization's claimed domains on `$ex`.
-macro_rules! set_domains {
-    ($ex:expr, $org_id:expr, $domains:expr) => {{
-        sqlx::query("DELETE FROM org_domains WHERE org_id = $1")
-            .bind($org_id)
-            .execute(&mut *$ex)
+/// Replaces an organization's claimed domains.
+async fn set_domains(tx: &mut Tx<'_>, org_id: &str, domains: &[String]) -> Result<()> {
+    tx.execute(
+        "DELETE FROM org_domains WHERE org_id = $1",
+        &[org_id.into()],
+    )
+    .await?;
+    for domain in domains {
+        tx.execute(
+            "INSERT INTO org_domains (domain, org_id) VALUES ($1, $2)",
+            &[domain.into(), org_id.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A business unit id no organization has yet.
+async fn free_business_unit_id(tx: &mut Tx<'_>) -> Result<i64> {
+    loop {
+        let candidate = random_business_unit_id();
+        let taken = tx
+            .exists(
+                "SELECT business_unit_id FROM organizations WHERE business_unit_id = $1",
+                &[candidate.into()],
+            )
             .await?;
-        for domain in $domains {
-            sqlx::query("INSERT INTO org_domains (domain, org_id) VALUES ($1, $2)")
-                .bind(domain)
-                .bind($org_id)
-                .execute(&mut *$ex)
-                .await?;
+        if !taken {
+            return Ok(candidate);
         }
-    }};
+    }
 }
 
 impl Store {
@@ -69,73 +77,56 @@ impl Store {
         let id = new_id();
         let now = now_ms();
         let settings = serde_json::to_string(&new.settings)?;
-        let mut audit = audit.clone();
-        audit.target.get_or_insert_with(|| id.clone());
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
+        self.write(async |tx| {
             let business_unit_id = match new.business_unit_id {
                 Some(given) => given,
-                None => loop {
-                    let candidate = random_business_unit_id();
-                    let taken: Option<i64> = sqlx::query_scalar(
-                        "SELECT business_unit_id FROM organizations WHERE business_unit_id = $1",
-                    )
-                    .bind(candidate)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if taken.is_none() {
-                        break candidate;
-                    }
-                },
+                None => free_business_unit_id(tx).await?,
             };
-            sqlx::query(
-                "INSERT INTO organizations (id, short_name, display_name, business_unit_id, settings, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            tx.execute(
+                "INSERT INTO organizations (id, short_name, display_name, business_unit_id, \
+                 settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                &[
+                    (&id).into(),
+                    (&new.short_name).into(),
+                    (&new.display_name).into(),
+                    business_unit_id.into(),
+                    (&settings).into(),
+                    now.into(),
+                ],
             )
-            .bind(&id)
-            .bind(&new.short_name)
-            .bind(&new.display_name)
-            .bind(business_unit_id)
-            .bind(&settings)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-            set_domains!(tx, &id, &new.domains);
+            set_domains(tx, &id, &new.domains).await?;
             for role in &new.default_roles {
-                insert_role!(&mut *tx, &id, role, now)?;
+                insert_role(tx, &id, role, now).await?;
             }
-            insert_audit!(&mut *tx, &audit, Some(&id))?;
-            tx.commit().await?;
-        });
+            record_on(tx, audit, &id, Some(&id)).await
+        })
+        .await?;
         self.get_org(&id).await
     }
 
     /// Finds an organization by id or short name; an id match wins.
     pub async fn find_org(&self, id_or_short_name: &str) -> Result<Option<Organization>> {
-        let found = read!(self, |p| {
-            let row: Option<OrgRow> = sqlx::query_as(&format!(
-                "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1 OR short_name = $1 \
-                 ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
-            ))
-            .bind(id_or_short_name)
-            .fetch_optional(p)
-            .await?;
-            match row {
-                None => None,
-                Some(row) => {
-                    let domains: Vec<String> = sqlx::query_scalar(
-                        "SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY domain",
-                    )
-                    .bind(&row.id)
-                    .fetch_all(p)
-                    .await?;
-                    Some((row, domains))
-                }
-            }
-        });
-        found
-            .map(|(row, domains)| row.into_org(domains))
-            .transpose()
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1 OR short_name = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
+        );
+        self.read(async |tx| {
+            let Some(mut org) = tx
+                .optional::<Organization>(&sql, &[id_or_short_name.into()])
+                .await?
+            else {
+                return Ok(None);
+            };
+            org.domains = tx
+                .values(
+                    "SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY domain",
+                    &[(&org.id).into()],
+                )
+                .await?;
+            Ok(Some(org))
+        })
+        .await
     }
 
     /// The organization with this id or short name, or [`StoreError::NotFound`].
@@ -147,12 +138,15 @@ impl Store {
 
     /// The organization that claims an e-mail domain.
     pub async fn find_org_by_domain(&self, domain: &str) -> Result<Option<Organization>> {
-        let org_id: Option<String> = read!(self, |p| {
-            sqlx::query_scalar("SELECT org_id FROM org_domains WHERE domain = $1")
-                .bind(domain.to_ascii_lowercase())
-                .fetch_optional(p)
+        let org_id: Option<String> = self
+            .read(async |tx| {
+                tx.value(
+                    "SELECT org_id FROM org_domains WHERE domain = $1",
+                    &[domain.to_ascii_lowercase().into()],
+                )
                 .await
-        })?;
+            })
+            .await?;
         match org_id {
             Some(id) => self.find_org(&id).await,
             None => Ok(None),
@@ -161,39 +155,31 @@ impl Store {
 
     /// Organizations ordered by short name.
     pub async fn list_orgs(&self, limit: i64, offset: i64) -> Result<Page<Organization>> {
-        let (rows, domains, total): (Vec<OrgRow>, Vec<(String, String)>, i64) = read!(self, |p| {
-            let rows = sqlx::query_as(&format!(
-                "SELECT {ORG_COLUMNS} FROM organizations ORDER BY short_name LIMIT $1 OFFSET $2"
-            ))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(p)
-            .await?;
-            let domains = sqlx::query_as(
-                "SELECT org_id, domain FROM org_domains WHERE org_id IN \
-                 (SELECT id FROM organizations ORDER BY short_name LIMIT $1 OFFSET $2) ORDER BY domain",
-            )
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(p)
-            .await?;
-            let total = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
-                .fetch_one(p)
+        let sql = format!(
+            "SELECT {ORG_COLUMNS} FROM organizations ORDER BY short_name LIMIT $1 OFFSET $2"
+        );
+        let page = [limit.into(), offset.into()];
+        self.read(async |tx| {
+            let mut items: Vec<Organization> = tx.all(&sql, &page).await?;
+            let domains: Vec<(String, String)> = tx
+                .all(
+                    "SELECT org_id, domain FROM org_domains WHERE org_id IN \
+                     (SELECT id FROM organizations ORDER BY short_name LIMIT $1 OFFSET $2) \
+                     ORDER BY domain",
+                    &page,
+                )
                 .await?;
-            (rows, domains, total)
-        });
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let mine = domains
+            let (total,) = tx.one("SELECT COUNT(*) FROM organizations", &[]).await?;
+            for org in &mut items {
+                org.domains = domains
                     .iter()
-                    .filter(|(org, _)| *org == row.id)
+                    .filter(|(owner, _)| *owner == org.id)
                     .map(|(_, d)| d.clone())
                     .collect();
-                row.into_org(mine)
-            })
-            .collect::<Result<_>>()?;
-        Ok(Page { items, total })
+            }
+            Ok(Page { items, total })
+        })
+        .await
     }
 
     /// Applies a patch to an organization and audits it, atomically.
@@ -206,43 +192,34 @@ impl Store {
         let current = self.get_org(id).await?;
         let display_name = patch.display_name.as_ref().unwrap_or(&current.display_name);
         let settings = serde_json::to_string(patch.settings.as_ref().unwrap_or(&current.settings))?;
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let updated = sqlx::query(
-                "UPDATE organizations SET display_name = $1, settings = $2, updated_at = $3 WHERE id = $4",
+        self.write(async |tx| {
+            tx.change(
+                "UPDATE organizations SET display_name = $1, settings = $2, updated_at = $3 \
+                 WHERE id = $4",
+                &[
+                    display_name.into(),
+                    (&settings).into(),
+                    now_ms().into(),
+                    (&current.id).into(),
+                ],
             )
-            .bind(display_name)
-            .bind(&settings)
-            .bind(now_ms())
-            .bind(&current.id)
-            .execute(&mut *tx)
             .await?;
-            if updated.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
             if let Some(domains) = &patch.domains {
-                set_domains!(tx, &current.id, domains);
+                set_domains(tx, &current.id, domains).await?;
             }
-            insert_audit!(&mut *tx, audit, Some(&current.id))?;
-            tx.commit().await?;
-        });
+            record(tx, audit, Some(&current.id)).await
+        })
+        .await?;
         self.get_org(&current.id).await
     }
 
     /// Deletes an organization and everything it owns; the audit record outlives it.
     pub async fn delete_org(&self, id: &str, audit: &AuditEvent) -> Result<()> {
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let deleted = sqlx::query("DELETE FROM organizations WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
+        self.write(async |tx| {
+            tx.change("DELETE FROM organizations WHERE id = $1", &[id.into()])
                 .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(&mut *tx, audit, Some(id))?;
-            tx.commit().await?;
-        });
-        Ok(())
+            record(tx, audit, Some(id)).await
+        })
+        .await
     }
 }

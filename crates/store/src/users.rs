@@ -1,8 +1,11 @@
+//! Users as the admin API sees them: people and service accounts, with their roles.
+
 use std::collections::BTreeSet;
 
-use crate::audit::insert_audit;
-use crate::pool::{read, write};
-use crate::scim::{email_stmts, lookup_emails, replace_email_stmts, run_stmts};
+use crate::audit::{record, record_on};
+use crate::db::{Columns, Record, Tx};
+use crate::issuance::end_sign_in_stmts;
+use crate::user_emails::{email_stmts, lookup_emails, replace_email_stmts};
 use crate::{
     new_id, now_ms, AuditEvent, NewUser, Page, Result, RoleRef, Store, StoreError, User, UserKind,
     UserPatch, UserQuery,
@@ -11,60 +14,56 @@ use crate::{
 const USER_COLUMNS: &str = "id, org_id, user_name, email, given_name, family_name, display_name, \
      active, external_id, kind, attributes, password_hash, version, created_at, updated_at";
 
-#[derive(sqlx::FromRow)]
+/// A user's row as stored: the password hash stays here, the user only says whether there is
+/// one.
 struct UserRow {
-    id: String,
-    org_id: String,
-    user_name: String,
-    email: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    display_name: Option<String>,
-    active: bool,
-    external_id: Option<String>,
-    kind: String,
-    attributes: String,
+    user: User,
     password_hash: Option<String>,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
+    attributes: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRoleRow {
-    user_id: String,
-    id: String,
-    name: String,
-}
-
-impl UserRow {
-    fn into_user(self, roles: &[UserRoleRow]) -> Result<User> {
-        Ok(User {
-            roles: roles
-                .iter()
-                .filter(|r| r.user_id == self.id)
-                .map(|r| RoleRef {
-                    id: r.id.clone(),
-                    name: r.name.clone(),
-                })
-                .collect(),
-            kind: UserKind::parse(&self.kind)?,
-            attributes: serde_json::from_str(&self.attributes)?,
-            has_password: self.password_hash.is_some(),
-            id: self.id,
-            org_id: self.org_id,
-            user_name: self.user_name,
-            email: self.email,
-            given_name: self.given_name,
-            family_name: self.family_name,
-            display_name: self.display_name,
-            active: self.active,
-            external_id: self.external_id,
-            version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+impl Record for UserRow {
+    fn read(row: &impl Columns) -> Result<Self> {
+        let attributes: String = row.get("attributes")?;
+        let password_hash: Option<String> = row.get("password_hash")?;
+        Ok(UserRow {
+            user: User {
+                id: row.get("id")?,
+                org_id: row.get("org_id")?,
+                user_name: row.get("user_name")?,
+                email: row.get("email")?,
+                given_name: row.get("given_name")?,
+                family_name: row.get("family_name")?,
+                display_name: row.get("display_name")?,
+                active: row.get("active")?,
+                external_id: row.get("external_id")?,
+                kind: UserKind::parse(&row.get::<String>("kind")?)?,
+                attributes: serde_json::from_str(&attributes)?,
+                has_password: password_hash.is_some(),
+                roles: Vec::new(),
+                version: row.get("version")?,
+                created_at: row.get("created_at")?,
+                updated_at: row.get("updated_at")?,
+            },
+            password_hash,
+            attributes,
         })
     }
+}
+
+/// A role a user holds: `(user_id, role id, role name)`.
+type UserRole = (String, String, String);
+
+fn with_roles(mut user: User, roles: &[UserRole]) -> User {
+    user.roles = roles
+        .iter()
+        .filter(|(user_id, _, _)| *user_id == user.id)
+        .map(|(_, id, name)| RoleRef {
+            id: id.clone(),
+            name: name.clone(),
+        })
+        .collect();
+    user
 }
 
 /// User names compare case-insensitively (as SCIM's `userName` does): this is the unique key.
@@ -72,31 +71,34 @@ fn user_name_key(user_name: &str) -> String {
     user_name.to_lowercase()
 }
 
-/// Gives `$user_id` exactly the roles `$role_ids` on `$tx`; a role outside `$org_id` is refused.
-macro_rules! set_user_roles {
-    ($tx:expr, $org_id:expr, $user_id:expr, $role_ids:expr) => {{
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
-            .bind($user_id)
-            .execute(&mut *$tx)
-            .await?;
-        let unique: BTreeSet<&String> = $role_ids.iter().collect();
-        for role_id in unique {
-            let added = sqlx::query(
+/// Gives `user_id` exactly the roles `role_ids`; a role outside `org_id` is refused.
+async fn set_user_roles(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    user_id: &str,
+    role_ids: &[String],
+) -> Result<()> {
+    tx.execute(
+        "DELETE FROM user_roles WHERE user_id = $1",
+        &[user_id.into()],
+    )
+    .await?;
+    let unique: BTreeSet<&String> = role_ids.iter().collect();
+    for role_id in unique {
+        let added = tx
+            .execute(
                 "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles \
                  WHERE id = $2 AND org_id = $3",
+                &[user_id.into(), role_id.into(), org_id.into()],
             )
-            .bind($user_id)
-            .bind(role_id)
-            .bind($org_id)
-            .execute(&mut *$tx)
             .await?;
-            if added.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!(
-                    "role {role_id} does not exist"
-                )));
-            }
+        if added != 1 {
+            return Err(StoreError::Conflict(format!(
+                "role {role_id} does not exist"
+            )));
         }
-    }};
+    }
+    Ok(())
 }
 
 impl Store {
@@ -108,39 +110,35 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<User> {
         let id = new_id();
-        let now = now_ms();
-        let attributes = serde_json::to_string(&new.attributes)?;
-        let mut audit = audit.clone();
-        audit.target.get_or_insert_with(|| id.clone());
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(&format!(
-                "INSERT INTO users ({USER_COLUMNS}, user_name_key) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)"
-            ))
-            .bind(&id)
-            .bind(org_id)
-            .bind(&new.user_name)
-            .bind(&new.email)
-            .bind(&new.given_name)
-            .bind(&new.family_name)
-            .bind(&new.display_name)
-            .bind(new.active)
-            .bind(&new.external_id)
-            .bind(new.kind.as_str())
-            .bind(&attributes)
-            .bind(&new.password_hash)
-            .bind(now)
-            .bind(user_name_key(&new.user_name))
-            .execute(&mut *tx)
-            .await?;
-            set_user_roles!(tx, org_id, &id, &new.role_ids);
-            // `emails.value eq` finds admin-made users by their address too.
-            let emails = lookup_emails("{}", new.email.as_deref());
-            run_stmts!(tx, email_stmts(org_id, &id, &emails));
-            insert_audit!(&mut *tx, &audit, Some(org_id))?;
-            tx.commit().await?;
-        });
+        let sql = format!(
+            "INSERT INTO users ({USER_COLUMNS}, user_name_key) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)"
+        );
+        let binds = [
+            (&id).into(),
+            org_id.into(),
+            (&new.user_name).into(),
+            (&new.email).into(),
+            (&new.given_name).into(),
+            (&new.family_name).into(),
+            (&new.display_name).into(),
+            new.active.into(),
+            (&new.external_id).into(),
+            new.kind.as_str().into(),
+            serde_json::to_string(&new.attributes)?.into(),
+            (&new.password_hash).into(),
+            now_ms().into(),
+            user_name_key(&new.user_name).into(),
+        ];
+        // `emails.value eq` finds admin-made users by their address too.
+        let emails = lookup_emails("{}", new.email.as_deref());
+        self.write(async |tx| {
+            tx.execute(&sql, &binds).await?;
+            set_user_roles(tx, org_id, &id, &new.role_ids).await?;
+            tx.run(email_stmts(org_id, &id, &emails)).await?;
+            record_on(tx, audit, &id, Some(org_id)).await
+        })
+        .await?;
         self.get_user(org_id, &id).await
     }
 
@@ -161,29 +159,24 @@ impl Store {
         condition: &str,
         value: &str,
     ) -> Result<Option<User>> {
-        let found: Option<(UserRow, Vec<UserRoleRow>)> = read!(self, |p| {
-            let row: Option<UserRow> = sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND {condition}"
-            ))
-            .bind(org_id)
-            .bind(value)
-            .fetch_optional(p)
-            .await?;
-            match row {
-                None => None,
-                Some(row) => {
-                    let roles = sqlx::query_as(
-                        "SELECT ur.user_id, r.id, r.name FROM user_roles ur \
-                         JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.name_key",
-                    )
-                    .bind(&row.id)
-                    .fetch_all(p)
-                    .await?;
-                    Some((row, roles))
-                }
-            }
-        });
-        found.map(|(row, roles)| row.into_user(&roles)).transpose()
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND {condition}");
+        self.read(async |tx| {
+            let Some(row) = tx
+                .optional::<UserRow>(&sql, &[org_id.into(), value.into()])
+                .await?
+            else {
+                return Ok(None);
+            };
+            let roles: Vec<UserRole> = tx
+                .all(
+                    "SELECT ur.user_id, r.id, r.name FROM user_roles ur \
+                     JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.name_key",
+                    &[(&row.user.id).into()],
+                )
+                .await?;
+            Ok(Some(with_roles(row.user, &roles)))
+        })
+        .await
     }
 
     /// Like [`Store::find_user`], but a missing user is [`StoreError::NotFound`].
@@ -195,44 +188,36 @@ impl Store {
 
     /// A page of an organization's users, ordered by user name.
     pub async fn list_users(&self, org_id: &str, query: &UserQuery) -> Result<Page<User>> {
-        let kind = query.kind.map(UserKind::as_str);
         // `$2 IS NULL` keeps one statement for "any kind" and "this kind"; PostgreSQL needs the
         // parameter's type spelled out there.
         let filter = "org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)";
-        let (rows, roles, total): (Vec<UserRow>, Vec<UserRoleRow>, i64) = read!(self, |p| {
-            let rows = sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE {filter} \
-                 ORDER BY user_name_key, id LIMIT $3 OFFSET $4"
-            ))
-            .bind(org_id)
-            .bind(kind)
-            .bind(query.limit)
-            .bind(query.offset)
-            .fetch_all(p)
-            .await?;
-            let roles = sqlx::query_as(&format!(
-                "SELECT ur.user_id, r.id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                 WHERE ur.user_id IN (SELECT id FROM users WHERE {filter} \
-                 ORDER BY user_name_key, id LIMIT $3 OFFSET $4) ORDER BY r.name_key"
-            ))
-            .bind(org_id)
-            .bind(kind)
-            .bind(query.limit)
-            .bind(query.offset)
-            .fetch_all(p)
-            .await?;
-            let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {filter}"))
-                .bind(org_id)
-                .bind(kind)
-                .fetch_one(p)
-                .await?;
-            (rows, roles, total)
-        });
-        let items = rows
-            .into_iter()
-            .map(|row| row.into_user(&roles))
-            .collect::<Result<_>>()?;
-        Ok(Page { items, total })
+        let rows_sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {filter} \
+             ORDER BY user_name_key, id LIMIT $3 OFFSET $4"
+        );
+        let roles_sql = format!(
+            "SELECT ur.user_id, r.id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+             WHERE ur.user_id IN (SELECT id FROM users WHERE {filter} \
+             ORDER BY user_name_key, id LIMIT $3 OFFSET $4) ORDER BY r.name_key"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+        let binds = [
+            org_id.into(),
+            query.kind.map(UserKind::as_str).into(),
+            query.limit.into(),
+            query.offset.into(),
+        ];
+        self.read(async |tx| {
+            let rows: Vec<UserRow> = tx.all(&rows_sql, &binds).await?;
+            let roles: Vec<UserRole> = tx.all(&roles_sql, &binds).await?;
+            let (total,) = tx.one(&count_sql, &binds[..2]).await?;
+            let items = rows
+                .into_iter()
+                .map(|row| with_roles(row.user, &roles))
+                .collect();
+            Ok(Page { items, total })
+        })
+        .await
     }
 
     /// Applies a patch to a user, bumps its version and audits it, atomically. With
@@ -245,122 +230,152 @@ impl Store {
         expected_version: Option<i64>,
         audit: &AuditEvent,
     ) -> Result<User> {
-        let current: UserRow = read!(self, |p| {
-            sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"
-            ))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(p)
-            .await
-        })?
-        .ok_or(StoreError::NotFound)?;
-        if let Some(expected) = expected_version {
-            if expected != current.version {
-                return Err(StoreError::VersionMismatch {
-                    current: current.version,
-                });
-            }
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2");
+        let current: UserRow = self
+            .read(async |tx| tx.optional(&sql, &[org_id.into(), id.into()]).await)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let version = current.user.version;
+        if expected_version.is_some_and(|expected| expected != version) {
+            return Err(StoreError::VersionMismatch { current: version });
         }
-        let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {
-            Some(v) => v.clone(),
-            None => old.clone(),
-        };
-        let user_name = patch.user_name.as_ref().unwrap_or(&current.user_name);
-        let attributes = match &patch.attributes {
-            Some(a) => serde_json::to_string(a)?,
-            None => current.attributes.clone(),
-        };
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
+        let binds = patched_binds(&current, patch, org_id, id)?;
+        self.write(async |tx| {
             // The version in the WHERE clause makes this an optimistic lock: a concurrent change
             // between the read above and this write is detected, not overwritten.
-            let updated = sqlx::query(
-                "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, given_name = $4, \
-                 family_name = $5, display_name = $6, active = $7, external_id = $8, attributes = $9, \
-                 password_hash = $10, version = version + 1, updated_at = $11 \
-                 WHERE org_id = $12 AND id = $13 AND version = $14",
-            )
-            .bind(user_name)
-            .bind(user_name_key(user_name))
-            .bind(pick(&patch.email, &current.email))
-            .bind(pick(&patch.given_name, &current.given_name))
-            .bind(pick(&patch.family_name, &current.family_name))
-            .bind(pick(&patch.display_name, &current.display_name))
-            .bind(patch.active.unwrap_or(current.active))
-            .bind(pick(&patch.external_id, &current.external_id))
-            .bind(&attributes)
-            .bind(pick(&patch.password_hash, &current.password_hash))
-            .bind(now_ms())
-            .bind(org_id)
-            .bind(id)
-            .bind(current.version)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                let now: Option<i64> =
-                    sqlx::query_scalar("SELECT version FROM users WHERE org_id = $1 AND id = $2")
-                        .bind(org_id)
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+            let updated = tx
+                .execute(
+                    "UPDATE users SET user_name = $1, user_name_key = $2, email = $3, \
+                     given_name = $4, family_name = $5, display_name = $6, active = $7, \
+                     external_id = $8, attributes = $9, password_hash = $10, \
+                     version = version + 1, updated_at = $11 \
+                     WHERE org_id = $12 AND id = $13 AND version = $14",
+                    &binds,
+                )
+                .await?;
+            if updated == 0 {
+                let now: Option<i64> = tx
+                    .value(
+                        "SELECT version FROM users WHERE org_id = $1 AND id = $2",
+                        &[org_id.into(), id.into()],
+                    )
+                    .await?;
                 return Err(match now {
                     Some(current) => StoreError::VersionMismatch { current },
                     None => StoreError::NotFound,
                 });
             }
             if let Some(role_ids) = &patch.role_ids {
-                set_user_roles!(tx, org_id, id, role_ids);
+                set_user_roles(tx, org_id, id, role_ids).await?;
             }
             // The version check above makes this the change that deactivated them.
-            if current.active && patch.active == Some(false) {
-                run_stmts!(tx, crate::signin::end_sign_in_stmts(id));
+            if current.user.active && patch.active == Some(false) {
+                tx.run(end_sign_in_stmts(id)).await?;
             }
             if let Some(email) = &patch.email {
-                let resource: String =
-                    sqlx::query_scalar("SELECT resource FROM users WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let (resource,): (String,) = tx
+                    .one("SELECT resource FROM users WHERE id = $1", &[id.into()])
+                    .await?;
                 let emails = lookup_emails(&resource, email.as_deref());
-                run_stmts!(tx, replace_email_stmts(org_id, id, &emails));
+                tx.run(replace_email_stmts(org_id, id, &emails)).await?;
             }
-            insert_audit!(&mut *tx, audit, Some(org_id))?;
-            tx.commit().await?;
-        });
+            record(tx, audit, Some(org_id)).await
+        })
+        .await?;
         self.get_user(org_id, id).await
     }
 
     /// Deletes a user (with its role grants and access keys) and audits it, atomically.
     pub async fn delete_user(&self, org_id: &str, id: &str, audit: &AuditEvent) -> Result<()> {
-        write!(self, |p| {
-            let mut tx = p.begin().await?;
-            let deleted = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
-                .bind(org_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(&mut *tx, audit, Some(org_id))?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.write(async |tx| {
+            tx.change(
+                "DELETE FROM users WHERE org_id = $1 AND id = $2",
+                &[org_id.into(), id.into()],
+            )
+            .await?;
+            record(tx, audit, Some(org_id)).await
+        })
+        .await
     }
 
     /// The union of the permissions of a user's roles.
     pub async fn user_permissions(&self, org_id: &str, user_id: &str) -> Result<BTreeSet<String>> {
-        let lists: Vec<String> = read!(self, |p| {
-            sqlx::query_scalar(
-                "SELECT r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-                 WHERE ur.user_id = $1 AND r.org_id = $2",
-            )
-            .bind(user_id)
-            .bind(org_id)
-            .fetch_all(p)
-            .await
-        })?;
+        let lists = self
+            .read(async |tx| {
+                tx.values(
+                    "SELECT r.permissions FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                     WHERE ur.user_id = $1 AND r.org_id = $2",
+                    &[user_id.into(), org_id.into()],
+                )
+                .await
+            })
+            .await?;
         crate::roles::permission_union(lists)
     }
+
+    /// The person of this organization a verified sign-in names, by the first of `emails` that
+    /// is some user's userName or one of their e-mail addresses (any letter case). An address
+    /// that fits two people finds nobody: it cannot tell them apart.
+    pub async fn find_user_for_sign_in(
+        &self,
+        org_id: &str,
+        emails: &[String],
+    ) -> Result<Option<String>> {
+        for email in emails {
+            let binds = [org_id.into(), email.to_lowercase().into()];
+            let ids: Vec<String> = self
+                .read(async |tx| {
+                    tx.values(
+                        "SELECT id FROM users WHERE org_id = $1 AND kind = 'human' \
+                         AND user_name_key = $2 UNION SELECT u.id FROM user_emails e \
+                         JOIN users u ON u.id = e.user_id \
+                         WHERE e.org_id = $1 AND e.value_key = $2 AND u.kind = 'human' LIMIT 2",
+                        &binds,
+                    )
+                    .await
+                })
+                .await?;
+            match ids.as_slice() {
+                [one] => return Ok(Some(one.clone())),
+                [] => continue,
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The parameters of a user's UPDATE: the patch's fields, the stored ones where it has none.
+fn patched_binds(
+    current: &UserRow,
+    patch: &UserPatch,
+    org_id: &str,
+    id: &str,
+) -> Result<Vec<crate::db::Bind>> {
+    let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {
+        Some(v) => v.clone(),
+        None => old.clone(),
+    };
+    let user = &current.user;
+    let user_name = patch.user_name.as_ref().unwrap_or(&user.user_name);
+    let attributes = match &patch.attributes {
+        Some(a) => serde_json::to_string(a)?,
+        None => current.attributes.clone(),
+    };
+    Ok(vec![
+        user_name.into(),
+        user_name_key(user_name).into(),
+        (&pick(&patch.email, &user.email)).into(),
+        (&pick(&patch.given_name, &user.given_name)).into(),
+        (&pick(&patch.family_name, &user.family_name)).into(),
+        (&pick(&patch.display_name, &user.display_name)).into(),
+        patch.active.unwrap_or(user.active).into(),
+        (&pick(&patch.external_id, &user.external_id)).into(),
+        attributes.into(),
+        (&pick(&patch.password_hash, &current.password_hash)).into(),
+        now_ms().into(),
+        org_id.into(),
+        id.into(),
+        user.version.into(),
+    ])
 }

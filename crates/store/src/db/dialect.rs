@@ -1,5 +1,7 @@
 //! The statements whose text must differ between SQLite and PostgreSQL. Everything else is shared.
 
+use super::{Backend, Table};
+
 /// Lists the user tables and their columns with nullability, for the schema-agreement check.
 pub(crate) const SQLITE_COLUMNS: &str = "SELECT m.name AS table_name, p.name AS column_name, \
      (p.\"notnull\" = 0 AND p.pk = 0) AS nullable \
@@ -15,9 +17,7 @@ pub(crate) const POSTGRES_COLUMNS: &str = "SELECT table_name::text AS table_name
 
 /// A scalar subquery over the row alias `r`: a user's groups or a group's members as a JSON
 /// array of `[id, display]` in a stable order, so a resource and its memberships are one read.
-pub(crate) fn links(backend: crate::Backend, table: crate::scim_sql::Table) -> &'static str {
-    use crate::scim_sql::Table;
-    use crate::Backend;
+pub(crate) fn links(backend: Backend, table: Table) -> &'static str {
     match (backend, table) {
         (Backend::Sqlite, Table::Users) => {
             "(SELECT json_group_array(json_array(id, display)) FROM (SELECT g.id AS id, \

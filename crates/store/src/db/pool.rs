@@ -7,8 +7,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::sqlite_direct::Direct;
-use crate::{dialect, Result, StoreError};
+use super::direct::Direct;
+use super::{dialect, Tx};
+use crate::{Result, StoreError};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,33 +36,6 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
 }
-
-/// Runs `$body` with `$p` bound to a pool that may write (for SQLite, the single writer, under
-/// the store's write lock).
-macro_rules! write {
-    ($store:expr, |$p:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::pool::Pool::Sqlite {
-                writer: $p, direct, ..
-            } => {
-                let _write_lock = direct.write_lock().await;
-                $body
-            }
-            $crate::pool::Pool::Postgres($p) => $body,
-        }
-    };
-}
-
-/// Runs `$body` with `$p` bound to a pool for reading.
-macro_rules! read {
-    ($store:expr, |$p:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::pool::Pool::Sqlite { reader: $p, .. } => $body,
-            $crate::pool::Pool::Postgres($p) => $body,
-        }
-    };
-}
-pub(crate) use {read, write};
 
 const SQLITE_READERS: u32 = 8;
 const POSTGRES_CONNECTIONS: u32 = 16;
@@ -148,10 +122,8 @@ impl Store {
 
     /// Succeeds when the database answers a query.
     pub async fn ping(&self) -> Result<()> {
-        read!(self, |p| sqlx::query("SELECT 1")
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        self.read(async |tx| tx.value::<i64>("SELECT CAST(1 AS BIGINT)", &[]).await)
+            .await?;
         Ok(())
     }
 
@@ -201,5 +173,108 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// Completes work over a calling-thread connection, whose statements never wait: it is ready at
+/// its first poll. Work that would wait anyway is refused rather than blocked on.
+fn finish_now<F: std::future::Future>(work: F) -> Result<F::Output> {
+    let mut work = std::pin::pin!(work);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match work.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Ok(out),
+        std::task::Poll::Pending => Err(StoreError::Corrupt(
+            "work on a calling-thread SQLite connection tried to wait".into(),
+        )),
+    }
+}
+
+/// Runs `work` in a transaction of a sqlx pool (its connections made a [`Tx`] by `wrap`):
+/// committed when `keep` accepts its answer, rolled back on an error or an answer it refuses.
+async fn in_transaction<DB: sqlx::Database, T>(
+    pool: &sqlx::Pool<DB>,
+    wrap: for<'c> fn(&'c mut DB::Connection) -> Tx<'c>,
+    work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    keep: fn(&T) -> bool,
+) -> Result<T> {
+    let mut tx = pool.begin().await?;
+    let out = work(&mut wrap(&mut tx)).await?;
+    if keep(&out) {
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Runs `work` in one transaction that may write: committed when it answers `Ok`, rolled
+    /// back on an error. On SQLite it runs through sqlx's writer, under the store's write lock.
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write_keeping(work, |_| true).await
+    }
+
+    /// As [`Store::write`], but an answer `keep` refuses is rolled back too (a refusal found
+    /// after some of the work was written).
+    pub(crate) async fn write_keeping<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+        keep: fn(&T) -> bool,
+    ) -> Result<T> {
+        match &self.pool {
+            Pool::Sqlite { writer, direct, .. } => {
+                let _write_lock = direct.write_lock().await;
+                in_transaction(writer, |c| Tx::Sqlite(c), work, keep).await
+            }
+            Pool::Postgres(pg) => in_transaction(pg, |c| Tx::Postgres(c), work, keep).await,
+        }
+    }
+
+    /// As [`Store::write_keeping`], on SQLite on the calling thread in the shared commit of
+    /// `direct`: for the small writes clients hammer.
+    pub(crate) async fn write_hot<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+        keep: fn(&T) -> bool,
+    ) -> Result<T> {
+        match &self.pool {
+            Pool::Sqlite { direct, .. } => {
+                direct
+                    .write_keeping(|conn| finish_now(work(&mut Tx::Direct(conn)))?, keep)
+                    .await
+            }
+            Pool::Postgres(pg) => in_transaction(pg, |c| Tx::Postgres(c), work, keep).await,
+        }
+    }
+
+    /// Runs `work` on a connection for reading (no transaction; SQLite's reader pool).
+    pub(crate) async fn read<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.pool {
+            Pool::Sqlite { reader, .. } => {
+                work(&mut Tx::Sqlite(&mut *reader.acquire().await?)).await
+            }
+            Pool::Postgres(pg) => work(&mut Tx::Postgres(&mut *pg.acquire().await?)).await,
+        }
+    }
+
+    /// As [`Store::read`]; with `hot`, on SQLite on the calling thread: only for reads of a few
+    /// rows found by index, which finish sooner than a hand-off to another thread would.
+    pub(crate) async fn read_hot<T>(
+        &self,
+        hot: bool,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.pool {
+            Pool::Sqlite { direct, .. } if hot => {
+                direct.read(|conn| finish_now(work(&mut Tx::Direct(conn)))?)
+            }
+            _ => self.read(work).await,
+        }
     }
 }

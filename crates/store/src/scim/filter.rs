@@ -20,37 +20,8 @@ use lanyard_scim::schema::{Attribute, Type};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::db::{Bind, Table};
 use crate::{Backend, StoreError};
-
-/// Which table a filter runs over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Table {
-    Users,
-    Groups,
-}
-
-/// A bound parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// A NULL text value.
-    Null,
-}
-
-impl From<Option<&str>> for Bind {
-    fn from(v: Option<&str>) -> Bind {
-        v.map_or(Bind::Null, |s| Bind::Text(s.to_string()))
-    }
-}
-
-impl From<&str> for Bind {
-    fn from(v: &str) -> Bind {
-        Bind::Text(v.to_string())
-    }
-}
 
 /// A condition over the row alias `r`, and the parameters it numbers from `first`.
 pub(crate) struct Compiler<'s> {
@@ -200,7 +171,7 @@ impl<'s> Compiler<'s> {
             (_, "meta", Some("lastModified")) => Some(Slot::Millis("r.updated_at")),
             (Table::Users, "userName", None) => col("r.user_name_key", def, true),
             // As shown: the column where the client set `active` or an admin deactivated the
-            // user, absent otherwise (see the document overlay in `scim.rs`).
+            // user, absent otherwise (see the document overlay in `scim/rows.rs`).
             (Table::Users, "active", None) => col(
                 match self.backend {
                     Backend::Sqlite => {
@@ -629,9 +600,6 @@ impl<'s> Compiler<'s> {
 }
 
 impl Compiler<'_> {
-    /// Whether `filter` requires an equality on an indexed attribute (at its top level, or in
-    /// one side of a top-level `and`): its matches are then found through that index and are
-    /// few.
     /// Whether `filter` can match at most one resource: it requires equality on `id` or on a
     /// user's `userName` (unique per organization, case-insensitively).
     pub(crate) fn unique(&self, filter: &Filter) -> bool {
@@ -652,6 +620,9 @@ impl Compiler<'_> {
         }
     }
 
+    /// Whether `filter` requires an equality on an indexed attribute (at its top level, or in
+    /// one side of a top-level `and`): its matches are then found through that index and are
+    /// few.
     pub(crate) fn selective(&self, filter: &Filter) -> bool {
         let indexed = |path: &AttrPath| {
             if path.urn.is_some() {

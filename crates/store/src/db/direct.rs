@@ -9,7 +9,7 @@
 //! a point read or a small transaction takes tens of microseconds, less than a hand-off.
 //!
 //! There is still a single writer. [`Direct::writer`] is the store's SQLite write lock: writes
-//! made here hold it, and every write through sqlx takes it too (see `pool::write!`), so the two
+//! made here hold it, and every write through sqlx takes it too (see `Store::write`), so the two
 //! drivers never write at once and a read-then-write transaction never loses a race for SQLite's
 //! write lock. Reads that may walk many rows stay on sqlx's reader pool, off the async threads.
 
@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, Row, Statement};
 
-use crate::scim_sql::Bind;
+use super::checkpoint::spawn_checkpointer;
+use super::Bind;
 use crate::{Result, StoreError};
 
 /// Read connections: more than the async threads that use them, so a reader is nearly always
@@ -29,25 +30,10 @@ use crate::{Result, StoreError};
 const READERS: usize = 4;
 /// Prepared statements kept per connection (the hot paths use about a dozen texts).
 const STATEMENT_CACHE: usize = 64;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the checkpointer copies the write-ahead log into the database file. Often: the
-/// writes and fsyncs of a checkpoint slow the writers running beside it in proportion to its
-/// size (measured with 100,000 users: every 1 s, creates' p99 was 40 ms; every 25 ms, 8 ms). A
-/// round with nothing new in the log does no I/O.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
-/// A log this long (frames, of a page each: 64 MiB) is started over (see `checkpoint`); short
-/// in tests, so a test can write past it.
-const RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 16_384 };
-/// How long a restart waits for readers still in the log (the writers wait as long).
-const RESTART_READER_WAIT: Duration = Duration::from_millis(20);
-/// Checkpoint rounds after a restart before the next may run (none in tests, whose writers
-/// outrun any server's).
-const RESTART_REST_ROUNDS: u32 = if cfg!(test) { 0 } else { 8 };
 /// The most writers one commit carries, so a steady stream of writers still commits.
 const MAX_BATCH: usize = 64;
-/// A batch left open this long (its writers gone) is committed by the checkpointer.
-const STRAY_BATCH: Duration = Duration::from_millis(50);
 /// How long a writer waits before asking again for SQLite's write lock held elsewhere.
 const BUSY_RETRY: Duration = Duration::from_millis(2);
 
@@ -72,7 +58,7 @@ pub(crate) struct Direct {
 pub(crate) struct Writer {
     conn: Connection,
     /// When the open batch began; `None` when no transaction is open.
-    opened: Option<Instant>,
+    pub(super) opened: Option<Instant>,
     batched: usize,
     /// How the open batch ends, shared with the writers waiting on it.
     outcome: Arc<OnceLock<bool>>,
@@ -105,7 +91,7 @@ impl Writer {
     }
 
     /// Ends the open batch, if any, and tells its waiting writers how it ended.
-    fn commit(&mut self) -> Result<()> {
+    pub(super) fn commit(&mut self) -> Result<()> {
         if self.opened.is_none() {
             return Ok(());
         }
@@ -129,7 +115,12 @@ impl Writer {
     /// statements only; anything that leaves the batch itself in doubt (SQLite rolled the
     /// whole transaction back, as it may on a full disk or I/O error; a savepoint statement
     /// failed; `work` panicked) fails the whole batch, so no writer in it is told it succeeded.
-    fn run<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// An answer `keep` refuses is returned with its statements undone, as an error's are.
+    fn run<T>(
+        &mut self,
+        work: impl FnOnce(&mut Connection) -> Result<T>,
+        keep: fn(&T) -> bool,
+    ) -> Result<T> {
         self.batched += 1;
         let opened = self
             .conn
@@ -139,21 +130,21 @@ impl Writer {
             self.end(false);
             return Err(e.into());
         }
-        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&self.conn)))
-        {
-            Ok(out) => out,
-            Err(panic) => {
-                self.end(false);
-                std::panic::resume_unwind(panic);
-            }
-        };
+        let out =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut self.conn))) {
+                Ok(out) => out,
+                Err(panic) => {
+                    self.end(false);
+                    std::panic::resume_unwind(panic);
+                }
+            };
         let close = |conn: &Connection, sql: &str| conn.prepare_cached(sql)?.execute([]);
         let closed = if self.conn.is_autocommit() {
             Err(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
                 Some("the transaction was rolled back".into()),
             ))
-        } else if out.is_ok() {
+        } else if out.as_ref().is_ok_and(keep) {
             close(&self.conn, "RELEASE work")
         } else {
             close(&self.conn, "ROLLBACK TO work").and_then(|_| close(&self.conn, "RELEASE work"))
@@ -183,165 +174,6 @@ impl Drop for Queued<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Checkpoints the write-ahead log on a thread of its own until `stop` is dropped, and commits
-/// a batch whose writers all went away before committing it.
-///
-/// A checkpoint writes pages into the database file and fsyncs it: milliseconds. SQLite would
-/// run it inside whichever commit crossed the threshold, holding the write lock (and, here, an
-/// async worker thread) meanwhile, so every writer connection has automatic checkpoints off and
-/// this thread runs them: PASSIVE ones, which block no one, and now and then a RESTART, which
-/// holds the writers for a few milliseconds (see `checkpoint`).
-fn spawn_checkpointer(
-    conn: Connection,
-    writer: Arc<tokio::sync::Mutex<Writer>>,
-    stop: std::sync::mpsc::Receiver<()>,
-) -> Result<()> {
-    use std::sync::mpsc::RecvTimeoutError;
-    std::thread::Builder::new()
-        .name("lanyard-checkpoint".into())
-        .spawn(move || {
-            let mut rounds = Rounds::default();
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-                if let Ok(mut w) = writer.try_lock() {
-                    if w.opened.is_some_and(|t| t.elapsed() >= STRAY_BATCH) {
-                        if let Err(e) = w.commit() {
-                            tracing::error!(error = %e, "committing a left-over SQLite batch failed");
-                        }
-                    }
-                }
-                if rounds.sync_failed {
-                    continue;
-                }
-                if let Err(e) = checkpoint(&conn, &writer, &mut rounds) {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
-                }
-            }
-        })
-        .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok(())
-}
-
-/// What the checkpointer remembers from one round to the next.
-#[derive(Default)]
-struct Rounds {
-    /// Rounds to wait before the next restart may run.
-    rest: u32,
-    /// The log's checkpointed frames when the database file was last synced.
-    synced: i64,
-    /// The log's length at the last restart that found no reader in the way: until a writer
-    /// starts the log over, the log is that long and fully copied, and restarting it again
-    /// would only hold the writers.
-    restarted: Option<i64>,
-    /// Syncing the database file failed: checkpoints stop for good (see `checkpoint`).
-    sync_failed: bool,
-}
-
-/// One round of checkpointing.
-///
-/// A PASSIVE pass copies what it can while writers go on, and then the database file is synced
-/// here if the pass copied anything: SQLite syncs it only when a pass reaches the end of the
-/// log, which under a steady stream of commits a pass rarely does, so the copied pages would
-/// pile up unsynced in the OS cache for a whole log cycle and the one pass that finally catches
-/// up (the restart below, under the write lock) would write them all out: 35–90 ms of stalled
-/// writers every half second with 100,000 users being patched, against 5–8 ms with a sync per
-/// round.
-///
-/// Once the log is long, it is started over. Writers would do that themselves, but only one
-/// that begins while the log is wholly copied, which under steady writes almost never happens,
-/// so the log grew without end (and every page lookup searches it: creates fell by a third over
-/// a minute). So a RESTART runs under the write lock: no writer can append meanwhile; it copies
-/// the last round's frames, waits briefly for readers still in the log, and the next writer
-/// starts the log from the beginning. The writers wait asynchronously, for milliseconds;
-/// `rest` spaces these rounds out, so readers that keep the log busy cannot make every round
-/// stall the writers.
-///
-/// A failed sync stops checkpointing for good: Linux reports a write-back error once, so a
-/// later sync would succeed and the log could be started over on top of frames whose copies
-/// in the database file were lost. The log then grows until the server restarts.
-fn checkpoint(
-    conn: &Connection,
-    writer: &tokio::sync::Mutex<Writer>,
-    rounds: &mut Rounds,
-) -> Result<()> {
-    let (frames, copied): (i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get(1)?, r.get(2)?))
-        })?;
-    if copied > 0 && copied != rounds.synced {
-        if let Err(e) = sync_database_file(conn) {
-            rounds.sync_failed = true;
-            tracing::error!(error = %e, "syncing the SQLite database file failed; checkpoints \
-                stop and the log grows until the server is restarted (check the disk)");
-            return Err(e);
-        }
-        rounds.synced = copied;
-    }
-    if rounds.rest > 0 {
-        rounds.rest -= 1;
-        return Ok(());
-    }
-    if frames > RESTART_FRAMES && rounds.restarted != Some(frames) {
-        rounds.rest = RESTART_REST_ROUNDS;
-        let mut w = writer.blocking_lock();
-        w.commit()?;
-        conn.busy_timeout(RESTART_READER_WAIT)?;
-        let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-            Ok((r.get::<_, i64>(0)? == 0, r.get::<_, i64>(1)?))
-        });
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        drop(w);
-        let (done, log) = restarted?;
-        if done {
-            rounds.restarted = Some(log);
-        } else {
-            tracing::debug!(
-                frames = log,
-                "readers kept the SQLite log from being started over"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Syncs the database file (what a checkpoint that reaches the end of the log does after
-/// copying), through the connection's own file object. A second descriptor opened on the file
-/// would not do: closing it would drop every POSIX lock this process holds on the file,
-/// SQLite's included.
-fn sync_database_file(conn: &Connection) -> Result<()> {
-    use rusqlite::ffi;
-    let failed = |rc| StoreError::from(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None));
-    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
-    // SAFETY: `conn` is open and used on this thread only; FILE_POINTER stores a pointer to
-    // the main database's file object, which the connection owns and keeps while it is open.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            ffi::SQLITE_FCNTL_FILE_POINTER,
-            (&mut file as *mut *mut ffi::sqlite3_file).cast(),
-        )
-    };
-    if rc != ffi::SQLITE_OK || file.is_null() {
-        return Err(failed(if rc == ffi::SQLITE_OK {
-            ffi::SQLITE_MISUSE
-        } else {
-            rc
-        }));
-    }
-    // SAFETY: `file` is the open file object found above; its methods are SQLite's VFS ones,
-    // and xSync is called on the thread that owns the connection, as SQLite itself would.
-    let rc = unsafe {
-        match (*file).pMethods.as_ref().and_then(|m| m.xSync) {
-            Some(sync) => sync(file, ffi::SQLITE_SYNC_NORMAL),
-            None => ffi::SQLITE_MISUSE,
-        }
-    };
-    if rc != ffi::SQLITE_OK {
-        return Err(failed(rc));
-    }
-    Ok(())
 }
 
 impl Direct {
@@ -402,7 +234,20 @@ impl Direct {
 
     /// Runs `work` atomically and returns once it is committed (see [`Writer`]); an `Err` from
     /// `work` undoes its statements and is returned.
-    pub(crate) async fn write<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    #[cfg(test)]
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        self.write_keeping(work, |_| true).await
+    }
+
+    /// As [`Direct::write`]; an answer `keep` refuses is returned with its statements undone.
+    pub(crate) async fn write_keeping<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T>,
+        keep: fn(&T) -> bool,
+    ) -> Result<T> {
         let queued = Queued::enter(&self.queued);
         let mut w = self.writer.lock().await;
         drop(queued);
@@ -415,7 +260,7 @@ impl Direct {
             tokio::time::sleep(BUSY_RETRY).await;
             waited += BUSY_RETRY;
         }
-        let out = w.run(work);
+        let out = w.run(work, keep);
         let outcome = w.outcome.clone();
         if self.queued.load(Ordering::SeqCst) == 0 || w.batched >= MAX_BATCH {
             w.commit()?;
@@ -437,18 +282,18 @@ impl Direct {
 
     /// Runs `work` on a free read connection, on this thread. Only for reads that touch a few
     /// rows found by index: they finish faster than handing them to another thread would.
-    pub(crate) fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.readers.len();
         for i in 0..n {
-            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
-                return work(&conn);
+            if let Ok(mut conn) = self.readers[(start + i) % n].try_lock() {
+                return work(&mut conn);
             }
         }
-        let conn = self.readers[start % n]
+        let mut conn = self.readers[start % n]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        work(&conn)
+        work(&mut conn)
     }
 }
 
@@ -459,7 +304,7 @@ impl From<&Bind> for SqlValue {
             Bind::Int(i) => SqlValue::Integer(*i),
             Bind::Float(f) => SqlValue::Real(*f),
             Bind::Bool(v) => SqlValue::Integer(i64::from(*v)),
-            Bind::Null => SqlValue::Null,
+            Bind::Null | Bind::NullInt => SqlValue::Null,
         }
     }
 }
@@ -500,7 +345,7 @@ pub(crate) fn query<T>(
     conn: &Connection,
     sql: &str,
     params: &[Bind],
-    mut read: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    mut read: impl FnMut(&Row<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind(&mut stmt, params)?;
@@ -517,7 +362,7 @@ pub(crate) fn query_one<T>(
     conn: &Connection,
     sql: &str,
     params: &[Bind],
-    read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    read: impl FnOnce(&Row<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind(&mut stmt, params)?;
@@ -577,7 +422,7 @@ mod tests {
         direct
             .read(|c| {
                 query_one(c, "SELECT n FROM t WHERE k = $1", &[key.into()], |r| {
-                    r.get::<_, i64>(0)
+                    Ok(r.get::<_, i64>(0)?)
                 })
             })
             .expect("read")
@@ -622,7 +467,7 @@ mod tests {
             refused += usize::from(t.await.expect("task"));
         }
         let rows: i64 = direct
-            .read(|c| query_one(c, "SELECT COUNT(*) FROM t", &[], |r| r.get(0)))
+            .read(|c| query_one(c, "SELECT COUNT(*) FROM t", &[], |r| Ok(r.get(0)?)))
             .expect("count")
             .expect("a row");
         assert_eq!(rows as usize, 2 * (200 - refused));
@@ -698,7 +543,7 @@ mod tests {
         {
             let mut w = direct.writer.lock().await;
             w.begin().expect("begin");
-            w.run(|c| insert(c, "orphan")).expect("run");
+            w.run(|c| insert(c, "orphan"), |_| true).expect("run");
             assert!(w.opened.is_some());
         }
         assert!(!visible(&direct, "orphan"));
@@ -719,7 +564,7 @@ mod tests {
         let outcome = {
             let mut w = direct.writer.lock().await;
             w.begin().expect("begin");
-            w.run(|c| insert(c, "pending")).expect("run");
+            w.run(|c| insert(c, "pending"), |_| true).expect("run");
             w.outcome.clone()
         };
         let w = direct.write_lock().await;
@@ -735,7 +580,7 @@ mod tests {
     async fn a_waiting_writer_learns_its_batch_failed() {
         let (_dir, direct) = direct();
         let held = direct.writer.lock().await;
-        let spawn = |work: fn(&Connection) -> Result<()>| {
+        let spawn = |work: fn(&mut Connection) -> Result<()>| {
             let direct = direct.clone();
             tokio::spawn(async move { direct.write(work).await })
         };
@@ -770,29 +615,37 @@ mod tests {
         let (_dir, direct) = direct();
         let mut w = direct.writer.lock().await;
         w.begin().expect("begin");
-        w.run(|c| insert(c, "earlier")).expect("first writer");
+        w.run(|c| insert(c, "earlier"), |_| true)
+            .expect("first writer");
         let earlier = w.outcome.clone();
-        let out = w.run(|c| {
-            insert(c, "doomed")?;
-            // What SQLite may do itself on a full disk; the writer's next statement is refused
-            // rather than committed on its own.
-            c.execute_batch("ROLLBACK")?;
-            insert(c, "alone")?;
-            Ok(())
-        });
+        let out = w.run(
+            |c| {
+                insert(c, "doomed")?;
+                // What SQLite may do itself on a full disk; the writer's next statement is refused
+                // rather than committed on its own.
+                c.execute_batch("ROLLBACK")?;
+                insert(c, "alone")?;
+                Ok(())
+            },
+            |_| true,
+        );
         assert!(out.is_err());
         assert!(w.conn.is_autocommit());
         assert_eq!(earlier.get(), Some(&false));
         assert!(w.opened.is_none());
 
         w.begin().expect("begin");
-        w.run(|c| insert(c, "before-panic")).expect("writer");
+        w.run(|c| insert(c, "before-panic"), |_| true)
+            .expect("writer");
         let before = w.outcome.clone();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            w.run(|c| -> Result<()> {
-                insert(c, "half")?;
-                panic!("writer bug")
-            })
+            w.run(
+                |c| -> Result<()> {
+                    insert(c, "half")?;
+                    panic!("writer bug")
+                },
+                |_| true,
+            )
         }));
         assert!(panicked.is_err());
         assert_eq!(before.get(), Some(&false));
@@ -899,8 +752,11 @@ mod tests {
             })
             .expect("prepare");
         assert_eq!(count, 3);
-        let missing =
-            direct.read(|c| query_one(c, "SELECT $2", &["only".into()], |r| r.get::<_, String>(0)));
+        let missing = direct.read(|c| {
+            query_one(c, "SELECT $2", &["only".into()], |r| {
+                Ok(r.get::<_, String>(0)?)
+            })
+        });
         assert!(missing.is_err());
     }
 }
