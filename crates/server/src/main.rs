@@ -6,6 +6,7 @@ mod auth;
 mod claims;
 mod cli;
 mod error;
+mod etag;
 mod extract;
 mod limits;
 mod metrics;

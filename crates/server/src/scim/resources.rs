@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult, SCIM_JSON};
+use crate::etag;
 use crate::state::AppState;
 
 /// Results per page when the client does not say.
@@ -197,10 +198,6 @@ pub fn scim_response(status: StatusCode, body: &Value) -> Response {
 
 fn base_url(state: &AppState) -> String {
     format!("{}/scim/v2", state.public_url)
-}
-
-fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
 }
 
 /// The full representation: the stored document with `meta.location` and membership references.
@@ -437,7 +434,7 @@ fn one(
     // The ETag goes with `meta`: a response projected without it carries neither (some
     // clients fail to reconcile a version header with a resource that has no meta).
     if body.get("meta").is_some() {
-        if let Ok(v) = HeaderValue::from_str(&etag(record.version)) {
+        if let Some(v) = etag::header_value(record.version) {
             headers.insert(header::ETAG, v);
         }
     }
@@ -465,16 +462,12 @@ async fn fetch(
     let projection = query_projection(&query)?;
     org_schema!(&state, &caller.org_id, kind, schema);
     let record = load(kind, &state, &caller.org_id, &id).await?;
-    let tag = etag(record.version);
-    if let Some(v) = headers.get(header::IF_NONE_MATCH) {
-        let v = v.to_str().unwrap_or_default();
-        if v.trim() == "*" || v.split(',').any(|t| same_tag(t, &tag)) {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&tag) {
-                response.headers_mut().insert(header::ETAG, v);
-            }
-            return Ok(response);
+    if etag::none_match(&headers, record.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Some(v) = etag::header_value(record.version) {
+            response.headers_mut().insert(header::ETAG, v);
         }
+        return Ok(response);
     }
     Ok(one(
         StatusCode::OK,
@@ -486,25 +479,10 @@ async fn fetch(
     ))
 }
 
-/// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes do not matter.
-fn same_tag(a: &str, b: &str) -> bool {
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    strip(a) == strip(b)
-}
-
 /// The version `If-Match` requires, if any: `*` requires none.
-fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = v.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let first = text.split(',').next().unwrap_or_default().trim();
-    let inner = first.trim_start_matches("W/").trim_matches('"');
+fn if_match(headers: &HeaderMap) -> Option<i64> {
     // A tag this server never issued cannot match the current version.
-    Ok(Some(inner.parse::<i64>().unwrap_or(-1)))
+    etag::if_match_first(headers).unwrap_or(Some(-1))
 }
 
 pub(super) async fn create(
@@ -554,7 +532,7 @@ async fn change(
     verb: &str,
     change: impl FnOnce(&Value) -> Result<Value, lanyard_scim::Error>,
 ) -> ScimResult<ScimResource> {
-    let expected = if_match(headers)?;
+    let expected = if_match(headers);
     let audit = caller.audit(&kind.action(verb));
     let outcome = match kind.which {
         Which::User => {
@@ -640,7 +618,7 @@ pub(super) async fn remove(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers);
     let audit = caller.audit(&kind.action("delete"));
     let done = match kind.which {
         Which::User => {
