@@ -213,7 +213,7 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         store,
         secrets: Arc::new(secrets),
         metrics: crate::metrics::install(),
-        public_url: public_url.trim_end_matches('/').into(),
+        public_url: crate::urls::PublicUrl::new(&public_url),
         max_body_bytes: args.max_body_bytes,
         scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
         scim_extensions: Default::default(),

@@ -16,6 +16,7 @@ mod saml_cli;
 mod scim;
 mod secrets;
 mod state;
+mod urls;
 mod validate;
 
 use clap::Parser;

@@ -5,6 +5,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::scim::{ExtensionCache, ScimLimits, TokenCache};
 use crate::secrets::Secrets;
+use crate::urls::PublicUrl;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -12,7 +13,7 @@ pub struct AppState {
     pub store: Store,
     pub secrets: Arc<Secrets>,
     pub metrics: Option<PrometheusHandle>,
-    pub public_url: Arc<str>,
+    pub public_url: PublicUrl,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Per-credential request rate limits for `/scim/v2`.

@@ -146,7 +146,7 @@ pub async fn create(
     let body = NewScimTokenView {
         details: token.into(),
         token: secret,
-        scim_endpoint: format!("{}/scim/v2", state.public_url),
+        scim_endpoint: state.public_url.scim_base(),
     };
     Ok(super::created_with_secret(&location, body))
 }

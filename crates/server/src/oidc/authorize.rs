@@ -15,7 +15,7 @@ use lanyard_store::{AuthCode, LoginRequest};
 use serde::Deserialize;
 
 use super::page::{auto_post, error_page};
-use super::{acs_url, clean, cookies, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS};
+use super::{clean, cookies, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -305,7 +305,7 @@ pub async fn authorize(
         created_at: now,
         expires_at: now + LOGIN_REQUEST_TTL_MS,
     };
-    let acs_url = acs_url(&state);
+    let acs_url = state.public_url.acs();
     let request = lanyard_saml::requests::AuthnRequest {
         id: &request_id,
         issue_instant: now,

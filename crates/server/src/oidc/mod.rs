@@ -51,14 +51,14 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let base = &state.public_url;
+    let url = &state.public_url;
     Json(json!({
-        "issuer": base.as_ref(),
-        "authorization_endpoint": format!("{base}/auth/authorize"),
-        "token_endpoint": format!("{base}/auth/token"),
-        "userinfo_endpoint": format!("{base}/auth/userinfo"),
-        "jwks_uri": format!("{base}/auth/jwks"),
-        "revocation_endpoint": format!("{base}/auth/revoke"),
+        "issuer": url.issuer(),
+        "authorization_endpoint": url.join("/auth/authorize"),
+        "token_endpoint": url.join("/auth/token"),
+        "userinfo_endpoint": url.join("/auth/userinfo"),
+        "jwks_uri": url.join("/auth/jwks"),
+        "revocation_endpoint": url.join("/auth/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -103,7 +103,7 @@ async fn sp_metadata(
         }
         Err(e) => return authorize::store_failure(&e),
     };
-    let acs_url = acs_url(&state);
+    let acs_url = state.public_url.acs();
     let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
         id: None,
         entity_id: &connection.sp_entity_id,
@@ -123,11 +123,6 @@ async fn sp_metadata(
         xml,
     )
         .into_response()
-}
-
-/// The Assertion Consumer Service URL: Destination and Recipient of every Response.
-pub fn acs_url(state: &AppState) -> String {
-    format!("{}/saml", state.public_url)
 }
 
 /// Whether a request parameter is short enough and free of control characters (a NUL, which

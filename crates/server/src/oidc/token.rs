@@ -206,7 +206,10 @@ async fn id_token(
         .await?;
     let mut claims = crate::claims::for_user(&state.store, &org, &user).await?;
     let now = lanyard_store::now_ms() / 1000;
-    claims.insert("iss".into(), Value::String(state.public_url.to_string()));
+    claims.insert(
+        "iss".into(),
+        Value::String(state.public_url.issuer().to_string()),
+    );
     claims.insert("aud".into(), Value::String(client.id.clone()));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + ID_TOKEN_TTL_MS / 1000));

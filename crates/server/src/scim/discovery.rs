@@ -18,15 +18,11 @@ use super::resources::{scim_response, Kind, GROUPS, MAX_COUNT, USERS};
 use super::MAX_BULK_OPERATIONS;
 use crate::state::AppState;
 
-fn base(state: &AppState) -> String {
-    format!("{}/scim/v2", state.public_url)
-}
-
 pub async fn service_provider_config(
     State(state): State<AppState>,
     _caller: ScimCaller,
 ) -> Response {
-    let base = base(&state);
+    let base = state.public_url.scim_base();
     scim_response(
         StatusCode::OK,
         &json!({
@@ -95,7 +91,7 @@ pub async fn resource_types(
     State(state): State<AppState>,
     caller: ScimCaller,
 ) -> ScimResult<Response> {
-    let base = base(&state);
+    let base = state.public_url.scim_base();
     let own = for_org(&state, &caller.org_id, USERS).await?;
     let items = vec![
         resource_type(&base, &USERS, &own),
@@ -119,7 +115,7 @@ pub async fn one_resource_type(
     let own: &[ExtensionDef] = if kind.name == USERS.name { &own } else { &[] };
     Ok(scim_response(
         StatusCode::OK,
-        &resource_type(&base(&state), &kind, own),
+        &resource_type(&state.public_url.scim_base(), &kind, own),
     ))
 }
 
@@ -127,7 +123,7 @@ const SCHEMAS: [&Schema<'static>; 3] = [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE
 
 /// The built-in schemas and the organization's own, as `/Schemas` resources.
 async fn all_schemas(state: &AppState, caller: &ScimCaller) -> ScimResult<Vec<Value>> {
-    let base = base(state);
+    let base = state.public_url.scim_base();
     let own = for_org(state, &caller.org_id, USERS).await?;
     let mut items: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(&base)).collect();
     for def in own.iter() {

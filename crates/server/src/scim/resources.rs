@@ -196,10 +196,6 @@ pub fn scim_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-fn base_url(state: &AppState) -> String {
-    format!("{}/scim/v2", state.public_url)
-}
-
 /// The full representation: the stored document with `meta.location` and membership references.
 fn render(
     state: &AppState,
@@ -207,7 +203,7 @@ fn render(
     schema: &ResourceSchema<'_>,
     record: &ScimResource,
 ) -> Value {
-    let base = base_url(state);
+    let base = state.public_url.scim_base();
     let mut doc = record.document(kind.name);
     retain_known(&mut doc, schema);
     doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
