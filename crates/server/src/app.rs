@@ -33,6 +33,7 @@ pub fn build(state: AppState) -> Router {
         )
         .nest("/scim/v2", crate::scim::router())
         .merge(crate::oidc::router())
+        .merge(crate::saml::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))

@@ -72,7 +72,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum SamlCommand {
     /// Print the verdict on a saved SAML response: the identity, or exactly why it is refused.
-    Verify(crate::saml_cli::VerifyArgs),
+    Verify(crate::saml::cli::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -261,7 +261,7 @@ async fn shutdown_signal() {
 
 fn saml(cli: &Cli, cmd: &SamlCommand) -> anyhow::Result<()> {
     match cmd {
-        SamlCommand::Verify(args) => match crate::saml_cli::verify(args, cli.json)? {
+        SamlCommand::Verify(args) => match crate::saml::cli::verify(args, cli.json)? {
             true => Ok(()),
             false => Err(anyhow!("the response was refused")),
         },

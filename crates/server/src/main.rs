@@ -12,7 +12,7 @@ mod limits;
 mod metrics;
 mod oidc;
 mod permissions;
-mod saml_cli;
+mod saml;
 mod scim;
 mod secrets;
 mod state;

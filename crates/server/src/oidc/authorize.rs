@@ -1,5 +1,5 @@
-//! The authorization endpoint: the first half of an SP-initiated sign-in (`acs.rs` is the
-//! second).
+//! The authorization endpoint: the first half of an SP-initiated sign-in (the SAML surface's
+//! Assertion Consumer Service is the second).
 //!
 //! `/auth/authorize` checks the client and its redirect URI before anything else (RFC 6749
 //! §4.1.2.1: an unverified redirect URI gets an error page, never a redirect), then answers
@@ -14,7 +14,7 @@ use lanyard_saml::response;
 use lanyard_store::{AuthCode, LoginRequest};
 use serde::Deserialize;
 
-use super::page::{auto_post, error_page};
+use super::page::{auto_post, error_page, store_failure};
 use super::{clean, cookies, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
@@ -56,7 +56,8 @@ fn redirect_error(
     see_other(&with_query(redirect_uri, &params))
 }
 
-pub(super) fn success(redirect_uri: &str, code: &str, state: Option<&str>) -> Response {
+/// The authorization response: the code sent back to the client's redirect URI.
+pub fn success(redirect_uri: &str, code: &str, state: Option<&str>) -> Response {
     let mut params = vec![("code", code)];
     if let Some(state) = state {
         params.push(("state", state));
@@ -349,12 +350,4 @@ fn is_s256_challenge(c: &str) -> bool {
     c.len() == 43
         && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-pub(super) fn store_failure(e: &lanyard_store::StoreError) -> Response {
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable for a moment; try again.",
-        &e.to_string(),
-    )
 }

@@ -22,9 +22,8 @@ use lanyard_saml::response::{self, Expected, Hints, Identity};
 use lanyard_store::{GrantRefusal, SignIn, SsoConnection, StoreError};
 use serde::Deserialize;
 
-use super::authorize::{store_failure, success};
-use super::page::{error_page, notice};
-use super::{cookies, see_other, with_query, CODE_TTL_MS, SESSION_TTL_MS};
+use crate::oidc::page::{error_page, notice, store_failure};
+use crate::oidc::{cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
