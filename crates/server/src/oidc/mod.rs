@@ -13,6 +13,7 @@ pub mod cookies;
 mod error;
 pub mod keys;
 pub mod page;
+mod request;
 mod token;
 mod userinfo;
 
