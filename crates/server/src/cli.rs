@@ -215,13 +215,10 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         metrics: crate::metrics::install(),
         public_url: crate::urls::PublicUrl::new(&public_url),
         max_body_bytes: args.max_body_bytes,
-        scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
-        scim_extensions: Default::default(),
-        scim_tokens: Default::default(),
-        id_token_keys: Arc::new(id_token_keys),
     };
     tokio::spawn(prune_sign_in(state.store.clone()));
-    let app = crate::app::build(state);
+    let scim_limits = crate::scim::ScimLimits::new(args.scim_rate_limit);
+    let app = crate::app::build(state, scim_limits, id_token_keys);
     // Browsers keep Secure cookies over https, or plain http on this machine: what
     // browser_url accepts.
     if crate::validate::browser_url("public_url", &public_url).is_err() {

@@ -7,6 +7,7 @@ mod claims;
 mod cli;
 mod error;
 mod etag;
+mod extensions;
 mod extract;
 mod limits;
 mod metrics;

@@ -17,7 +17,9 @@ mod request;
 mod token;
 mod userinfo;
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,6 +32,25 @@ pub use authorize::success;
 pub use error::OAuthError;
 pub use keys::IdTokenKeys;
 
+/// What the OIDC handlers reach: the shared state and the ID-token signing keys.
+#[derive(Clone)]
+pub struct OidcState {
+    pub app: AppState,
+    pub keys: Arc<IdTokenKeys>,
+}
+
+impl FromRef<OidcState> for AppState {
+    fn from_ref(state: &OidcState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl FromRef<OidcState> for Arc<IdTokenKeys> {
+    fn from_ref(state: &OidcState) -> Arc<IdTokenKeys> {
+        state.keys.clone()
+    }
+}
+
 /// How long things last, in milliseconds.
 pub const LOGIN_REQUEST_TTL_MS: i64 = 10 * 60_000;
 pub const CODE_TTL_MS: i64 = 60_000;
@@ -39,7 +60,7 @@ pub const ID_TOKEN_TTL_MS: i64 = 5 * 60_000;
 pub const SESSION_TTL_MS: i64 = 12 * 60 * 60_000;
 
 /// Routes under `/.well-known` and `/auth`.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<OidcState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/auth/jwks", get(jwks))
@@ -75,8 +96,8 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.id_token_keys.jwks().clone()).into_response();
+async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Response {
+    let mut response = Json(keys.jwks().clone()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult, SCIM_JSON};
+use super::ScimState;
 use crate::etag;
-use crate::state::AppState;
 
 /// Results per page when the client does not say.
 pub const DEFAULT_COUNT: u64 = 100;
@@ -102,18 +102,18 @@ macro_rules! org_schema {
 }
 
 /// The routes of one resource type.
-pub fn routes(kind: Kind) -> Router<AppState> {
+pub fn routes(kind: Kind) -> Router<ScimState> {
     let base = format!("/{}", kind.endpoint);
     Router::new()
         .route(
             &base,
             get(
-                move |s: State<AppState>, c: ScimCaller, q: Query<Vec<(String, String)>>| {
+                move |s: State<ScimState>, c: ScimCaller, q: Query<Vec<(String, String)>>| {
                     list(kind, s, c, q)
                 },
             )
             .post(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       q: Query<Vec<(String, String)>>,
                       h: HeaderMap,
@@ -123,7 +123,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
         .route(
             &format!("{base}/.search"),
             post(
-                move |s: State<AppState>, c: ScimCaller, h: HeaderMap, b: Bytes| {
+                move |s: State<ScimState>, c: ScimCaller, h: HeaderMap, b: Bytes| {
                     search(kind, s, c, h, b)
                 },
             ),
@@ -131,14 +131,14 @@ pub fn routes(kind: Kind) -> Router<AppState> {
         .route(
             &format!("{base}/{{id}}"),
             get(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
                       h: HeaderMap| fetch(kind, s, c, p, q, h),
             )
             .put(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
@@ -146,7 +146,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
                       b: Bytes| replace(kind, s, c, p, q, h, b),
             )
             .patch(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
@@ -154,7 +154,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
                       b: Bytes| modify(kind, s, c, p, q, h, b),
             )
             .delete(
-                move |s: State<AppState>, c: ScimCaller, p: Path<String>, h: HeaderMap| {
+                move |s: State<ScimState>, c: ScimCaller, p: Path<String>, h: HeaderMap| {
                     remove(kind, s, c, p, h)
                 },
             ),
@@ -198,12 +198,12 @@ pub fn scim_response(status: StatusCode, body: &Value) -> Response {
 
 /// The full representation: the stored document with `meta.location` and membership references.
 fn render(
-    state: &AppState,
+    state: &ScimState,
     kind: Kind,
     schema: &ResourceSchema<'_>,
     record: &ScimResource,
 ) -> Value {
-    let base = state.public_url.scim_base();
+    let base = state.app.public_url.scim_base();
     let mut doc = record.document(kind.name);
     retain_known(&mut doc, schema);
     doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
@@ -265,7 +265,7 @@ impl Projection {
 
 async fn list(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Query(query): Query<Vec<(String, String)>>,
 ) -> ScimResult<Response> {
@@ -275,7 +275,7 @@ async fn list(
 
 async fn search(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     headers: HeaderMap,
     body: Bytes,
@@ -288,7 +288,7 @@ async fn search(
 /// One page of one resource type: the resources (rendered and projected) and the total.
 async fn page(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     request: &ListRequest,
     offset: u64,
@@ -323,12 +323,14 @@ async fn page(
     let ScimList { resources, total } = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_list_users(&caller.org_id, &schema, &query)
                 .await?
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_list_groups(&caller.org_id, &schema, &query)
                 .await?
@@ -347,7 +349,7 @@ fn paging(request: &ListRequest) -> Paging {
 
 async fn run_list(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     request: &ListRequest,
 ) -> ScimResult<Response> {
@@ -363,7 +365,7 @@ async fn run_list(
 /// `POST /.search`: Users, then Groups, as one list. A filter naming attributes only one type
 /// has matches nothing of the other.
 pub async fn search_all(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     headers: HeaderMap,
     body: Bytes,
@@ -402,10 +404,10 @@ pub async fn search_all(
     ))
 }
 
-async fn load(kind: Kind, state: &AppState, org_id: &str, id: &str) -> ScimResult<ScimResource> {
+async fn load(kind: Kind, state: &ScimState, org_id: &str, id: &str) -> ScimResult<ScimResource> {
     let found = match kind.which {
-        Which::User => state.store.scim_get_user(org_id, id).await?,
-        Which::Group => state.store.scim_get_group(org_id, id).await?,
+        Which::User => state.app.store.scim_get_user(org_id, id).await?,
+        Which::Group => state.app.store.scim_get_group(org_id, id).await?,
     };
     found.ok_or_else(|| kind.not_found(id))
 }
@@ -415,7 +417,7 @@ fn one(
     status: StatusCode,
     kind: Kind,
     schema: &ResourceSchema<'_>,
-    state: &AppState,
+    state: &ScimState,
     record: &ScimResource,
     projection: &Projection,
 ) -> Response {
@@ -449,7 +451,7 @@ fn query_projection(query: &[(String, String)]) -> ScimResult<Projection> {
 
 async fn fetch(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -483,7 +485,7 @@ fn if_match(headers: &HeaderMap) -> Option<i64> {
 
 pub(super) async fn create(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -497,12 +499,14 @@ pub(super) async fn create(
     let record = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_create_user(&caller.org_id, &doc, &audit)
                 .await?
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_create_group(&caller.org_id, &doc, &audit)
                 .await?
@@ -521,7 +525,7 @@ pub(super) async fn create(
 /// Applies `change` to the stored document under the store's lock; answers the new resource.
 async fn change(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     id: &str,
     headers: &HeaderMap,
@@ -533,12 +537,14 @@ async fn change(
     let outcome = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_update_user(&caller.org_id, id, expected, change, &audit)
                 .await
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_update_group(&caller.org_id, id, expected, change, &audit)
                 .await
@@ -554,7 +560,7 @@ async fn change(
 
 pub(super) async fn replace(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -578,7 +584,7 @@ pub(super) async fn replace(
 
 pub(super) async fn modify(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -609,7 +615,7 @@ pub(super) async fn modify(
 
 pub(super) async fn remove(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -619,12 +625,14 @@ pub(super) async fn remove(
     let done = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_delete_user(&caller.org_id, &id, expected, &audit)
                 .await
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_delete_group(&caller.org_id, &id, expected, &audit)
                 .await
