@@ -60,7 +60,8 @@ pub enum Refusal {
 }
 
 /// The `client_id` to look up; `None` when it cannot name a client (too long, or holding
-/// control characters, which PostgreSQL refuses in text), so the client is unknown unread.
+/// control characters, which PostgreSQL refuses in text): that client is unknown without a
+/// lookup.
 pub fn client_to_look_up(query: &AuthorizeQuery) -> Result<Option<&str>, Refusal> {
     let Some(client_id) = query.client_id.as_deref() else {
         return Err(Refusal::Page {
@@ -107,8 +108,8 @@ pub fn check<'q>(
     query: &'q AuthorizeQuery,
     client: Option<&'q OAuthClient>,
 ) -> Result<Checked<'q>, Refusal> {
-    client_to_look_up(query)?;
-    let Some(client) = client.filter(|c| c.revoked_at.is_none()) else {
+    let looked_up = client_to_look_up(query)?.and(client);
+    let Some(client) = looked_up.filter(|c| c.revoked_at.is_none()) else {
         return Err(Refusal::Page {
             message: "The app's sign-in request names a client that is unknown or revoked.",
             detail: query.client_id.clone().unwrap_or_default(),
@@ -434,14 +435,21 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_client_id_is_not_looked_up() {
+    fn an_unreadable_client_id_is_not_looked_up_and_names_no_client() {
         assert_eq!(client_to_look_up(&query()), Ok(Some("client-1")));
         for unreadable in ["client\0one".to_string(), "c".repeat(201)] {
             let q = AuthorizeQuery {
-                client_id: Some(unreadable),
+                client_id: Some(unreadable.clone()),
                 ..query()
             };
             assert_eq!(client_to_look_up(&q), Ok(None));
+            assert_eq!(
+                check(&q, Some(&client(true))).unwrap_err(),
+                page(
+                    "The app's sign-in request names a client that is unknown or revoked.",
+                    &unreadable
+                )
+            );
         }
     }
 
