@@ -370,6 +370,8 @@ fn time_attr(node: Node<'_, '_>, name: &str) -> Result<Option<i64>, Error> {
         .transpose()
 }
 
+/// The identity an assertion carries, once the Response around it and every rule of the
+/// assertion pass, in the order the errors are reported.
 fn read_identity(
     connection: &Connection<'_>,
     expected: Expected<'_>,
@@ -383,35 +385,7 @@ fn read_identity(
     if !trusted.covers(assertion) {
         return Err(Error::Unsigned);
     }
-    let skew = connection.clock_skew_ms;
-
-    // The Response's own envelope. When only the assertion is signed these are unprotected, so
-    // they are checked for consistency but the assertion's own fields decide.
-    let destination = xml::attr(response, "Destination");
-    if response_signed && destination.is_none() {
-        return Err(Error::Malformed(
-            "a signed Response must carry a Destination (SAML bindings §3.5.5.2)".into(),
-        ));
-    }
-    if let Some(d) = destination.filter(|d| *d != connection.acs_url) {
-        return Err(mismatch("Response Destination", connection.acs_url, d));
-    }
-    if let Some(issuer) = issuer_text(response)?.filter(|i| i != connection.idp_issuer) {
-        return Err(mismatch("Response Issuer", connection.idp_issuer, &issuer));
-    }
-    let response_irt = xml::attr(response, "InResponseTo");
-    match (expected, response_irt) {
-        (Expected::Request(id), Some(got)) if got != id => {
-            return Err(Error::UnknownInResponseTo(got.to_string()))
-        }
-        (Expected::Unsolicited, Some(got)) => {
-            return Err(Error::UnknownInResponseTo(got.to_string()))
-        }
-        _ => {}
-    }
-    if expected == Expected::Unsolicited && !connection.allow_idp_initiated {
-        return Err(Error::UnsolicitedNotAllowed);
-    }
+    check_envelope(connection, expected, response, response_signed)?;
 
     require_version(assertion)?;
     let assertion_id = xml::attr(assertion, "ID")
@@ -424,7 +398,82 @@ fn read_identity(
         return Err(mismatch("assertion Issuer", connection.idp_issuer, &issuer));
     }
 
-    // Subject: the NameID and a bearer confirmation for us.
+    let subject = read_subject(connection, expected, now, assertion)?;
+    let conditions_until = check_conditions(connection, now, assertion)?;
+    let session = read_session(connection, now, assertion)?;
+    let attributes = read_attributes(assertion)?;
+
+    Ok(Identity {
+        issuer,
+        name_id: subject.name_id,
+        name_id_format: subject.name_id_format,
+        session_index: session.index,
+        authn_instant: session.authn_instant,
+        session_not_on_or_after: session.not_on_or_after,
+        issue_instant,
+        assertion_id: assertion_id.to_string(),
+        not_on_or_after: conditions_until
+            .map_or(subject.confirmed_until, |c| c.max(subject.confirmed_until))
+            .saturating_add(connection.clock_skew_ms),
+        in_response_to: subject.in_response_to,
+        attributes,
+        response_signed,
+        assertion_signed: trusted.node().id() == assertion.id() && trusted.is_own_signature(),
+    })
+}
+
+/// Checks the Response's own envelope. When only the assertion is signed these fields are
+/// unprotected, so they are checked for consistency but the assertion's own fields decide.
+fn check_envelope(
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    response: Node<'_, '_>,
+    response_signed: bool,
+) -> Result<(), Error> {
+    let destination = xml::attr(response, "Destination");
+    if response_signed && destination.is_none() {
+        return Err(Error::Malformed(
+            "a signed Response must carry a Destination (SAML bindings §3.5.5.2)".into(),
+        ));
+    }
+    if let Some(d) = destination.filter(|d| *d != connection.acs_url) {
+        return Err(mismatch("Response Destination", connection.acs_url, d));
+    }
+    if let Some(issuer) = issuer_text(response)?.filter(|i| i != connection.idp_issuer) {
+        return Err(mismatch("Response Issuer", connection.idp_issuer, &issuer));
+    }
+    match (expected, xml::attr(response, "InResponseTo")) {
+        (Expected::Request(id), Some(got)) if got != id => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        (Expected::Unsolicited, Some(got)) => {
+            return Err(Error::UnknownInResponseTo(got.to_string()))
+        }
+        _ => {}
+    }
+    if expected == Expected::Unsolicited && !connection.allow_idp_initiated {
+        return Err(Error::UnsolicitedNotAllowed);
+    }
+    Ok(())
+}
+
+/// What the assertion's Subject establishes.
+struct Subject {
+    name_id: String,
+    name_id_format: Option<String>,
+    /// Until when (unix ms) the bearer confirmation holds.
+    confirmed_until: i64,
+    in_response_to: Option<String>,
+}
+
+/// Reads the Subject: a non-empty NameID and a bearer confirmation for us. When no bearer
+/// confirmation holds, the error is the last one's.
+fn read_subject(
+    connection: &Connection<'_>,
+    expected: Expected<'_>,
+    now: i64,
+    assertion: Node<'_, '_>,
+) -> Result<Subject, Error> {
     let subject = one_child(assertion, NS_ASSERTION, "Subject")?
         .ok_or_else(|| Error::Malformed("the assertion has no Subject".into()))?;
     let name_id = one_child(subject, NS_ASSERTION, "NameID")?
@@ -434,24 +483,32 @@ fn read_identity(
         return Err(Error::Malformed("the NameID is empty".into()));
     }
     let mut confirmation_error = Error::NoBearerConfirmation;
-    let mut confirmed_until = None;
-    let mut in_response_to = None;
     for confirmation in children_named(subject, NS_ASSERTION, "SubjectConfirmation") {
         if xml::attr(confirmation, "Method") != Some(BEARER) {
             continue;
         }
         match check_bearer(connection, expected, now, confirmation) {
-            Ok((until, irt)) => {
-                confirmed_until = Some(until);
-                in_response_to = irt;
-                break;
+            Ok((confirmed_until, in_response_to)) => {
+                return Ok(Subject {
+                    name_id: name_id_value,
+                    name_id_format: xml::attr(name_id, "Format").map(str::to_string),
+                    confirmed_until,
+                    in_response_to,
+                })
             }
             Err(e) => confirmation_error = e,
         }
     }
-    let confirmed_until = confirmed_until.ok_or(confirmation_error)?;
+    Err(confirmation_error)
+}
 
-    // Conditions: time window and audience.
+/// Checks the assertion's Conditions (time window and audience); returns their NotOnOrAfter.
+fn check_conditions(
+    connection: &Connection<'_>,
+    now: i64,
+    assertion: Node<'_, '_>,
+) -> Result<Option<i64>, Error> {
+    let skew = connection.clock_skew_ms;
     let conditions = one_child(assertion, NS_ASSERTION, "Conditions")?
         .ok_or_else(|| Error::Malformed("the assertion has no Conditions".into()))?;
     // A condition not understood makes the assertion indeterminate (SAML core §2.5.1.5).
@@ -480,6 +537,12 @@ fn read_identity(
             });
         }
     }
+    check_audience(connection, conditions)?;
+    Ok(conditions_until)
+}
+
+/// Requires at least one AudienceRestriction, and every one of them to name us.
+fn check_audience(connection: &Connection<'_>, conditions: Node<'_, '_>) -> Result<(), Error> {
     let restrictions: Vec<Node> =
         children_named(conditions, NS_ASSERTION, "AudienceRestriction").collect();
     if restrictions.is_empty() {
@@ -499,23 +562,44 @@ fn read_identity(
             });
         }
     }
+    Ok(())
+}
 
-    // Session.
+/// What the first AuthnStatement says of the IdP session.
+struct Session {
+    authn_instant: i64,
+    not_on_or_after: Option<i64>,
+    index: Option<String>,
+}
+
+fn read_session(
+    connection: &Connection<'_>,
+    now: i64,
+    assertion: Node<'_, '_>,
+) -> Result<Session, Error> {
     let authn = children_named(assertion, NS_ASSERTION, "AuthnStatement")
         .next()
         .ok_or_else(|| Error::Malformed("the assertion has no AuthnStatement".into()))?;
     // Required by SAML core §2.7.2.
     let authn_instant = time_attr(authn, "AuthnInstant")?
         .ok_or_else(|| Error::Malformed("the AuthnStatement has no AuthnInstant".into()))?;
-    let session_not_on_or_after = time_attr(authn, "SessionNotOnOrAfter")?;
-    if let Some(until) = session_not_on_or_after {
-        if now.saturating_sub(skew) >= until {
+    let not_on_or_after = time_attr(authn, "SessionNotOnOrAfter")?;
+    if let Some(until) = not_on_or_after {
+        if now.saturating_sub(connection.clock_skew_ms) >= until {
             return Err(Error::Expired {
                 not_on_or_after: crate::time::format_ms(until),
             });
         }
     }
+    Ok(Session {
+        authn_instant,
+        not_on_or_after,
+        index: xml::attr(authn, "SessionIndex").map(str::to_string),
+    })
+}
 
+/// Every Attribute of every AttributeStatement, in document order.
+fn read_attributes(assertion: Node<'_, '_>) -> Result<Vec<Attribute>, Error> {
     let mut attributes = Vec::new();
     for statement in children_named(assertion, NS_ASSERTION, "AttributeStatement") {
         for attr in children_named(statement, NS_ASSERTION, "Attribute") {
@@ -532,24 +616,7 @@ fn read_identity(
             });
         }
     }
-
-    Ok(Identity {
-        issuer,
-        name_id: name_id_value,
-        name_id_format: xml::attr(name_id, "Format").map(str::to_string),
-        session_index: xml::attr(authn, "SessionIndex").map(str::to_string),
-        authn_instant,
-        session_not_on_or_after,
-        issue_instant,
-        assertion_id: assertion_id.to_string(),
-        not_on_or_after: conditions_until
-            .map_or(confirmed_until, |c| c.max(confirmed_until))
-            .saturating_add(skew),
-        in_response_to,
-        attributes,
-        response_signed,
-        assertion_signed: trusted.node().id() == assertion.id() && trusted.is_own_signature(),
-    })
+    Ok(attributes)
 }
 
 /// Checks one bearer `SubjectConfirmation`; returns its expiry and InResponseTo.

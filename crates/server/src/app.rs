@@ -1,5 +1,7 @@
 //! The HTTP application: every route, and the layers around them.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,15 +12,26 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::api::ApiState;
 use crate::error::ApiError;
-use crate::scim::ScimError;
+use crate::oidc::{IdTokenKeys, OidcState};
+use crate::scim::{ScimError, ScimLimits, ScimState};
 use crate::state::AppState;
-use crate::{api, metrics};
+use crate::{api, metrics, oidc, saml, scim};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application, ready to serve.
-pub fn build(state: AppState) -> Router {
+/// The whole application, ready to serve: each surface under its own state.
+pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKeys) -> Router {
+    let scim_state = ScimState::new(state.clone(), scim_limits);
+    let api_state = ApiState {
+        app: state.clone(),
+        scim: scim_state.caches.clone(),
+    };
+    let oidc_state = OidcState {
+        app: state.clone(),
+        keys: Arc::new(id_token_keys),
+    };
     let max_body_bytes = state.max_body_bytes;
     let (api, mut openapi) = api::router();
     openapi.servers = Some(vec![utoipa::openapi::Server::new(
@@ -26,13 +39,14 @@ pub fn build(state: AppState) -> Router {
     )]);
     let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serializes");
     Router::new()
-        .merge(api)
+        .merge(api.with_state(api_state))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(openapi) }),
         )
-        .nest("/scim/v2", crate::scim::router())
-        .merge(crate::oidc::router())
+        .nest("/scim/v2", scim::router().with_state(scim_state))
+        .merge(oidc::router().with_state(oidc_state))
+        .merge(saml::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
@@ -119,7 +133,7 @@ async fn json_errors(request: Request, next: middleware::Next) -> Response {
     let status = response.status();
     // Under /scim/v2 every error is SCIM JSON; elsewhere any JSON error is the API's own.
     let wanted: &[u8] = if scim {
-        crate::scim::SCIM_JSON.as_bytes()
+        scim::SCIM_JSON.as_bytes()
     } else {
         b"application/json"
     };

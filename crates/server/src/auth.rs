@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
@@ -177,10 +177,15 @@ async fn audit_refusal(
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
+impl<S> FromRequestParts<S> for Principal
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Principal> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Principal> {
+        let state = &AppState::from_ref(state);
         let header = parts
             .headers
             .get(AUTHORIZATION)

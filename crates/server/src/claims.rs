@@ -26,7 +26,7 @@ pub async fn for_user(
     user: &User,
 ) -> Result<Map<String, Value>, lanyard_store::StoreError> {
     let provisioned = store.scim_get_user(&org.id, &user.id).await?;
-    let extensions = crate::scim::extensions::load(store, &org.id).await?;
+    let extensions = crate::extensions::load(store, &org.id).await?;
     let groups = provisioned
         .iter()
         .flat_map(|r| &r.links)

@@ -72,7 +72,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum SamlCommand {
     /// Print the verdict on a saved SAML response: the identity, or exactly why it is refused.
-    Verify(crate::saml_cli::VerifyArgs),
+    Verify(crate::saml::cli::VerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -213,15 +213,12 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         store,
         secrets: Arc::new(secrets),
         metrics: crate::metrics::install(),
-        public_url: public_url.trim_end_matches('/').into(),
+        public_url: crate::urls::PublicUrl::new(&public_url),
         max_body_bytes: args.max_body_bytes,
-        scim_limits: crate::scim::ScimLimits::new(args.scim_rate_limit),
-        scim_extensions: Default::default(),
-        scim_tokens: Default::default(),
-        id_token_keys: Arc::new(id_token_keys),
     };
     tokio::spawn(prune_sign_in(state.store.clone()));
-    let app = crate::app::build(state);
+    let scim_limits = crate::scim::ScimLimits::new(args.scim_rate_limit);
+    let app = crate::app::build(state, scim_limits, id_token_keys);
     // Browsers keep Secure cookies over https, or plain http on this machine: what
     // browser_url accepts.
     if crate::validate::browser_url("public_url", &public_url).is_err() {
@@ -261,7 +258,7 @@ async fn shutdown_signal() {
 
 fn saml(cli: &Cli, cmd: &SamlCommand) -> anyhow::Result<()> {
     match cmd {
-        SamlCommand::Verify(args) => match crate::saml_cli::verify(args, cli.json)? {
+        SamlCommand::Verify(args) => match crate::saml::cli::verify(args, cli.json)? {
             true => Ok(()),
             false => Err(anyhow!("the response was refused")),
         },

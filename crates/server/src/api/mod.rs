@@ -12,6 +12,7 @@ mod scim_tokens;
 mod sso_connections;
 mod users;
 
+use axum::extract::FromRef;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -19,6 +20,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::scim;
 use crate::state::AppState;
 
 pub use orgs::OrgView;
@@ -54,8 +56,28 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What the admin API's handlers reach: the shared state, and SCIM's caches (to forget the
+/// tokens and extension schemas the API changes).
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: AppState,
+    pub scim: scim::Caches,
+}
+
+impl FromRef<ApiState> for AppState {
+    fn from_ref(state: &ApiState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl FromRef<ApiState> for scim::Caches {
+    fn from_ref(state: &ApiState) -> scim::Caches {
+        state.scim.clone()
+    }
+}
+
 /// The API routes (without state) and the OpenAPI document describing them.
-pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn router() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(orgs::list, orgs::create))
         .routes(routes!(orgs::get, orgs::update, orgs::delete))

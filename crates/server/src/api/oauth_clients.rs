@@ -138,7 +138,7 @@ pub async fn create(
         client_id: client.id.clone(),
         details: client.into(),
         client_secret: secret,
-        issuer: state.public_url.to_string(),
+        issuer: state.public_url.issuer().to_string(),
     };
     Ok(super::created_with_secret(&location, body))
 }

@@ -12,11 +12,12 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
 use crate::permissions::{EMPLOYEES_EDIT, EMPLOYEES_VIEW};
+use crate::scim;
 use crate::state::AppState;
 use lanyard_store::StoreError;
 
 async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionDef>> {
-    Ok(crate::scim::extensions::load(&state.store, org_id).await?)
+    Ok(crate::extensions::load(&state.store, org_id).await?)
 }
 
 /// The organization's extension schemas (employees.view).
@@ -68,6 +69,7 @@ pub async fn get(
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn put(
     State(state): State<AppState>,
+    State(scim_caches): State<scim::Caches>,
     who: Principal,
     Path((org, urn)): Path<(String, String)>,
     Body(body): Body<serde_json::Value>,
@@ -90,14 +92,14 @@ pub async fn put(
             &def.to_json().to_string(),
             MAX_EXTENSIONS,
             &|stored| {
-                let others = crate::scim::extensions::read_stored(&org.id, stored);
+                let others = crate::extensions::read_stored(&org.id, stored);
                 def.fits_beside(&others)
                     .map_err(|e| StoreError::Conflict(e.message))
             },
             &who.audit("scim_extension.put"),
         )
         .await?;
-    state.scim_extensions.forget(&org.id);
+    scim_caches.extensions.forget(&org.id);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -114,6 +116,7 @@ pub async fn put(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
+    State(scim_caches): State<scim::Caches>,
     who: Principal,
     Path((org, urn)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
@@ -124,6 +127,6 @@ pub async fn delete(
         .store
         .delete_scim_extension(&org.id, &urn, &who.audit("scim_extension.delete"))
         .await?;
-    state.scim_extensions.forget(&org.id);
+    scim_caches.extensions.forget(&org.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
 use crate::permissions::TOKENS_MANAGE;
+use crate::scim;
 use crate::secrets::{random_token, SCIM_TOKEN_PREFIX};
 use crate::state::AppState;
 use crate::validate;
@@ -146,7 +147,7 @@ pub async fn create(
     let body = NewScimTokenView {
         details: token.into(),
         token: secret,
-        scim_endpoint: format!("{}/scim/v2", state.public_url),
+        scim_endpoint: state.public_url.scim_base(),
     };
     Ok(super::created_with_secret(&location, body))
 }
@@ -157,6 +158,7 @@ pub async fn create(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    State(scim_caches): State<scim::Caches>,
     who: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
@@ -166,6 +168,6 @@ pub async fn revoke(
     let mut audit = who.audit("scim_token.revoke");
     audit.target = Some(id.clone());
     state.store.revoke_scim_token(&org.id, &id, &audit).await?;
-    state.scim_tokens.forget(&id);
+    scim_caches.tokens.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -77,7 +77,7 @@ pub struct CreateSsoConnection {
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
-    let acs_url = crate::oidc::acs_url(state);
+    let acs_url = state.public_url.acs();
     let certificates = c
         .certificates
         .iter()
@@ -90,7 +90,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         .collect();
     SsoConnectionView {
         sp_entity_id: c.sp_entity_id,
-        sp_metadata_url: format!("{}/saml/{}", state.public_url, c.id),
+        sp_metadata_url: state.public_url.sp_metadata(&c.id),
         acs_url,
         id: c.id,
         name: c.name,
@@ -154,7 +154,7 @@ pub async fn create(
     let draft = checked(
         &state,
         SsoConnection {
-            sp_entity_id: format!("{}/saml/{id}", state.public_url),
+            sp_entity_id: state.public_url.default_sp_entity_id(&id),
             id,
             org_id: org.id.clone(),
             name: input.name,
@@ -219,11 +219,11 @@ fn checked(
         // The shared ACS URL, the bare public URL, or the form of every connection's own
         // entity ID, would let one IdP's assertions count for two organizations. This
         // connection's own default may be restored.
-        let own_default = format!("{}/saml/{}", state.public_url, c.id);
-        let generated = format!("{}/saml/", state.public_url);
+        let own_default = state.public_url.default_sp_entity_id(&c.id);
+        let generated = state.public_url.sp_metadata_prefix();
         let bare = sp.trim_end_matches('/');
-        let reserved = bare == crate::oidc::acs_url(state)
-            || bare == state.public_url.as_ref()
+        let reserved = bare == state.public_url.acs()
+            || bare == state.public_url.as_str()
             || (sp.starts_with(&generated) && sp != own_default);
         if reserved && sp != c.sp_entity_id {
             return Err(ApiError::invalid(format!(

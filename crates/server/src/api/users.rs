@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
 use crate::permissions::{EMPLOYEES_CREATE, EMPLOYEES_EDIT, EMPLOYEES_VIEW};
 use crate::state::AppState;
-use crate::{secrets, validate};
+use crate::{etag, secrets, validate};
 
 /// A user of an organization: a person, or a service account (`kind: service`).
 #[derive(Serialize, ToSchema)]
@@ -204,7 +204,7 @@ async fn hash_password(password: String) -> ApiResult<String> {
 
 /// The response for one user, with its version as a weak ETag.
 pub fn user_response(status: StatusCode, user: User) -> Response {
-    let etag = HeaderValue::from_str(&format!("W/\"{}\"", user.version)).ok();
+    let etag = etag::header_value(user.version);
     let mut response = (status, Json(UserView::from(user))).into_response();
     if let Some(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);
@@ -214,20 +214,9 @@ pub fn user_response(status: StatusCode, user: User) -> Response {
 
 /// The version an `If-Match` header asks for; `None` when absent or `*`.
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| {
-            ApiError::bad_request("If-Match must be an ETag this API sent, such as W/\"3\"")
-        })
+    etag::if_match(headers).map_err(|etag::ForeignTag| {
+        ApiError::bad_request("If-Match must be an ETag this API sent, such as W/\"3\"")
+    })
 }
 
 /// The user `id` of `org`, provided the caller holds every permission that user has.

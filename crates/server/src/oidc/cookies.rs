@@ -33,7 +33,7 @@ struct Sealed {
 }
 
 fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https://")
+    state.public_url.is_https()
 }
 
 fn name(state: &AppState, base: &str) -> String {

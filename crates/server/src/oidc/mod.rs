@@ -3,18 +3,23 @@
 //! token revocation and the signing keys. Authorization code flow only (OAuth 2.1's choice),
 //! PKCE with S256, client_secret_basic / client_secret_post / none (public clients, PKCE
 //! required).
+//!
+//! The SAML surface finishes the sign-ins started here, with this module's cookies, pages and
+//! authorization response.
 
-mod acs;
 mod authorize;
 mod client_auth;
-mod cookies;
+pub mod cookies;
 mod error;
 pub mod keys;
-mod page;
+pub mod page;
+mod request;
 mod token;
 mod userinfo;
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,8 +28,28 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+pub use authorize::success;
 pub use error::OAuthError;
 pub use keys::IdTokenKeys;
+
+/// What the OIDC handlers reach: the shared state and the ID-token signing keys.
+#[derive(Clone)]
+pub struct OidcState {
+    pub app: AppState,
+    pub keys: Arc<IdTokenKeys>,
+}
+
+impl FromRef<OidcState> for AppState {
+    fn from_ref(state: &OidcState) -> AppState {
+        state.app.clone()
+    }
+}
+
+impl FromRef<OidcState> for Arc<IdTokenKeys> {
+    fn from_ref(state: &OidcState) -> Arc<IdTokenKeys> {
+        state.keys.clone()
+    }
+}
 
 /// How long things last, in milliseconds.
 pub const LOGIN_REQUEST_TTL_MS: i64 = 10 * 60_000;
@@ -34,8 +59,8 @@ pub const REFRESH_TOKEN_TTL_MS: i64 = 30 * 24 * 60 * 60_000;
 pub const ID_TOKEN_TTL_MS: i64 = 5 * 60_000;
 pub const SESSION_TTL_MS: i64 = 12 * 60 * 60_000;
 
-/// Routes under `/.well-known` and `/auth`, and the SAML Assertion Consumer Service.
-pub fn router() -> Router<AppState> {
+/// Routes under `/.well-known` and `/auth`.
+pub fn router() -> Router<OidcState> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/auth/jwks", get(jwks))
@@ -46,19 +71,17 @@ pub fn router() -> Router<AppState> {
             "/auth/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
-        .route("/saml", post(acs::acs))
-        .route("/saml/{connection}", get(sp_metadata))
 }
 
 async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let base = &state.public_url;
+    let url = &state.public_url;
     Json(json!({
-        "issuer": base.as_ref(),
-        "authorization_endpoint": format!("{base}/auth/authorize"),
-        "token_endpoint": format!("{base}/auth/token"),
-        "userinfo_endpoint": format!("{base}/auth/userinfo"),
-        "jwks_uri": format!("{base}/auth/jwks"),
-        "revocation_endpoint": format!("{base}/auth/revoke"),
+        "issuer": url.issuer(),
+        "authorization_endpoint": url.join("/auth/authorize"),
+        "token_endpoint": url.join("/auth/token"),
+        "userinfo_endpoint": url.join("/auth/userinfo"),
+        "jwks_uri": url.join("/auth/jwks"),
+        "revocation_endpoint": url.join("/auth/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -73,61 +96,13 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.id_token_keys.jwks().clone()).into_response();
+async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Response {
+    let mut response = Json(keys.jwks().clone()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
     response
-}
-
-/// Our SP metadata toward one connection's IdP, at the URL that is also the connection's
-/// default entity ID (so an IdP that reads metadata from its entity ID finds it).
-async fn sp_metadata(
-    State(state): State<AppState>,
-    axum::extract::Path(connection): axum::extract::Path<String>,
-) -> Response {
-    let found = match uuid::Uuid::try_parse(&connection) {
-        Ok(_) => state.store.sso_connection_by_id(&connection).await,
-        Err(_) => Ok(None),
-    };
-    let connection = match found {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return page::error_page(
-                axum::http::StatusCode::NOT_FOUND,
-                "There is no SSO connection at this address.",
-                "metadata of an unknown connection",
-            )
-        }
-        Err(e) => return authorize::store_failure(&e),
-    };
-    let acs_url = acs_url(&state);
-    let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
-        id: None,
-        entity_id: &connection.sp_entity_id,
-        acs_url: &acs_url,
-        slo_url: None,
-        signing_cert: None,
-        encryption_cert: None,
-        name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
-        authn_requests_signed: false,
-        want_assertions_signed: true,
-    });
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/samlmetadata+xml"),
-        )],
-        xml,
-    )
-        .into_response()
-}
-
-/// The Assertion Consumer Service URL: Destination and Recipient of every Response.
-pub fn acs_url(state: &AppState) -> String {
-    format!("{}/saml", state.public_url)
 }
 
 /// Whether a request parameter is short enough and free of control characters (a NUL, which
@@ -150,7 +125,7 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// `redirect_uri` with `params` added to its query (RFC 6749 §4.1.2: the client's own query
 /// components are kept).
-fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     let mut url = redirect_uri.to_string();
     let mut separator = if url.contains('?') { '&' } else { '?' };
@@ -165,7 +140,7 @@ fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// A 303 to `location`, never cached.
-fn see_other(location: &str) -> Response {
+pub fn see_other(location: &str) -> Response {
     let mut response = axum::http::StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);

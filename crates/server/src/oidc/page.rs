@@ -105,3 +105,12 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
     page_headers(response.headers_mut(), SUBMIT_CSP.clone());
     response
 }
+
+/// The page for a sign-in the store could not serve.
+pub fn store_failure(e: &lanyard_store::StoreError) -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable for a moment; try again.",
+        &e.to_string(),
+    )
+}

@@ -1,5 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OIDC Core §3.1.3) and revocation (RFC 7009).
 
+use std::sync::Arc;
+
 use aws_lc_rs::digest::{digest, SHA256};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
-use super::{OAuthError, ACCESS_TOKEN_TTL_MS, ID_TOKEN_TTL_MS, REFRESH_TOKEN_TTL_MS};
+use super::{IdTokenKeys, OAuthError, ACCESS_TOKEN_TTL_MS, ID_TOKEN_TTL_MS, REFRESH_TOKEN_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -95,6 +97,7 @@ fn inactive() -> OAuthError {
 
 pub async fn token(
     State(state): State<AppState>,
+    State(keys): State<Arc<IdTokenKeys>>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
@@ -174,7 +177,7 @@ pub async fn token(
             }
             None => return Err(OAuthError::invalid_request("grant_type is missing")),
         };
-    let id_token = id_token(&state, &client, &issued).await?;
+    let id_token = id_token(&state, &keys, &client, &issued).await?;
     let body = json!({
         "access_token": access,
         "token_type": "Bearer",
@@ -196,6 +199,7 @@ pub async fn token(
 /// The signed ID token for what was just issued (OIDC Core §2).
 async fn id_token(
     state: &AppState,
+    keys: &IdTokenKeys,
     client: &OAuthClient,
     issued: &Issued,
 ) -> Result<String, OAuthError> {
@@ -206,7 +210,10 @@ async fn id_token(
         .await?;
     let mut claims = crate::claims::for_user(&state.store, &org, &user).await?;
     let now = lanyard_store::now_ms() / 1000;
-    claims.insert("iss".into(), Value::String(state.public_url.to_string()));
+    claims.insert(
+        "iss".into(),
+        Value::String(state.public_url.issuer().to_string()),
+    );
     claims.insert("aud".into(), Value::String(client.id.clone()));
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + ID_TOKEN_TTL_MS / 1000));
@@ -214,7 +221,7 @@ async fn id_token(
     if let Some(nonce) = &issued.nonce {
         claims.insert("nonce".into(), Value::String(nonce.clone()));
     }
-    Ok(state.id_token_keys.sign(&claims))
+    Ok(keys.sign(&claims))
 }
 
 /// Token revocation (RFC 7009 §2): the client's own tokens only; an unknown token is not an

@@ -17,15 +17,14 @@ use serde_json::{json, Value};
 use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult};
 use super::resources::{self, json_body, scim_response, Kind, GROUPS, USERS};
-use super::MAX_BULK_OPERATIONS;
-use crate::state::AppState;
+use super::{ScimState, MAX_BULK_OPERATIONS};
 
 fn syntax(message: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, message)
 }
 
 pub async fn bulk(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     headers: HeaderMap,
     body: Bytes,
@@ -55,7 +54,7 @@ pub async fn bulk(
         let limited = if n == 0 {
             None
         } else {
-            state.scim_limits.check(&caller.limit_key()).err()
+            state.limits.check(&caller.limit_key()).err()
         };
         let result = run_one(&state, &caller, op, &mut created, limited).await;
         if result["status"]
@@ -75,7 +74,7 @@ pub async fn bulk(
 
 /// One operation's entry of the BulkResponse.
 async fn run_one(
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     op: &Value,
     created: &mut HashMap<String, String>,
@@ -124,7 +123,7 @@ async fn run_one(
 }
 
 async fn dispatch(
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     op: &Value,
     method: &str,

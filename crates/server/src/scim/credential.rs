@@ -13,9 +13,9 @@ use axum::http::StatusCode;
 use lanyard_store::{now_ms, AuditEvent, Outcome, ScimToken, LAST_USED_GRANULARITY_MS};
 
 use super::error::{ScimError, ScimResult};
+use super::ScimState;
 use crate::limits::KeyedLimit;
 use crate::secrets::SCIM_TOKEN_PREFIX;
-use crate::state::AppState;
 
 /// What authenticated a SCIM request.
 #[derive(Debug, Clone)]
@@ -112,10 +112,10 @@ impl TokenCache {
     }
 }
 
-impl FromRequestParts<AppState> for ScimCaller {
+impl FromRequestParts<ScimState> for ScimCaller {
     type Rejection = ScimError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<ScimCaller> {
+    async fn from_request_parts(parts: &mut Parts, state: &ScimState) -> ScimResult<ScimCaller> {
         let missing = || {
             ScimError::unauthorized(
                 "send the SCIM token made in Lanyard as Authorization: Bearer <token>",
@@ -132,13 +132,13 @@ impl FromRequestParts<AppState> for ScimCaller {
         if !scheme.eq_ignore_ascii_case("bearer") || !token.starts_with(SCIM_TOKEN_PREFIX) {
             return Err(missing());
         }
-        let hash = state.secrets.hash_secret(token);
-        let found = match state.scim_tokens.get(&hash) {
+        let hash = state.app.secrets.hash_secret(token);
+        let found = match state.caches.tokens.get(&hash) {
             Some(t) => Some(t),
             None => {
-                let found = state.store.scim_token_by_hash(&hash).await?;
+                let found = state.app.store.scim_token_by_hash(&hash).await?;
                 if let Some(t) = &found {
-                    state.scim_tokens.put(&hash, t.clone());
+                    state.caches.tokens.put(&hash, t.clone());
                 }
                 found
             }
@@ -163,12 +163,12 @@ impl FromRequestParts<AppState> for ScimCaller {
         };
         // Before anything is written for it: a refused token hammering the server is limited
         // like any other.
-        state.scim_limits.check(&caller.limit_key())?;
+        state.limits.check(&caller.limit_key())?;
         if let Some(reason) = refused {
             let mut event = caller.audit("scim.authenticate");
             event.outcome = Outcome::Denied;
             event.detail = serde_json::json!({ "reason": reason });
-            if let Err(e) = state.store.append_audit(&event).await {
+            if let Err(e) = state.app.store.append_audit(&event).await {
                 tracing::error!(error = %e, "could not audit a refused SCIM token");
             }
             return Err(ScimError::unauthorized(reason));
@@ -177,10 +177,10 @@ impl FromRequestParts<AppState> for ScimCaller {
             .last_used_at
             .is_none_or(|t| now_ms() - t >= LAST_USED_GRANULARITY_MS)
         {
-            state.store.touch_scim_token(&found).await?;
+            state.app.store.touch_scim_token(&found).await?;
             let mut touched = found;
             touched.last_used_at = Some(now_ms());
-            state.scim_tokens.put(&hash, touched);
+            state.caches.tokens.put(&hash, touched);
         }
         Ok(caller)
     }

@@ -15,18 +15,13 @@ use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult};
 use super::extensions::for_org;
 use super::resources::{scim_response, Kind, GROUPS, MAX_COUNT, USERS};
-use super::MAX_BULK_OPERATIONS;
-use crate::state::AppState;
-
-fn base(state: &AppState) -> String {
-    format!("{}/scim/v2", state.public_url)
-}
+use super::{ScimState, MAX_BULK_OPERATIONS};
 
 pub async fn service_provider_config(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     _caller: ScimCaller,
 ) -> Response {
-    let base = base(&state);
+    let base = state.app.public_url.scim_base();
     scim_response(
         StatusCode::OK,
         &json!({
@@ -36,7 +31,7 @@ pub async fn service_provider_config(
             "bulk": {
                 "supported": true,
                 "maxOperations": MAX_BULK_OPERATIONS,
-                "maxPayloadSize": state.max_body_bytes,
+                "maxPayloadSize": state.app.max_body_bytes,
             },
             "filter": { "supported": true, "maxResults": MAX_COUNT },
             "changePassword": { "supported": false },
@@ -92,10 +87,10 @@ fn everything(items: Vec<Value>) -> Value {
 }
 
 pub async fn resource_types(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
 ) -> ScimResult<Response> {
-    let base = base(&state);
+    let base = state.app.public_url.scim_base();
     let own = for_org(&state, &caller.org_id, USERS).await?;
     let items = vec![
         resource_type(&base, &USERS, &own),
@@ -105,7 +100,7 @@ pub async fn resource_types(
 }
 
 pub async fn one_resource_type(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {
@@ -119,15 +114,15 @@ pub async fn one_resource_type(
     let own: &[ExtensionDef] = if kind.name == USERS.name { &own } else { &[] };
     Ok(scim_response(
         StatusCode::OK,
-        &resource_type(&base(&state), &kind, own),
+        &resource_type(&state.app.public_url.scim_base(), &kind, own),
     ))
 }
 
 const SCHEMAS: [&Schema<'static>; 3] = [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE_USER_SCHEMA];
 
 /// The built-in schemas and the organization's own, as `/Schemas` resources.
-async fn all_schemas(state: &AppState, caller: &ScimCaller) -> ScimResult<Vec<Value>> {
-    let base = base(state);
+async fn all_schemas(state: &ScimState, caller: &ScimCaller) -> ScimResult<Vec<Value>> {
+    let base = state.app.public_url.scim_base();
     let own = for_org(state, &caller.org_id, USERS).await?;
     let mut items: Vec<Value> = SCHEMAS.iter().map(|s| s.to_json(&base)).collect();
     for def in own.iter() {
@@ -144,13 +139,13 @@ async fn all_schemas(state: &AppState, caller: &ScimCaller) -> ScimResult<Vec<Va
     Ok(items)
 }
 
-pub async fn schemas(State(state): State<AppState>, caller: ScimCaller) -> ScimResult<Response> {
+pub async fn schemas(State(state): State<ScimState>, caller: ScimCaller) -> ScimResult<Response> {
     let items = all_schemas(&state, &caller).await?;
     Ok(scim_response(StatusCode::OK, &everything(items)))
 }
 
 pub async fn one_schema(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
 ) -> ScimResult<Response> {

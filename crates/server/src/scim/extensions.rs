@@ -9,7 +9,7 @@ use lanyard_scim::extension::ExtensionDef;
 
 use super::error::ScimResult;
 use super::resources::{Kind, Which};
-use crate::state::AppState;
+use super::ScimState;
 
 /// How long a read stays in use; changes made through this process are seen at once, changes
 /// made through another process sharing the database within this time.
@@ -40,49 +40,22 @@ impl ExtensionCache {
     }
 }
 
-/// The organization's extension definitions as stored (uncached).
-pub async fn load(
-    store: &lanyard_store::Store,
-    org_id: &str,
-) -> Result<Vec<ExtensionDef>, lanyard_store::StoreError> {
-    Ok(read_stored(
-        org_id,
-        &store.list_scim_extensions(org_id).await?,
-    ))
-}
-
-/// `org_id`'s stored definitions (JSON text) read back; an unreadable one is logged and left
-/// out.
-pub fn read_stored(org_id: &str, texts: &[String]) -> Vec<ExtensionDef> {
-    texts
-        .iter()
-        .filter_map(|text| {
-            let parsed = serde_json::from_str(text)
-                .ok()
-                .and_then(|v| ExtensionDef::parse_stored(&v).ok());
-            if parsed.is_none() {
-                tracing::error!(org_id, "a stored SCIM extension definition is unreadable");
-            }
-            parsed
-        })
-        .collect()
-}
-
 /// The organization's extensions that apply to `kind` (users only).
 pub async fn for_org(
-    state: &AppState,
+    state: &ScimState,
     org_id: &str,
     kind: Kind,
 ) -> ScimResult<Arc<Vec<ExtensionDef>>> {
     if kind.which != Which::User {
         return Ok(Arc::default());
     }
-    if let Some(defs) = state.scim_extensions.fresh(org_id) {
+    if let Some(defs) = state.caches.extensions.fresh(org_id) {
         return Ok(defs);
     }
-    let defs = Arc::new(load(&state.store, org_id).await?);
+    let defs = Arc::new(crate::extensions::load(&state.app.store, org_id).await?);
     state
-        .scim_extensions
+        .caches
+        .extensions
         .entries
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -6,8 +6,10 @@ mod bulk;
 mod credential;
 mod discovery;
 mod error;
-pub mod extensions;
+mod extensions;
 mod resources;
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::routing::{any, get, post};
@@ -19,11 +21,39 @@ pub use extensions::ExtensionCache;
 
 use crate::state::AppState;
 
+/// What the SCIM handlers reach: the shared state, and SCIM's own rate limits and caches.
+#[derive(Clone)]
+pub struct ScimState {
+    pub app: AppState,
+    /// Per-credential request rate limits.
+    pub limits: ScimLimits,
+    pub caches: Caches,
+}
+
+impl ScimState {
+    pub fn new(app: AppState, limits: ScimLimits) -> ScimState {
+        ScimState {
+            app,
+            limits,
+            caches: Caches::default(),
+        }
+    }
+}
+
+/// SCIM's caches. The admin API holds them too, to forget at once what it changes.
+#[derive(Clone, Default)]
+pub struct Caches {
+    /// Organizations' SCIM extension schemas, briefly cached.
+    pub extensions: Arc<ExtensionCache>,
+    /// Valid SCIM tokens, briefly cached.
+    pub tokens: Arc<TokenCache>,
+}
+
 /// Most operations in one Bulk request (advertised in `/ServiceProviderConfig`).
 pub const MAX_BULK_OPERATIONS: usize = 1000;
 
 /// The routes under `/scim/v2`.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<ScimState> {
     Router::new()
         .route(
             "/ServiceProviderConfig",

@@ -20,7 +20,8 @@ use serde_json::Value;
 
 use super::credential::ScimCaller;
 use super::error::{ScimError, ScimResult, SCIM_JSON};
-use crate::state::AppState;
+use super::ScimState;
+use crate::etag;
 
 /// Results per page when the client does not say.
 pub const DEFAULT_COUNT: u64 = 100;
@@ -101,18 +102,18 @@ macro_rules! org_schema {
 }
 
 /// The routes of one resource type.
-pub fn routes(kind: Kind) -> Router<AppState> {
+pub fn routes(kind: Kind) -> Router<ScimState> {
     let base = format!("/{}", kind.endpoint);
     Router::new()
         .route(
             &base,
             get(
-                move |s: State<AppState>, c: ScimCaller, q: Query<Vec<(String, String)>>| {
+                move |s: State<ScimState>, c: ScimCaller, q: Query<Vec<(String, String)>>| {
                     list(kind, s, c, q)
                 },
             )
             .post(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       q: Query<Vec<(String, String)>>,
                       h: HeaderMap,
@@ -122,7 +123,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
         .route(
             &format!("{base}/.search"),
             post(
-                move |s: State<AppState>, c: ScimCaller, h: HeaderMap, b: Bytes| {
+                move |s: State<ScimState>, c: ScimCaller, h: HeaderMap, b: Bytes| {
                     search(kind, s, c, h, b)
                 },
             ),
@@ -130,14 +131,14 @@ pub fn routes(kind: Kind) -> Router<AppState> {
         .route(
             &format!("{base}/{{id}}"),
             get(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
                       h: HeaderMap| fetch(kind, s, c, p, q, h),
             )
             .put(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
@@ -145,7 +146,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
                       b: Bytes| replace(kind, s, c, p, q, h, b),
             )
             .patch(
-                move |s: State<AppState>,
+                move |s: State<ScimState>,
                       c: ScimCaller,
                       p: Path<String>,
                       q: Query<Vec<(String, String)>>,
@@ -153,7 +154,7 @@ pub fn routes(kind: Kind) -> Router<AppState> {
                       b: Bytes| modify(kind, s, c, p, q, h, b),
             )
             .delete(
-                move |s: State<AppState>, c: ScimCaller, p: Path<String>, h: HeaderMap| {
+                move |s: State<ScimState>, c: ScimCaller, p: Path<String>, h: HeaderMap| {
                     remove(kind, s, c, p, h)
                 },
             ),
@@ -195,22 +196,14 @@ pub fn scim_response(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-fn base_url(state: &AppState) -> String {
-    format!("{}/scim/v2", state.public_url)
-}
-
-fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
-
 /// The full representation: the stored document with `meta.location` and membership references.
 fn render(
-    state: &AppState,
+    state: &ScimState,
     kind: Kind,
     schema: &ResourceSchema<'_>,
     record: &ScimResource,
 ) -> Value {
-    let base = base_url(state);
+    let base = state.app.public_url.scim_base();
     let mut doc = record.document(kind.name);
     retain_known(&mut doc, schema);
     doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
@@ -272,7 +265,7 @@ impl Projection {
 
 async fn list(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Query(query): Query<Vec<(String, String)>>,
 ) -> ScimResult<Response> {
@@ -282,7 +275,7 @@ async fn list(
 
 async fn search(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     headers: HeaderMap,
     body: Bytes,
@@ -295,7 +288,7 @@ async fn search(
 /// One page of one resource type: the resources (rendered and projected) and the total.
 async fn page(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     request: &ListRequest,
     offset: u64,
@@ -330,12 +323,14 @@ async fn page(
     let ScimList { resources, total } = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_list_users(&caller.org_id, &schema, &query)
                 .await?
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_list_groups(&caller.org_id, &schema, &query)
                 .await?
@@ -354,7 +349,7 @@ fn paging(request: &ListRequest) -> Paging {
 
 async fn run_list(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     request: &ListRequest,
 ) -> ScimResult<Response> {
@@ -370,7 +365,7 @@ async fn run_list(
 /// `POST /.search`: Users, then Groups, as one list. A filter naming attributes only one type
 /// has matches nothing of the other.
 pub async fn search_all(
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     headers: HeaderMap,
     body: Bytes,
@@ -409,10 +404,10 @@ pub async fn search_all(
     ))
 }
 
-async fn load(kind: Kind, state: &AppState, org_id: &str, id: &str) -> ScimResult<ScimResource> {
+async fn load(kind: Kind, state: &ScimState, org_id: &str, id: &str) -> ScimResult<ScimResource> {
     let found = match kind.which {
-        Which::User => state.store.scim_get_user(org_id, id).await?,
-        Which::Group => state.store.scim_get_group(org_id, id).await?,
+        Which::User => state.app.store.scim_get_user(org_id, id).await?,
+        Which::Group => state.app.store.scim_get_group(org_id, id).await?,
     };
     found.ok_or_else(|| kind.not_found(id))
 }
@@ -422,7 +417,7 @@ fn one(
     status: StatusCode,
     kind: Kind,
     schema: &ResourceSchema<'_>,
-    state: &AppState,
+    state: &ScimState,
     record: &ScimResource,
     projection: &Projection,
 ) -> Response {
@@ -437,7 +432,7 @@ fn one(
     // The ETag goes with `meta`: a response projected without it carries neither (some
     // clients fail to reconcile a version header with a resource that has no meta).
     if body.get("meta").is_some() {
-        if let Ok(v) = HeaderValue::from_str(&etag(record.version)) {
+        if let Some(v) = etag::header_value(record.version) {
             headers.insert(header::ETAG, v);
         }
     }
@@ -456,7 +451,7 @@ fn query_projection(query: &[(String, String)]) -> ScimResult<Projection> {
 
 async fn fetch(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -465,16 +460,12 @@ async fn fetch(
     let projection = query_projection(&query)?;
     org_schema!(&state, &caller.org_id, kind, schema);
     let record = load(kind, &state, &caller.org_id, &id).await?;
-    let tag = etag(record.version);
-    if let Some(v) = headers.get(header::IF_NONE_MATCH) {
-        let v = v.to_str().unwrap_or_default();
-        if v.trim() == "*" || v.split(',').any(|t| same_tag(t, &tag)) {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&tag) {
-                response.headers_mut().insert(header::ETAG, v);
-            }
-            return Ok(response);
+    if etag::none_match(&headers, record.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Some(v) = etag::header_value(record.version) {
+            response.headers_mut().insert(header::ETAG, v);
         }
+        return Ok(response);
     }
     Ok(one(
         StatusCode::OK,
@@ -486,30 +477,15 @@ async fn fetch(
     ))
 }
 
-/// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes do not matter.
-fn same_tag(a: &str, b: &str) -> bool {
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    strip(a) == strip(b)
-}
-
 /// The version `If-Match` requires, if any: `*` requires none.
-fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = v.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let first = text.split(',').next().unwrap_or_default().trim();
-    let inner = first.trim_start_matches("W/").trim_matches('"');
+fn if_match(headers: &HeaderMap) -> Option<i64> {
     // A tag this server never issued cannot match the current version.
-    Ok(Some(inner.parse::<i64>().unwrap_or(-1)))
+    etag::if_match_first(headers).unwrap_or(Some(-1))
 }
 
 pub(super) async fn create(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
@@ -523,12 +499,14 @@ pub(super) async fn create(
     let record = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_create_user(&caller.org_id, &doc, &audit)
                 .await?
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_create_group(&caller.org_id, &doc, &audit)
                 .await?
@@ -547,24 +525,26 @@ pub(super) async fn create(
 /// Applies `change` to the stored document under the store's lock; answers the new resource.
 async fn change(
     kind: Kind,
-    state: &AppState,
+    state: &ScimState,
     caller: &ScimCaller,
     id: &str,
     headers: &HeaderMap,
     verb: &str,
     change: impl FnOnce(&Value) -> Result<Value, lanyard_scim::Error>,
 ) -> ScimResult<ScimResource> {
-    let expected = if_match(headers)?;
+    let expected = if_match(headers);
     let audit = caller.audit(&kind.action(verb));
     let outcome = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_update_user(&caller.org_id, id, expected, change, &audit)
                 .await
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_update_group(&caller.org_id, id, expected, change, &audit)
                 .await
@@ -580,7 +560,7 @@ async fn change(
 
 pub(super) async fn replace(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -604,7 +584,7 @@ pub(super) async fn replace(
 
 pub(super) async fn modify(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
@@ -635,22 +615,24 @@ pub(super) async fn modify(
 
 pub(super) async fn remove(
     kind: Kind,
-    State(state): State<AppState>,
+    State(state): State<ScimState>,
     caller: ScimCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    let expected = if_match(&headers)?;
+    let expected = if_match(&headers);
     let audit = caller.audit(&kind.action("delete"));
     let done = match kind.which {
         Which::User => {
             state
+                .app
                 .store
                 .scim_delete_user(&caller.org_id, &id, expected, &audit)
                 .await
         }
         Which::Group => {
             state
+                .app
                 .store
                 .scim_delete_group(&caller.org_id, &id, expected, &audit)
                 .await

@@ -22,9 +22,8 @@ use lanyard_saml::response::{self, Expected, Hints, Identity};
 use lanyard_store::{GrantRefusal, SignIn, SsoConnection, StoreError};
 use serde::Deserialize;
 
-use super::authorize::{store_failure, success};
-use super::page::{error_page, notice};
-use super::{acs_url, cookies, see_other, with_query, CODE_TTL_MS, SESSION_TTL_MS};
+use crate::oidc::page::{error_page, notice, store_failure};
+use crate::oidc::{cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -130,7 +129,7 @@ fn verify(
         .iter()
         .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
         .collect();
-    let acs_url = acs_url(state);
+    let acs_url = state.public_url.acs();
     let expected = response::Connection {
         sp_entity_id: &connection.sp_entity_id,
         acs_url: &acs_url,
@@ -337,7 +336,7 @@ async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Respon
     match state.store.default_app_client(&connection.org_id).await {
         // OIDC Core §4: the app is asked to start a sign-in at this issuer.
         Ok(Some(app)) => {
-            let mut params = vec![("iss", state.public_url.as_ref())];
+            let mut params = vec![("iss", state.public_url.issuer())];
             if identity.name_id.contains('@') {
                 params.push(("login_hint", identity.name_id.as_str()));
             }

@@ -1,0 +1,51 @@
+//! Our SP metadata toward one connection's IdP, `GET /saml/{connection}`: at the URL that is
+//! also the connection's default entity ID, so an IdP that reads metadata from its entity ID
+//! finds it.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::oidc::page::{error_page, store_failure};
+use crate::state::AppState;
+
+pub async fn sp_metadata(
+    State(state): State<AppState>,
+    Path(connection): Path<String>,
+) -> Response {
+    let found = match uuid::Uuid::try_parse(&connection) {
+        Ok(_) => state.store.sso_connection_by_id(&connection).await,
+        Err(_) => Ok(None),
+    };
+    let connection = match found {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return error_page(
+                StatusCode::NOT_FOUND,
+                "There is no SSO connection at this address.",
+                "metadata of an unknown connection",
+            )
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let acs_url = state.public_url.acs();
+    let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
+        id: None,
+        entity_id: &connection.sp_entity_id,
+        acs_url: &acs_url,
+        slo_url: None,
+        signing_cert: None,
+        encryption_cert: None,
+        name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+        authn_requests_signed: false,
+        want_assertions_signed: true,
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/samlmetadata+xml"),
+        )],
+        xml,
+    )
+        .into_response()
+}
