@@ -476,6 +476,36 @@ mod tests {
         assert!(direct.writer.lock().await.batches < 200);
     }
 
+    /// An answer the writer's `keep` refuses is returned, and its statements are undone as an
+    /// error's would be, while the batch goes on for the others.
+    #[tokio::test]
+    async fn a_refused_answer_undoes_its_writes() {
+        let (_dir, direct) = direct();
+        let refused = direct
+            .write_keeping(
+                |c| {
+                    insert(c, "undone")?;
+                    Ok(false)
+                },
+                |kept: &bool| *kept,
+            )
+            .await
+            .expect("an answer, not an error");
+        assert!(!refused);
+        assert!(!visible(&direct, "undone"));
+        let kept = direct
+            .write_keeping(
+                |c| {
+                    insert(c, "kept")?;
+                    Ok(true)
+                },
+                |kept: &bool| *kept,
+            )
+            .await
+            .expect("write");
+        assert!(kept && visible(&direct, "kept"));
+    }
+
     /// Under a steady stream of writes (never a moment with the log wholly copied, when SQLite
     /// would start it over by itself) the log is still started over once long: at the end it
     /// holds the last round's writes or so, not every page written since the start.

@@ -9,7 +9,7 @@ use super::rows::{GroupRow, UserRow, GROUP_COLUMNS, USER_COLUMNS};
 use super::{ScimList, ScimQuery, ScimResource};
 use crate::db::dialect;
 use crate::db::{Bind, Record, Table};
-use crate::{Backend, Result, Store};
+use crate::{Result, Store};
 
 /// A list's statements.
 struct ListSql {
@@ -175,12 +175,12 @@ impl Store {
         params.extend([Bind::Int(100), Bind::Int(0)]);
         let lines: Vec<String> = self
             .write(async |tx| match tx.backend() {
-                Backend::Sqlite => {
+                crate::Backend::Sqlite => {
                     let plan = format!("EXPLAIN QUERY PLAN {}", sql.page);
                     let rows: Vec<(i64, i64, i64, String)> = tx.all(&plan, &params).await?;
                     Ok(rows.into_iter().map(|r| r.3).collect())
                 }
-                Backend::Postgres => {
+                crate::Backend::Postgres => {
                     // With statistics, as autovacuum keeps them on a live database.
                     tx.execute("ANALYZE users", &[]).await?;
                     tx.execute("ANALYZE user_emails", &[]).await?;
