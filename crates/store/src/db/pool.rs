@@ -278,3 +278,17 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Work whose statements never wait completes at its first poll; work that would wait is
+    /// refused instead of blocking the calling thread.
+    #[test]
+    fn calling_thread_work_must_not_wait() {
+        assert_eq!(finish_now(async { 7 }).expect("ready"), 7);
+        let waits = finish_now(std::future::pending::<()>());
+        assert!(matches!(waits, Err(StoreError::Corrupt(_))));
+    }
+}

@@ -55,6 +55,24 @@ fn update_user_stmt(
     )
 }
 
+/// The audit row and the outbox event (`kind`, carrying the user as written) of a user's write.
+fn recorded(
+    backend: Backend,
+    org_id: &str,
+    audit: &AuditEvent,
+    kind: &str,
+    user: &ScimResource,
+) -> Result<Vec<Stmt>> {
+    let event = EventOf {
+        kind,
+        resource_type: "User",
+        resource_id: &user.id,
+    };
+    let mut stmts = vec![audit_stmt(audit, Some(org_id))];
+    stmts.extend(event_stmts(backend, org_id, event, &user.document("User"))?);
+    Ok(stmts)
+}
+
 /// A user about to be created, and everything its creation writes once its role is known.
 struct NewUser {
     record: ScimResource,
@@ -115,17 +133,12 @@ impl NewUser {
             Stmt::new(INSERT_USER_ROLE, vec![id.into(), role_id.into()]),
         ];
         stmts.extend(email_stmts(org_id, id, &self.cols.emails));
-        stmts.push(audit_stmt(&self.audit, Some(org_id)));
-        let event = EventOf {
-            kind: "user.created",
-            resource_type: "User",
-            resource_id: id,
-        };
-        stmts.extend(event_stmts(
+        stmts.extend(recorded(
             backend,
             org_id,
-            event,
-            &self.record.document("User"),
+            &self.audit,
+            "user.created",
+            &self.record,
         )?);
         Ok(stmts)
     }
@@ -201,18 +214,7 @@ fn plan_user_change<E>(
     };
     let mut audit = change.audit.clone();
     audit.target.get_or_insert_with(|| id.to_string());
-    stmts.push(audit_stmt(&audit, Some(org_id)));
-    let event = EventOf {
-        kind,
-        resource_type: "User",
-        resource_id: id,
-    };
-    stmts.extend(event_stmts(
-        backend,
-        org_id,
-        event,
-        &updated.document("User"),
-    )?);
+    stmts.extend(recorded(backend, org_id, &audit, kind, &updated)?);
     Ok(Ok(UserChange::Write(updated, stmts)))
 }
 

@@ -1,0 +1,205 @@
+//! Completing a sign-in is one transaction: a refusal found after the request was spent undoes
+//! the spending, except for an inactive user, whose request and assertion stay spent.
+
+use lanyard_store::testing::TestDb;
+use lanyard_store::*;
+
+fn audit(action: &str) -> AuditEvent {
+    AuditEvent::success("test", action)
+}
+
+struct Fixture {
+    store: Store,
+    org_id: String,
+    user_id: String,
+    request: LoginRequest,
+}
+
+async fn fixture(db: &TestDb) -> Fixture {
+    let store = Store::open(&db.url).await.unwrap();
+    let org = store
+        .create_org(
+            &NewOrganization {
+                short_name: "acme".into(),
+                display_name: "Acme".into(),
+                business_unit_id: None,
+                domains: vec![],
+                settings: OrgSettings::default(),
+                default_roles: vec![],
+            },
+            &audit("org.create"),
+        )
+        .await
+        .unwrap();
+    let user = store
+        .create_user(
+            &org.id,
+            &NewUser {
+                user_name: "ada@acme.example".into(),
+                email: None,
+                given_name: None,
+                family_name: None,
+                display_name: None,
+                active: true,
+                external_id: None,
+                kind: UserKind::Human,
+                role_ids: vec![],
+                attributes: Default::default(),
+                password_hash: None,
+            },
+            &audit("user.create"),
+        )
+        .await
+        .unwrap();
+    let now = now_ms();
+    let connection = SsoConnection {
+        id: "conn-1".into(),
+        org_id: org.id.clone(),
+        name: "Okta".into(),
+        kind: "okta".into(),
+        idp_entity_id: "http://idp.example".into(),
+        sso_url: "https://idp.example/sso".into(),
+        certificates: vec!["CERT".into()],
+        sp_entity_id: "http://sp.example/saml/conn-1".into(),
+        endpoint_compression: false,
+        allow_idp_initiated: false,
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .create_sso_connection(&connection, &audit("sso.create"))
+        .await
+        .unwrap();
+    let client = OAuthClient {
+        id: "client-1".into(),
+        org_id: org.id.clone(),
+        name: "App".into(),
+        redirect_uris: vec!["https://app.example/cb".into()],
+        initiate_login_uri: None,
+        confidential: false,
+        created_at: now,
+        revoked_at: None,
+    };
+    store
+        .create_oauth_client(&client, None, &audit("client.create"))
+        .await
+        .unwrap();
+    let request = LoginRequest {
+        id: "request-1".into(),
+        org_id: org.id.clone(),
+        connection_id: connection.id.clone(),
+        client_id: client.id.clone(),
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        auth_not_before: None,
+        created_at: now,
+        expires_at: now + 300_000,
+    };
+    Fixture {
+        store,
+        org_id: org.id,
+        user_id: user.id,
+        request,
+    }
+}
+
+fn sign_in<'a>(f: &'a Fixture, assertion_id: &'a str, code_hash: &'a str) -> SignIn<'a> {
+    SignIn {
+        request: &f.request,
+        code_hash,
+        code_expires_at: now_ms() + 60_000,
+        connection_id: "conn-1",
+        idp_entity_id: "http://idp.example",
+        certificates: &[],
+        audience: "http://sp.example/saml/conn-1",
+        assertion_id,
+        assertion_expires_at: now_ms() + 300_000,
+        session_hash: code_hash,
+        session_expires_at: now_ms() + 3_600_000,
+    }
+}
+
+async fn replay_leaves_the_request_unspent(db: TestDb) {
+    let f = fixture(&db).await;
+    let complete = |assertion, code| {
+        let sign_in = sign_in(&f, assertion, code);
+        let store = f.store.clone();
+        let user_id = f.user_id.clone();
+        async move { store.complete_sign_in(&user_id, now_ms(), &sign_in).await }
+    };
+    // An assertion spent by an earlier sign-in, under another request.
+    let mut other = f.request.clone();
+    other.id = "request-0".into();
+    let earlier = SignIn {
+        request: &other,
+        ..sign_in(&f, "assertion-0", "code-0")
+    };
+    let first = f
+        .store
+        .complete_sign_in(&f.user_id, now_ms(), &earlier)
+        .await;
+    assert!(first.unwrap().is_ok());
+    // Replaying it refuses this request, and the refusal spends nothing: the request is still
+    // good for a fresh assertion.
+    let replay = complete("assertion-0", "code-1").await.unwrap();
+    assert_eq!(replay, Err(GrantRefusal::Invalid));
+    let fresh = complete("assertion-1", "code-2").await.unwrap();
+    assert!(fresh.is_ok(), "{fresh:?}");
+    // Now it is spent.
+    let again = complete("assertion-2", "code-3").await.unwrap();
+    assert_eq!(again, Err(GrantRefusal::Invalid));
+}
+lanyard_store::both_backends!(
+    replay_leaves_the_request_unspent_work,
+    replay_leaves_the_request_unspent
+);
+
+async fn an_inactive_users_request_stays_spent(db: TestDb) {
+    let f = fixture(&db).await;
+    f.store
+        .update_user(
+            &f.org_id,
+            &f.user_id,
+            &UserPatch {
+                active: Some(false),
+                ..Default::default()
+            },
+            None,
+            &audit("user.update"),
+        )
+        .await
+        .unwrap();
+    let refused = f
+        .store
+        .complete_sign_in(&f.user_id, now_ms(), &sign_in(&f, "assertion-1", "code-1"))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(GrantRefusal::UserInactive));
+    f.store
+        .update_user(
+            &f.org_id,
+            &f.user_id,
+            &UserPatch {
+                active: Some(true),
+                ..Default::default()
+            },
+            None,
+            &audit("user.update"),
+        )
+        .await
+        .unwrap();
+    // Reactivated, the user still cannot use the request (or the assertion) again.
+    let again = f
+        .store
+        .complete_sign_in(&f.user_id, now_ms(), &sign_in(&f, "assertion-2", "code-2"))
+        .await
+        .unwrap();
+    assert_eq!(again, Err(GrantRefusal::Invalid));
+}
+lanyard_store::both_backends!(
+    an_inactive_users_request_stays_spent_work,
+    an_inactive_users_request_stays_spent
+);
