@@ -7,6 +7,7 @@
 //! - [`patch`]: the PATCH engine, with the forms Entra ID and Okta send;
 //! - [`extension`]: organizations' own extension schemas (custom attributes);
 //! - [`resource`]: a POST/PUT body read into its stored form;
+//! - [`document`]: a stored resource as its document (`id`, `meta`, memberships, locations);
 //! - [`bulk`]: Bulk requests and `bulkId` references;
 //! - [`messages`]: paging, sorting, list and error bodies, attribute projection.
 //!
@@ -14,6 +15,7 @@
 //! or applies PATCH with these clients' quirks.
 
 pub mod bulk;
+pub mod document;
 mod error;
 pub mod eval;
 pub mod extension;

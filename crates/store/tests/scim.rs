@@ -150,7 +150,12 @@ async fn filters_agree(db: TestDb) {
     let docs: Vec<(String, Value)> = all
         .resources
         .iter()
-        .map(|r| (r.id.clone(), r.document("User")))
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.document(lanyard_scim::document::ResourceType::User),
+            )
+        })
         .collect();
     for text in FILTERS {
         let filter = parse_filter(text).unwrap();

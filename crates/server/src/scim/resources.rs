@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use lanyard_scim::document::ResourceType;
 use lanyard_scim::eval::ResourceSchema;
 use lanyard_scim::filter::{parse_filter, parse_path, AttrPath};
 use lanyard_scim::messages::{
@@ -69,11 +70,15 @@ impl Kind {
     }
 
     /// The multi-valued attribute filled from memberships.
-    fn links_attribute(&self) -> &'static str {
+    fn resource_type(&self) -> ResourceType {
         match self.which {
-            Which::User => "groups",
-            Which::Group => "members",
+            Which::User => ResourceType::User,
+            Which::Group => ResourceType::Group,
         }
+    }
+
+    fn links_attribute(&self) -> &'static str {
+        self.resource_type().links_attribute()
     }
 
     fn not_found(&self, id: &str) -> ScimError {
@@ -204,29 +209,7 @@ fn render(
     record: &ScimResource,
 ) -> Value {
     let base = state.app.public_url.scim_base();
-    let mut doc = record.document(kind.name);
-    retain_known(&mut doc, schema);
-    doc["meta"]["location"] = Value::String(format!("{base}/{}/{}", kind.endpoint, record.id));
-    if let Some(Value::Array(items)) = doc.get_mut(kind.links_attribute()) {
-        for item in items.iter_mut() {
-            let id = item["value"].as_str().unwrap_or_default().to_string();
-            match kind.which {
-                Which::User => {
-                    item["$ref"] = Value::String(format!("{base}/Groups/{id}"));
-                    item["type"] = Value::String("direct".into());
-                }
-                Which::Group => {
-                    // Members come back as the client sent them: value, $ref and type.
-                    if let Some(obj) = item.as_object_mut() {
-                        obj.remove("display");
-                    }
-                    item["$ref"] = Value::String(format!("{base}/Users/{id}"));
-                    item["type"] = Value::String("User".into());
-                }
-            }
-        }
-    }
-    doc
+    record.representation(kind.resource_type(), schema, &base)
 }
 
 /// `attributes` / `excludedAttributes`, from the query or a SearchRequest.

@@ -171,7 +171,7 @@ impl<'s> Compiler<'s> {
             (_, "meta", Some("lastModified")) => Some(Slot::Millis("r.updated_at")),
             (Table::Users, "userName", None) => col("r.user_name_key", def, true),
             // As shown: the column where the client set `active` or an admin deactivated the
-            // user, absent otherwise (see the document overlay in `scim/rows.rs`).
+            // user, absent otherwise (see `lanyard_scim::document::user_attributes`).
             (Table::Users, "active", None) => col(
                 match self.backend {
                     Backend::Sqlite => {

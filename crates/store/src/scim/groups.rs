@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use lanyard_scim::document::ResourceType;
 use serde_json::{json, Value};
 
 use super::rows::{member_ids, text, GroupRow, GROUP_COLUMNS};
@@ -138,7 +139,14 @@ impl Store {
                 updated_at: now,
             };
             record_on(tx, audit, &id, Some(org_id)).await?;
-            group_event(tx, org_id, "group.created", &id, &record.document("Group")).await?;
+            group_event(
+                tx,
+                org_id,
+                "group.created",
+                &id,
+                &record.document(ResourceType::Group),
+            )
+            .await?;
             let added: Vec<&String> = members.iter().collect();
             member_events(
                 tx,
@@ -254,7 +262,14 @@ async fn apply_group_change(
     };
     record_on(tx, audit, id, Some(org_id)).await?;
     if attrs_changed {
-        group_event(tx, org_id, "group.updated", id, &updated.document("Group")).await?;
+        group_event(
+            tx,
+            org_id,
+            "group.updated",
+            id,
+            &updated.document(ResourceType::Group),
+        )
+        .await?;
     }
     let group = (id, display_name.as_str());
     member_events(tx, org_id, "group.member.added", group, &added).await?;

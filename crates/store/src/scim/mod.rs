@@ -21,26 +21,7 @@ use crate::db::{Lock, Table};
 use crate::events::{event_stmts, EventOf};
 use crate::{AuditEvent, Result, Store, StoreError};
 
-/// A member of a group, or a group a user belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScimLink {
-    pub id: String,
-    pub display: Option<String>,
-}
-
-/// A SCIM User or Group as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScimResource {
-    pub id: String,
-    /// The document: `schemas` and the client-writable attributes, without `id`, `meta` and the
-    /// membership attribute.
-    pub resource: Value,
-    /// A user's groups, or a group's members.
-    pub links: Vec<ScimLink>,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+pub use lanyard_scim::document::{rfc3339, Link as ScimLink, Stored as ScimResource};
 
 /// One page of a filtered, sorted list.
 #[derive(Debug, Clone)]
@@ -59,58 +40,6 @@ pub struct ScimQuery<'a> {
 pub struct ScimList {
     pub resources: Vec<ScimResource>,
     pub total: u64,
-}
-
-impl ScimResource {
-    /// The document with `id`, `meta` (all but `location`) and the membership attribute: what
-    /// events carry, and what the server completes with locations for responses.
-    pub fn document(&self, resource_type: &str) -> Value {
-        let mut doc = self.resource.clone();
-        if let Some(obj) = doc.as_object_mut() {
-            obj.insert("id".into(), Value::String(self.id.clone()));
-            let links_name = if resource_type == "Group" {
-                "members"
-            } else {
-                "groups"
-            };
-            obj.remove(links_name);
-            if !self.links.is_empty() {
-                let items = self
-                    .links
-                    .iter()
-                    .map(|l| {
-                        let mut item = json!({ "value": l.id });
-                        if let Some(d) = &l.display {
-                            item["display"] = Value::String(d.clone());
-                        }
-                        item
-                    })
-                    .collect();
-                obj.insert(links_name.into(), Value::Array(items));
-            }
-            obj.insert(
-                "meta".into(),
-                json!({
-                    "resourceType": resource_type,
-                    "created": rfc3339(self.created_at),
-                    "lastModified": rfc3339(self.updated_at),
-                    "version": format!("W/\"{}\"", self.version),
-                }),
-            );
-        }
-        doc
-    }
-}
-
-/// Unix milliseconds as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// A membership event names the group and the member only: a group of n members changed one

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Map, Value};
+use lanyard_scim::document;
+use serde_json::Value;
 
 use super::{ScimLink, ScimResource};
 use crate::db::{Bind, Columns, Record};
@@ -71,82 +72,31 @@ pub(crate) struct UserRow(pub(crate) ScimResource);
 pub(crate) struct GroupRow(pub(crate) ScimResource);
 
 impl Record for UserRow {
-    /// The stored document with the columns laid over it: the admin API edits the columns, and
-    /// they are the truth for the attributes they hold.
+    /// The stored document with the columns the admin API edits laid over it.
     fn read(row: &impl Columns) -> Result<Self> {
         let stored = Stored::read(row)?;
-        let mut doc: Value = serde_json::from_str(&stored.resource)?;
-        if !doc.is_object() {
-            doc = json!({});
-        }
-        let obj = doc.as_object_mut().expect("an object");
-        obj.entry("schemas")
-            .or_insert_with(|| json!([lanyard_scim::schema::USER]));
-        obj.insert("userName".into(), Value::String(row.get("user_name")?));
-        // `active` shows when the client set it, or when an admin deactivated the user.
-        let active: bool = row.get("active")?;
-        if obj.contains_key("active") || !active {
-            obj.insert("active".into(), Value::Bool(active));
-        }
-        set_or_remove(obj, "externalId", row.get("external_id")?);
-        set_or_remove(obj, "displayName", row.get("display_name")?);
-        overlay_name(obj, row.get("given_name")?, row.get("family_name")?);
-        if let Some(email) = row.get::<Option<String>>("email")? {
-            overlay_email(obj, email);
-        }
+        let columns = document::UserColumns {
+            user_name: row.get("user_name")?,
+            active: row.get("active")?,
+            external_id: row.get("external_id")?,
+            display_name: row.get("display_name")?,
+            given_name: row.get("given_name")?,
+            family_name: row.get("family_name")?,
+            email: row.get("email")?,
+        };
+        let doc = document::user_attributes(serde_json::from_str(&stored.resource)?, columns);
         Ok(UserRow(stored.into_resource(doc)))
-    }
-}
-
-fn overlay_name(obj: &mut Map<String, Value>, given: Option<String>, family: Option<String>) {
-    let name = obj
-        .entry("name")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(name) = name.as_object_mut() {
-        set_or_remove(name, "givenName", given);
-        set_or_remove(name, "familyName", family);
-    }
-    if obj
-        .get("name")
-        .and_then(Value::as_object)
-        .is_some_and(Map::is_empty)
-    {
-        obj.remove("name");
-    }
-}
-
-/// The `email` column as the primary address, unless the document lists it already.
-fn overlay_email(obj: &mut Map<String, Value>, email: String) {
-    let emails = obj.entry("emails").or_insert_with(|| json!([]));
-    let Some(list) = emails.as_array_mut() else {
-        return;
-    };
-    let known = list.iter().any(|e| {
-        e.get("value")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.eq_ignore_ascii_case(&email))
-    });
-    if !known {
-        for e in list.iter_mut() {
-            if let Some(o) = e.as_object_mut() {
-                o.remove("primary");
-            }
-        }
-        list.insert(0, json!({ "value": email, "primary": true }));
     }
 }
 
 impl Record for GroupRow {
     fn read(row: &impl Columns) -> Result<Self> {
         let stored = Stored::read(row)?;
-        let mut doc: Value = serde_json::from_str(&stored.resource)?;
-        if let Some(obj) = doc.as_object_mut() {
-            obj.insert(
-                "displayName".into(),
-                Value::String(row.get("display_name")?),
-            );
-            set_or_remove(obj, "externalId", row.get("external_id")?);
-        }
+        let doc = document::group_attributes(
+            serde_json::from_str(&stored.resource)?,
+            row.get("display_name")?,
+            row.get("external_id")?,
+        );
         Ok(GroupRow(stored.into_resource(doc)))
     }
 }
@@ -160,17 +110,6 @@ impl Record for ScimLink {
     }
 }
 
-fn set_or_remove(obj: &mut Map<String, Value>, key: &str, value: Option<String>) {
-    match value {
-        Some(v) => {
-            obj.insert(key.into(), Value::String(v));
-        }
-        None => {
-            obj.remove(key);
-        }
-    }
-}
-
 /// A non-empty string at `v`.
 pub(crate) fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str)
@@ -178,40 +117,19 @@ pub(crate) fn text(v: Option<&Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The columns of `users` that mirror a SCIM document.
+/// The columns of `users` that mirror a SCIM document, and the addresses `user_emails` holds
+/// for it.
 pub(crate) struct UserColumns {
-    pub(crate) user_name: String,
-    pub(crate) email: Option<String>,
-    pub(crate) given_name: Option<String>,
-    pub(crate) family_name: Option<String>,
-    pub(crate) display_name: Option<String>,
-    pub(crate) active: bool,
-    pub(crate) external_id: Option<String>,
+    pub(crate) columns: document::UserColumns,
     pub(crate) emails: BTreeSet<String>,
 }
 
 impl UserColumns {
     pub(crate) fn of(doc: &Value) -> Result<UserColumns> {
-        let user_name = text(doc.get("userName"))
+        let columns = document::UserColumns::of(doc)
             .ok_or_else(|| StoreError::InvalidInput("userName is required".into()))?;
-        let emails: Vec<&Value> = doc
-            .get("emails")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().collect())
-            .unwrap_or_default();
-        let email = emails
-            .iter()
-            .find(|e| e.get("primary") == Some(&Value::Bool(true)))
-            .or(emails.first())
-            .and_then(|e| text(e.get("value")));
         Ok(UserColumns {
-            user_name,
-            email,
-            given_name: text(doc.pointer("/name/givenName")),
-            family_name: text(doc.pointer("/name/familyName")),
-            display_name: text(doc.get("displayName")),
-            active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
-            external_id: text(doc.get("externalId")),
+            columns,
             emails: document_emails(doc),
         })
     }
@@ -219,15 +137,16 @@ impl UserColumns {
     /// The parameters of the columns [`USER_COLUMN_NAMES`] names, in its order, with the
     /// document they mirror.
     pub(crate) fn binds(&self, doc: &Value) -> Result<Vec<Bind>> {
+        let c = &self.columns;
         Ok(vec![
-            self.user_name.as_str().into(),
-            Bind::Text(self.user_name.to_lowercase()),
-            self.email.as_deref().into(),
-            self.given_name.as_deref().into(),
-            self.family_name.as_deref().into(),
-            self.display_name.as_deref().into(),
-            Bind::Bool(self.active),
-            self.external_id.as_deref().into(),
+            c.user_name.as_str().into(),
+            Bind::Text(c.user_name.to_lowercase()),
+            c.email.as_deref().into(),
+            c.given_name.as_deref().into(),
+            c.family_name.as_deref().into(),
+            c.display_name.as_deref().into(),
+            Bind::Bool(c.active),
+            c.external_id.as_deref().into(),
             Bind::Text(serde_json::to_string(doc)?),
         ])
     }

@@ -2,6 +2,7 @@
 //! decided under the row lock. Both are planned as statements by plain functions, and run on
 //! SQLite's calling-thread connection or PostgreSQL alike (see `Store::write_hot`).
 
+use lanyard_scim::document::ResourceType;
 use serde_json::Value;
 
 use super::rows::{UserColumns, UserRow, USER_COLUMNS, USER_COLUMN_NAMES};
@@ -69,7 +70,12 @@ fn recorded(
         resource_id: &user.id,
     };
     let mut stmts = vec![audit_stmt(audit, Some(org_id))];
-    stmts.extend(event_stmts(backend, org_id, event, &user.document("User"))?);
+    stmts.extend(event_stmts(
+        backend,
+        org_id,
+        event,
+        &user.document(ResourceType::User),
+    )?);
     Ok(stmts)
 }
 
@@ -203,7 +209,7 @@ fn plan_user_change<E>(
         created_at: current.created_at,
         updated_at: now,
     };
-    let kind = match (was_active, cols.active) {
+    let kind = match (was_active, cols.columns.active) {
         (true, false) => {
             // Read under the row lock: no session or token can be issued past this.
             stmts.extend(end_sign_in_stmts(id));
