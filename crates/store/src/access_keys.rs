@@ -9,19 +9,6 @@ use crate::{
 
 const COLUMNS: &str = "id, org_id, user_id, created_at, last_used_at, revoked_at";
 
-impl Record for AccessKey {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(AccessKey {
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            user_id: row.get("user_id")?,
-            created_at: row.get("created_at")?,
-            last_used_at: row.get("last_used_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
-
 impl Record for AccessKeyCredential {
     fn read(row: &impl Columns) -> Result<Self> {
         Ok(AccessKeyCredential {

@@ -1,6 +1,6 @@
 //! The audit log: one row per change or refusal, written in the transaction of the change.
 
-use crate::db::{Bind, Columns, Record, Stmt, Tx};
+use crate::db::{Bind, Stmt, Tx};
 use crate::{AuditEvent, AuditRecord, Page, Result, Store};
 
 const INSERT_AUDIT: &str =
@@ -44,22 +44,6 @@ pub(crate) async fn record_on(
     let mut event = event.clone();
     event.target.get_or_insert_with(|| target.to_string());
     record(tx, &event, org_id).await
-}
-
-impl Record for AuditRecord {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(AuditRecord {
-            id: row.get("id")?,
-            seq: row.get("seq")?,
-            org_id: row.get("org_id")?,
-            actor: row.get("actor")?,
-            action: row.get("action")?,
-            target: row.get("target")?,
-            outcome: row.get("outcome")?,
-            detail: serde_json::from_str(&row.get::<String>("detail")?)?,
-            created_at: row.get("created_at")?,
-        })
-    }
 }
 
 impl Store {

@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use crate::db::{Bind, Columns, Record, Serial, Stmt};
+use crate::db::{Bind, Record, Serial, Stmt};
 use crate::{new_id, now_ms, Backend, Result, Store};
 
 /// A change recorded in the outbox.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Record)]
 pub struct Event {
     /// The cursor: increases with every event of an organization.
     pub seq: i64,
@@ -16,22 +16,9 @@ pub struct Event {
     pub resource_type: String,
     pub resource_id: String,
     /// The resource after the change (for deletions, what identified it).
+    #[record(json)]
     pub data: Value,
     pub created_at: i64,
-}
-
-impl Record for Event {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(Event {
-            seq: row.get("seq")?,
-            id: row.get("id")?,
-            kind: row.get("kind")?,
-            resource_type: row.get("resource_type")?,
-            resource_id: row.get("resource_id")?,
-            data: serde_json::from_str(&row.get::<String>("data")?)?,
-            created_at: row.get("created_at")?,
-        })
-    }
 }
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, org_id, kind, resource_type, resource_id, \

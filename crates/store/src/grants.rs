@@ -11,7 +11,7 @@ use crate::issuance::{
 use crate::{now_ms, Result, Store};
 
 /// What an authorization code stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct AuthCode {
     pub org_id: String,
     pub client_id: String,
@@ -30,27 +30,8 @@ pub struct AuthCode {
     pub connection_id: Option<String>,
 }
 
-impl Record for AuthCode {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(AuthCode {
-            org_id: row.get("org_id")?,
-            client_id: row.get("client_id")?,
-            user_id: row.get("user_id")?,
-            session_id: row.get("session_id")?,
-            redirect_uri: row.get("redirect_uri")?,
-            scope: row.get("scope")?,
-            nonce: row.get("nonce")?,
-            code_challenge: row.get("code_challenge")?,
-            auth_time: row.get("auth_time")?,
-            expires_at: row.get("expires_at")?,
-            grant_id: row.get("grant_id")?,
-            connection_id: row.get("connection_id")?,
-        })
-    }
-}
-
 /// An access or refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct OAuthToken {
     pub id: String,
     /// `access` or `refresh`.
@@ -68,24 +49,6 @@ pub struct OAuthToken {
 
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.org_id, t.client_id, t.user_id, t.grant_id, \
      t.scope, t.auth_time, t.created_at, t.expires_at, t.revoked_at";
-
-impl Record for OAuthToken {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(OAuthToken {
-            id: row.get("id")?,
-            kind: row.get("kind")?,
-            org_id: row.get("org_id")?,
-            client_id: row.get("client_id")?,
-            user_id: row.get("user_id")?,
-            grant_id: row.get("grant_id")?,
-            scope: row.get("scope")?,
-            auth_time: row.get("auth_time")?,
-            created_at: row.get("created_at")?,
-            expires_at: row.get("expires_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
 
 /// A token to store: its keyed hash and lifetime.
 #[derive(Debug, Clone)]
@@ -242,11 +205,19 @@ impl Store {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             if let Some(session_id) = &code.session_id {
+                // The session must be the code's user's, in the code's organization.
                 let sql = format!(
-                    "SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2{}",
+                    "SELECT expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
+                     AND user_id = $3 AND org_id = $4{}",
                     tx.lock(Lock::Update)
                 );
-                let live: Option<i64> = tx.value(&sql, &[session_id.into(), now.into()]).await?;
+                let binds = [
+                    session_id.into(),
+                    now.into(),
+                    (&code.user_id).into(),
+                    (&code.org_id).into(),
+                ];
+                let live: Option<i64> = tx.value(&sql, &binds).await?;
                 if live.is_none() {
                     return Ok(Err(GrantRefusal::Invalid));
                 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::Record;
+
 /// Per-organization settings, stored as one JSON document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,13 +30,15 @@ impl Default for OrgSettings {
 }
 
 /// A customer organization (tenant).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct Organization {
     pub id: String,
     pub short_name: String,
     pub display_name: String,
     pub business_unit_id: i64,
+    #[record(skip)]
     pub domains: Vec<String>,
+    #[record(json)]
     pub settings: OrgSettings,
     pub created_at: i64,
     pub updated_at: i64,
@@ -61,12 +65,13 @@ pub struct OrganizationPatch {
 }
 
 /// A named set of permissions in one organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct Role {
     pub id: String,
     pub org_id: String,
     pub name: String,
     pub description: String,
+    #[record(json)]
     pub permissions: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -190,7 +195,7 @@ pub struct Page<T> {
 }
 
 /// An access key of a service account. The secret is never stored, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct AccessKey {
     pub id: String,
     pub org_id: String,
@@ -210,7 +215,7 @@ pub struct AccessKeyCredential {
 }
 
 /// An operator key: full access to every organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct OperatorKey {
     pub id: String,
     pub created_at: i64,
@@ -266,7 +271,7 @@ impl AuditEvent {
 }
 
 /// A stored audit record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Record)]
 pub struct AuditRecord {
     pub id: String,
     pub seq: i64,
@@ -275,12 +280,13 @@ pub struct AuditRecord {
     pub action: String,
     pub target: Option<String>,
     pub outcome: String,
+    #[record(json)]
     pub detail: serde_json::Value,
     pub created_at: i64,
 }
 
 /// A SCIM token of an organization. The secret is never stored, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct ScimToken {
     pub id: String,
     pub org_id: String,

@@ -5,11 +5,12 @@ use crate::db::{Bind, Columns, Record};
 use crate::{now_ms, AuditEvent, Result, Store, StoreError};
 
 /// An OAuth/OIDC client of an organization (the product's app).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct OAuthClient {
     pub id: String,
     pub org_id: String,
     pub name: String,
+    #[record(json)]
     pub redirect_uris: Vec<String>,
     /// Where a sign-in the IdP started sends the browser to have the app begin its own
     /// (OIDC Core §4, third-party-initiated login).
@@ -22,23 +23,6 @@ pub struct OAuthClient {
 
 const CLIENT_COLUMNS: &str = "id, org_id, name, redirect_uris, initiate_login_uri, \
      (secret_hash IS NOT NULL) AS confidential, created_at, revoked_at";
-
-impl Record for OAuthClient {
-    fn read(row: &impl Columns) -> Result<Self> {
-        let redirect_uris: String = row.get("redirect_uris")?;
-        Ok(OAuthClient {
-            redirect_uris: serde_json::from_str(&redirect_uris)
-                .map_err(|e| StoreError::Corrupt(format!("client redirect URIs: {e}")))?,
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            name: row.get("name")?,
-            initiate_login_uri: row.get("initiate_login_uri")?,
-            confidential: row.get("confidential")?,
-            created_at: row.get("created_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
 
 /// A client with its secret's hash.
 struct WithSecret(OAuthClient, Option<String>);

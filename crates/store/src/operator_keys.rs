@@ -6,17 +6,6 @@ use crate::{now_ms, AuditEvent, OperatorKey, Result, Store, StoreError};
 
 const COLUMNS: &str = "id, created_at, last_used_at, revoked_at";
 
-impl Record for OperatorKey {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(OperatorKey {
-            id: row.get("id")?,
-            created_at: row.get("created_at")?,
-            last_used_at: row.get("last_used_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
-
 /// An operator key with its stored hash.
 struct WithHash(OperatorKey, String);
 

@@ -1,32 +1,15 @@
 //! Organizations (tenants), their claimed e-mail domains and settings.
 
 use crate::audit::{record, record_on};
-use crate::db::{Columns, Record, Tx};
+use crate::db::Tx;
 use crate::roles::insert_role;
 use crate::{
-    new_id, now_ms, AuditEvent, NewOrganization, OrgSettings, Organization, OrganizationPatch,
-    Page, Result, Store, StoreError,
+    new_id, now_ms, AuditEvent, NewOrganization, Organization, OrganizationPatch, Page, Result,
+    Store, StoreError,
 };
 
 const ORG_COLUMNS: &str =
     "id, short_name, display_name, business_unit_id, settings, created_at, updated_at";
-
-/// An organization as its row holds it; the domains are read apart.
-impl Record for Organization {
-    fn read(row: &impl Columns) -> Result<Self> {
-        let settings: OrgSettings = serde_json::from_str(&row.get::<String>("settings")?)?;
-        Ok(Organization {
-            id: row.get("id")?,
-            short_name: row.get("short_name")?,
-            display_name: row.get("display_name")?,
-            business_unit_id: row.get("business_unit_id")?,
-            domains: Vec::new(),
-            settings,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-        })
-    }
-}
 
 /// Business unit ids are seven-digit numbers, random so they do not reveal how many tenants exist.
 fn random_business_unit_id() -> i64 {

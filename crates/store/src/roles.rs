@@ -3,24 +3,10 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{record, record_on};
-use crate::db::{Columns, Record, Tx};
+use crate::db::Tx;
 use crate::{now_ms, AuditEvent, NewRole, Result, Role, RolePatch, Store, StoreError};
 
 const ROLE_COLUMNS: &str = "id, org_id, name, description, permissions, created_at, updated_at";
-
-impl Record for Role {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(Role {
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            name: row.get("name")?,
-            description: row.get("description")?,
-            permissions: serde_json::from_str(&row.get::<String>("permissions")?)?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-        })
-    }
-}
 
 /// Role names compare case-insensitively: this is the key they are unique by.
 pub(crate) fn name_key(name: &str) -> String {

@@ -1,25 +1,9 @@
 //! SCIM tokens: the bearer credentials an IdP provisions with, stored by their keyed hash.
 
 use crate::audit::record_on;
-use crate::db::{Columns, Record};
 use crate::{now_ms, AuditEvent, Result, ScimToken, Store, StoreError};
 
 const COLUMNS: &str = "id, org_id, name, prefix, created_at, expires_at, last_used_at, revoked_at";
-
-impl Record for ScimToken {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(ScimToken {
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            name: row.get("name")?,
-            prefix: row.get("prefix")?,
-            created_at: row.get("created_at")?,
-            expires_at: row.get("expires_at")?,
-            last_used_at: row.get("last_used_at")?,
-            revoked_at: row.get("revoked_at")?,
-        })
-    }
-}
 
 impl Store {
     /// Stores a new SCIM token of this organization (by the hash of its secret) and audits it.

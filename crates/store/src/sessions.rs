@@ -1,10 +1,10 @@
 //! Browser sessions opened by a verified sign-in.
 
-use crate::db::{Columns, Record};
+use crate::db::Record;
 use crate::{now_ms, Result, Store};
 
 /// A browser session after a verified sign-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct Session {
     pub id: String,
     pub org_id: String,
@@ -14,20 +14,6 @@ pub struct Session {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
-}
-
-impl Record for Session {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(Session {
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            user_id: row.get("user_id")?,
-            connection_id: row.get("connection_id")?,
-            auth_time: row.get("auth_time")?,
-            created_at: row.get("created_at")?,
-            expires_at: row.get("expires_at")?,
-        })
-    }
 }
 
 impl Store {

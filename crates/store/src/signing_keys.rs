@@ -1,28 +1,16 @@
 //! ID-token signing keys: made once for the deployment, the private half sealed by the server.
 
-use crate::db::{Columns, Record, Serial};
+use crate::db::{Record, Serial};
 use crate::{Result, Store};
 
 /// An ID-token signing key; `private_key` is sealed by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct SigningKey {
     pub id: String,
     pub algorithm: String,
     pub private_key: String,
     pub public_jwk: String,
     pub created_at: i64,
-}
-
-impl Record for SigningKey {
-    fn read(row: &impl Columns) -> Result<Self> {
-        Ok(SigningKey {
-            id: row.get("id")?,
-            algorithm: row.get("algorithm")?,
-            private_key: row.get("private_key")?,
-            public_jwk: row.get("public_jwk")?,
-            created_at: row.get("created_at")?,
-        })
-    }
 }
 
 impl Store {

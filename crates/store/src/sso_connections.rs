@@ -1,12 +1,12 @@
 //! SSO connections: an organization's SAML IdPs, each with its own SP entity ID.
 
 use crate::audit::record_on;
-use crate::db::{Bind, Columns, Record};
+use crate::db::{Bind, Record};
 use crate::issuance::{end_connection_stmts, lock_connection};
 use crate::{now_ms, AuditEvent, Result, Store, StoreError};
 
 /// An organization's SAML IdP.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Record)]
 pub struct SsoConnection {
     pub id: String,
     pub org_id: String,
@@ -18,6 +18,7 @@ pub struct SsoConnection {
     /// Where AuthnRequests go ("Target URL" / SSO URL).
     pub sso_url: String,
     /// The IdP's signing certificates, base64 DER.
+    #[record(json)]
     pub certificates: Vec<String>,
     /// Our entity ID toward this IdP ("Audience URI", "relying party identifier"): one per
     /// connection across the deployment.
@@ -33,27 +34,6 @@ pub struct SsoConnection {
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
      sp_entity_id, endpoint_compression, allow_idp_initiated, created_at, updated_at";
-
-impl Record for SsoConnection {
-    fn read(row: &impl Columns) -> Result<Self> {
-        let certificates: String = row.get("certificates")?;
-        Ok(SsoConnection {
-            certificates: serde_json::from_str(&certificates)
-                .map_err(|e| StoreError::Corrupt(format!("connection certificates: {e}")))?,
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            name: row.get("name")?,
-            kind: row.get("kind")?,
-            idp_entity_id: row.get("idp_entity_id")?,
-            sso_url: row.get("sso_url")?,
-            sp_entity_id: row.get("sp_entity_id")?,
-            endpoint_compression: row.get("endpoint_compression")?,
-            allow_idp_initiated: row.get("allow_idp_initiated")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-        })
-    }
-}
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as

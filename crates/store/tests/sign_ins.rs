@@ -157,40 +157,27 @@ lanyard_store::both_backends!(
     replay_leaves_the_request_unspent
 );
 
-async fn an_inactive_users_request_stays_spent(db: TestDb) {
-    let f = fixture(&db).await;
+async fn set_active(f: &Fixture, active: bool) {
+    let patch = UserPatch {
+        active: Some(active),
+        ..Default::default()
+    };
     f.store
-        .update_user(
-            &f.org_id,
-            &f.user_id,
-            &UserPatch {
-                active: Some(false),
-                ..Default::default()
-            },
-            None,
-            &audit("user.update"),
-        )
+        .update_user(&f.org_id, &f.user_id, &patch, None, &audit("user.update"))
         .await
         .unwrap();
+}
+
+async fn an_inactive_users_request_stays_spent(db: TestDb) {
+    let f = fixture(&db).await;
+    set_active(&f, false).await;
     let refused = f
         .store
         .complete_sign_in(&f.user_id, now_ms(), &sign_in(&f, "assertion-1", "code-1"))
         .await
         .unwrap();
     assert_eq!(refused, Err(GrantRefusal::UserInactive));
-    f.store
-        .update_user(
-            &f.org_id,
-            &f.user_id,
-            &UserPatch {
-                active: Some(true),
-                ..Default::default()
-            },
-            None,
-            &audit("user.update"),
-        )
-        .await
-        .unwrap();
+    set_active(&f, true).await;
     // Reactivated, the user still cannot use the request (or the assertion) again.
     let again = f
         .store
@@ -202,4 +189,65 @@ async fn an_inactive_users_request_stays_spent(db: TestDb) {
 lanyard_store::both_backends!(
     an_inactive_users_request_stays_spent_work,
     an_inactive_users_request_stays_spent
+);
+
+async fn a_code_comes_only_from_its_users_own_session(db: TestDb) {
+    let f = fixture(&db).await;
+    let session = f
+        .store
+        .complete_sign_in(&f.user_id, now_ms(), &sign_in(&f, "assertion-1", "code-1"))
+        .await
+        .unwrap()
+        .expect("signed in");
+    let other = f
+        .store
+        .create_user(
+            &f.org_id,
+            &NewUser {
+                user_name: "eve@acme.example".into(),
+                email: None,
+                given_name: None,
+                family_name: None,
+                display_name: None,
+                active: true,
+                external_id: None,
+                kind: UserKind::Human,
+                role_ids: vec![],
+                attributes: Default::default(),
+                password_hash: None,
+            },
+            &audit("user.create"),
+        )
+        .await
+        .unwrap();
+    let code = |user_id: &str| AuthCode {
+        org_id: f.org_id.clone(),
+        client_id: f.request.client_id.clone(),
+        user_id: user_id.to_string(),
+        session_id: Some(session.id.clone()),
+        redirect_uri: f.request.redirect_uri.clone(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: session.auth_time,
+        expires_at: now_ms() + 60_000,
+        grant_id: "grant-x".into(),
+        connection_id: None,
+    };
+    let foreign = f
+        .store
+        .issue_code("code-eve", &code(&other.id))
+        .await
+        .unwrap();
+    assert_eq!(foreign, Err(GrantRefusal::Invalid));
+    let own = f
+        .store
+        .issue_code("code-ada", &code(&f.user_id))
+        .await
+        .unwrap();
+    assert_eq!(own, Ok(()));
+}
+lanyard_store::both_backends!(
+    a_code_comes_only_from_its_users_own_session_work,
+    a_code_comes_only_from_its_users_own_session
 );

@@ -17,6 +17,7 @@ mod pool;
 mod row;
 mod tx;
 
+pub(crate) use lanyard_store_derive::Record;
 pub use pool::{redact, Backend, Store};
 pub(crate) use row::{Cell, Columns, Record};
 pub(crate) use tx::{Lock, Serial, Tx};

@@ -88,6 +88,35 @@ where
     query
 }
 
+/// The rows of a query on a sqlx connection: all of them, or (with `first`) the first alone.
+async fn sqlx_rows<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    sql: &str,
+    binds: &[Bind],
+    first: bool,
+) -> Result<Vec<DB::Row>>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let query = bound::<DB>(sql, binds);
+    Ok(if first {
+        query.fetch_optional(conn).await?.into_iter().collect()
+    } else {
+        query.fetch_all(conn).await?
+    })
+}
+
+fn read_rows<R: Record>(rows: Vec<impl super::Columns>) -> Result<Vec<R>> {
+    rows.iter().map(R::read).collect()
+}
+
 impl Tx<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match self {
@@ -149,18 +178,8 @@ impl Tx<'_> {
     /// Every row of a query.
     pub(crate) async fn all<R: Record>(&mut self, sql: &str, binds: &[Bind]) -> Result<Vec<R>> {
         match self {
-            Tx::Sqlite(c) => bound::<Sqlite>(sql, binds)
-                .fetch_all(&mut **c)
-                .await?
-                .iter()
-                .map(R::read)
-                .collect(),
-            Tx::Postgres(c) => bound::<Postgres>(sql, binds)
-                .fetch_all(&mut **c)
-                .await?
-                .iter()
-                .map(R::read)
-                .collect(),
+            Tx::Sqlite(c) => read_rows(sqlx_rows::<Sqlite>(c, sql, binds, false).await?),
+            Tx::Postgres(c) => read_rows(sqlx_rows::<Postgres>(c, sql, binds, false).await?),
             Tx::Direct(c) => direct::query(c, sql, binds, |row| R::read(row)),
         }
     }
@@ -171,21 +190,12 @@ impl Tx<'_> {
         sql: &str,
         binds: &[Bind],
     ) -> Result<Option<R>> {
-        match self {
-            Tx::Sqlite(c) => bound::<Sqlite>(sql, binds)
-                .fetch_optional(&mut **c)
-                .await?
-                .as_ref()
-                .map(R::read)
-                .transpose(),
-            Tx::Postgres(c) => bound::<Postgres>(sql, binds)
-                .fetch_optional(&mut **c)
-                .await?
-                .as_ref()
-                .map(R::read)
-                .transpose(),
-            Tx::Direct(c) => direct::query_one(c, sql, binds, |row| R::read(row)),
-        }
+        let first = match self {
+            Tx::Sqlite(c) => read_rows(sqlx_rows::<Sqlite>(c, sql, binds, true).await?)?,
+            Tx::Postgres(c) => read_rows(sqlx_rows::<Postgres>(c, sql, binds, true).await?)?,
+            Tx::Direct(c) => return direct::query_one(c, sql, binds, |row| R::read(row)),
+        };
+        Ok(first.into_iter().next())
     }
 
     /// The first row of a query that always returns one (a count, say).

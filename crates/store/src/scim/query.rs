@@ -174,20 +174,24 @@ impl Store {
         params.extend(sql.binds);
         params.extend([Bind::Int(100), Bind::Int(0)]);
         let lines: Vec<String> = self
-            .write(async |tx| match tx.backend() {
-                crate::Backend::Sqlite => {
-                    let plan = format!("EXPLAIN QUERY PLAN {}", sql.page);
-                    let rows: Vec<(i64, i64, i64, String)> = tx.all(&plan, &params).await?;
-                    Ok(rows.into_iter().map(|r| r.3).collect())
-                }
-                crate::Backend::Postgres => {
-                    // With statistics, as autovacuum keeps them on a live database.
-                    tx.execute("ANALYZE users", &[]).await?;
-                    tx.execute("ANALYZE user_emails", &[]).await?;
-                    tx.execute("SET LOCAL enable_seqscan = off", &[]).await?;
-                    tx.values(&format!("EXPLAIN {}", sql.page), &params).await
-                }
-            })
+            .write_keeping(
+                async |tx| match tx.backend() {
+                    crate::Backend::Sqlite => {
+                        let plan = format!("EXPLAIN QUERY PLAN {}", sql.page);
+                        let rows: Vec<(i64, i64, i64, String)> = tx.all(&plan, &params).await?;
+                        Ok(rows.into_iter().map(|r| r.3).collect())
+                    }
+                    crate::Backend::Postgres => {
+                        // With statistics, as autovacuum keeps them on a live database.
+                        tx.execute("ANALYZE users", &[]).await?;
+                        tx.execute("ANALYZE user_emails", &[]).await?;
+                        tx.execute("SET LOCAL enable_seqscan = off", &[]).await?;
+                        tx.values(&format!("EXPLAIN {}", sql.page), &params).await
+                    }
+                },
+                // A plan reads; whatever ANALYZE and SET LOCAL did goes with the rollback.
+                |_| false,
+            )
             .await?;
         Ok(lines.join("\n"))
     }
