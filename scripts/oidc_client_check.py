@@ -106,10 +106,18 @@ def main() -> None:
     uri, state = client.create_authorization_url(
         meta["authorization_endpoint"], nonce=nonce, code_verifier=verifier)
 
-    # The browser: Lanyard's page carries the AuthnRequest and a cookie tying it to this browser.
+    # The browser: Lanyard's sign-in page asks for the e-mail (the pending sign-in sealed in a
+    # cookie that ties it to this browser); the organization has SSO, so the next page carries
+    # the AuthnRequest to the IdP.
     browser = requests.Session()
     page = browser.get(uri, allow_redirects=False)
-    check(page.status_code == 200, "authorization request sends the browser to the IdP")
+    check(page.status_code == 200 and 'name="email"' in page.text, "the sign-in page asks for the e-mail")
+    pending = re.search(r'name="request" value="([^"]+)"', page.text).group(1)
+    login_cookie = page.headers["set-cookie"].split(";")[0]
+    page = browser.post(f"{base}/auth/login", data={"request": pending, "email": "ada@interop.example",
+                                                    "method": "sso"},
+                        headers={"Cookie": login_cookie}, allow_redirects=False)
+    check(page.status_code == 200, "continuing with single sign-on sends the browser to the IdP")
     saml_request = re.search(r'name="SAMLRequest" value="([^"]+)"', page.text).group(1)
     authn = base64.b64decode(saml_request).decode()
     request_id = re.search(r' ID="([^"]+)"', authn).group(1)

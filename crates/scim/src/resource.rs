@@ -31,7 +31,7 @@ pub fn from_request(body: &Value, schema: &ResourceSchema<'_>) -> Result<Value, 
     let mut out = Map::new();
     let mut used = vec![schema.core.id.to_string()];
     for (key, value) in object {
-        if key.eq_ignore_ascii_case("schemas") {
+        if key.eq_ignore_ascii_case("schemas") || (tolerated(key) && value.is_object()) {
             continue;
         }
         if let Some(ext) = schema
@@ -178,6 +178,18 @@ fn check_identifier(name: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Schema URNs that clients list beside a resource's own and that are accepted and ignored:
+/// Entra ID names its directory's group schema beside the core Group schema when it creates a
+/// group (it sends no attributes under it).
+const TOLERATED_SCHEMAS: &[&str] =
+    &["http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"];
+
+fn tolerated(urn: &str) -> bool {
+    TOLERATED_SCHEMAS
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(urn))
+}
+
 fn check_schemas(schemas: &Value, schema: &ResourceSchema<'_>) -> Result<(), Error> {
     let list = schemas.as_array().ok_or_else(|| {
         Error::new(
@@ -190,6 +202,7 @@ fn check_schemas(schemas: &Value, schema: &ResourceSchema<'_>) -> Result<(), Err
             .as_str()
             .ok_or_else(|| Error::new(ScimType::InvalidSyntax, "schemas must hold strings"))?;
         let known = urn.eq_ignore_ascii_case(schema.core.id)
+            || tolerated(urn)
             || schema
                 .extensions
                 .iter()
@@ -425,5 +438,29 @@ mod tests {
         .unwrap();
         assert_eq!(out["members"], json!([{"value": "u1"}]));
         assert!(from_request(&json!({"members": []}), &schema).is_err());
+    }
+
+    #[test]
+    fn entra_ids_group_schema_beside_the_core_one_is_accepted_and_ignored() {
+        let schema = ResourceSchema {
+            core: &GROUP_SCHEMA,
+            extensions: &[],
+        };
+        let entra = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+        let out = from_request(
+            &json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", entra],
+                "externalId": "e-1",
+                "displayName": "Eng",
+                "members": []
+            }),
+            &schema,
+        )
+        .unwrap();
+        assert_eq!(out["displayName"], "Eng");
+        assert!(out.get(entra).is_none());
+        // Any other foreign schema is still refused.
+        let other = json!({"schemas": ["http://example.com/Group"], "displayName": "Eng"});
+        assert!(from_request(&other, &schema).is_err());
     }
 }

@@ -31,6 +31,7 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
     let oidc_state = OidcState {
         app: state.clone(),
         keys: Arc::new(id_token_keys),
+        logins: oidc::login::LoginLimits::default(),
     };
     let max_body_bytes = state.max_body_bytes;
     let (api, mut openapi) = api::router();
@@ -53,6 +54,9 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(move |request, next| {
+            refuse_oversized(max_body_bytes, request, next)
+        }))
         // Inside the error rewriting, so a panic under /scim/v2 is answered in SCIM's format.
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(json_errors))
@@ -123,6 +127,42 @@ async fn method_not_allowed() -> ApiError {
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::internal().into_response()
+}
+
+/// Largest declared body read through to answer 413: past it the connection is simply closed.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Answers 413 to a body declared larger than `max` — after reading it through. A client that
+/// writes its whole body before reading the answer (Python's `requests`, Entra ID's agent) would
+/// otherwise see a broken pipe instead of the 413 and its message. The plain-text answer is put
+/// in each surface's format by [`json_errors`].
+async fn refuse_oversized(max: usize, request: Request, next: middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(declared) = declared.filter(|&d| d > max) else {
+        return next.run(request).await;
+    };
+    if declared <= DRAIN_LIMIT {
+        use http_body_util::BodyExt;
+        // Read and dropped frame by frame: nothing is kept.
+        let mut body = request.into_body();
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body ({declared} bytes) is larger than this server accepts ({max} bytes, \
+             --max-body-bytes); send smaller requests (for SCIM Bulk, fewer operations)"
+        ),
+    )
+        .into_response()
 }
 
 /// Rewrites any error response that is not already JSON (an extractor's plain-text rejection,

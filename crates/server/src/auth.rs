@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use lanyard_store::{AuditEvent, Organization, Outcome, UserKind};
+use lanyard_store::{AccessKeyCredential, AuditEvent, Organization, Outcome, StoreError, UserKind};
 
 use crate::error::{ApiError, ApiResult};
 use crate::permissions;
@@ -236,21 +236,25 @@ async fn operator(state: &AppState, token: &str) -> ApiResult<Principal> {
     }
 }
 
-async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Principal> {
-    let unknown = || ApiError::unauthorized("unknown access key id or wrong secret");
+/// The access key `id`, if `secret` is its secret (`None` for a malformed or unknown id or a
+/// wrong secret), with why it may not act, if it may not: revoked, or its service account
+/// deactivated. Shared by every surface an access key authenticates at.
+pub async fn prove_access_key(
+    state: &AppState,
+    id: &str,
+    secret: &str,
+) -> Result<Option<(AccessKeyCredential, Option<&'static str>)>, StoreError> {
     let well_formed = id.starts_with(ACCESS_KEY_PREFIX)
         && id.len() <= 64
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !well_formed {
-        return Err(unknown());
+        return Ok(None);
     }
-    let cred = state
-        .store
-        .access_key_credential(id)
-        .await?
-        .ok_or_else(unknown)?;
+    let Some(cred) = state.store.access_key_credential(id).await? else {
+        return Ok(None);
+    };
     if !state.secrets.verify_secret(secret, &cred.secret_hash) {
-        return Err(unknown());
+        return Ok(None);
     }
     let refusal = if cred.key.revoked_at.is_some() {
         Some("this access key was revoked; ask an admin for a new one")
@@ -259,6 +263,14 @@ async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Princ
     } else {
         None
     };
+    Ok(Some((cred, refusal)))
+}
+
+async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Principal> {
+    let unknown = || ApiError::unauthorized("unknown access key id or wrong secret");
+    let (cred, refusal) = prove_access_key(state, id, secret)
+        .await?
+        .ok_or_else(unknown)?;
     if let Some(message) = refusal {
         // The secret was right, so this is the key's holder: worth a line in its org's log.
         let actor = format!("access_key:{}", cred.key.id);

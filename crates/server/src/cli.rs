@@ -90,6 +90,18 @@ struct ServeArgs {
     /// (429 with Retry-After past it); 0 turns the limit off.
     #[arg(long, env = "LANYARD_SCIM_RATE_LIMIT", default_value_t = 100)]
     scim_rate_limit: u32,
+    /// SMTP server for invitation e-mail: smtps://user:pass@host:465 (TLS),
+    /// smtp://host:587?tls=required (STARTTLS) or smtp://host:25 (plain, local relays only).
+    /// Without it, an invitation's link is returned by the API instead.
+    #[arg(long, env = "LANYARD_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The From address of the e-mail sent.
+    #[arg(
+        long,
+        env = "LANYARD_SMTP_FROM",
+        default_value = "Lanyard <no-reply@localhost>"
+    )]
+    smtp_from: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,12 +221,17 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
     let id_token_keys = crate::oidc::IdTokenKeys::load_or_create(&store, &secrets).await?;
+    let mailer = match &args.smtp_url {
+        Some(url) => Some(Arc::new(crate::mail::Mailer::new(url, &args.smtp_from)?)),
+        None => None,
+    };
     let state = AppState {
         store,
         secrets: Arc::new(secrets),
         metrics: crate::metrics::install(),
         public_url: crate::urls::PublicUrl::new(&public_url),
         max_body_bytes: args.max_body_bytes,
+        mailer,
     };
     tokio::spawn(prune_sign_in(state.store.clone()));
     let scim_limits = crate::scim::ScimLimits::new(args.scim_rate_limit);
@@ -225,6 +242,8 @@ async fn serve(store: Store, secrets: Secrets, args: &ServeArgs) -> anyhow::Resu
         tracing::warn!(public_url = %public_url, "sign-in needs an https public URL (plain http works on localhost only): browsers keep the cookie that ties a sign-in to them only over https");
     }
     tracing::info!(address = %address, public_url = %public_url, version = env!("CARGO_PKG_VERSION"), "listening");
+    // The peer address limits password attempts per client address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

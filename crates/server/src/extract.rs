@@ -82,3 +82,28 @@ where
         }
     }
 }
+
+/// A JSON body that may be left out: a request with no body and no Content-Type reads as
+/// `None`; anything else is read as [`Body`] is.
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty = !headers.contains_key(axum::http::header::CONTENT_TYPE)
+            && headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        if empty {
+            return Ok(OptionalBody(None));
+        }
+        let Body(value) = Body::from_request(req, state).await?;
+        Ok(OptionalBody(Some(value)))
+    }
+}

@@ -18,6 +18,7 @@ pub const ALL: &[&str] = &[
     "audit.view",
 ];
 
+pub const SCIM: &str = "scim";
 pub const EMPLOYEES_VIEW: &str = "employees.view";
 pub const EMPLOYEES_CREATE: &str = "employees.create";
 pub const EMPLOYEES_EDIT: &str = "employees.edit";

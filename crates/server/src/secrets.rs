@@ -228,6 +228,21 @@ pub fn random_id(prefix: &str, len: usize) -> String {
     format!("{prefix}{id}")
 }
 
+/// Password hashes computed at once, at most: argon2id takes tens of milliseconds and 19 MiB
+/// each, so a flood of sign-in attempts queues here instead of taking every core and memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores)
+});
+
+/// Runs `work` (a password hash or check) on the blocking threads, a few at a time.
+pub async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _permit = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Hashes a human password with argon2id (slow on purpose; call off the async threads).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
@@ -238,6 +253,27 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| anyhow!("hashing the password: {e}"))?;
     Ok(hash.to_string())
+}
+
+/// Whether `password` matches a stored argon2 `hash`. With no hash (an unknown user, or one
+/// without a password), a fixed hash of the same cost is checked instead and the answer is
+/// no: both cases take as long as a wrong password, so timing tells nobody who exists.
+/// Slow on purpose; call off the async threads.
+pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    static STAND_IN: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password("no user has this password").unwrap_or_default());
+    let (hash, real) = match hash {
+        Some(h) => (h, true),
+        None => (STAND_IN.as_str(), false),
+    };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let matches = argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    matches && real
 }
 
 #[cfg(test)]
@@ -274,20 +310,14 @@ mod tests {
             .verify_secret("token-1", &h));
     }
 
-    fn verify_password(password: &str, hash: &str) -> bool {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let parsed = PasswordHash::new(hash).unwrap();
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    }
-
     #[test]
     fn passwords_hash_with_argon2id() {
         let h = hash_password("correct horse battery").unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", &h));
-        assert!(!verify_password("wrong", &h));
+        assert!(verify_password("correct horse battery", Some(&h)));
+        assert!(!verify_password("wrong", Some(&h)));
+        assert!(!verify_password("no user has this password", None));
+        assert!(!verify_password("anything", Some("not a hash")));
     }
 
     /// A fresh SQLite store in its own folder, which also serves as the data directory.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use lanyard_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::mail::Mailer;
 use crate::secrets::Secrets;
 use crate::urls::PublicUrl;
 
@@ -18,4 +19,6 @@ pub struct AppState {
     pub public_url: PublicUrl,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Outgoing e-mail, when an SMTP server is configured (`--smtp-url`).
+    pub mailer: Option<Arc<Mailer>>,
 }

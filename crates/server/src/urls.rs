@@ -2,6 +2,9 @@
 //! entity IDs), so each is spelled in one place.
 
 use std::fmt;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// Where browsers, IdPs and apps reach this deployment: a base URL without a trailing slash.
@@ -29,6 +32,15 @@ impl PublicUrl {
     }
 
     /// The OpenID Connect issuer: the base URL itself.
+    /// The web origin (`scheme://host[:port]`) browsers name in `Origin` for these pages.
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.0.find("://").map_or(0, |i| i + 3);
+        match self.0[after_scheme..].find('/') {
+            Some(i) => &self.0[..after_scheme + i],
+            None => &self.0,
+        }
+    }
+
     pub fn issuer(&self) -> &str {
         &self.0
     }
@@ -67,9 +79,49 @@ impl fmt::Display for PublicUrl {
     }
 }
 
+/// `redirect_uri` with `params` added to its query (RFC 6749 §4.1.2: the client's own query
+/// components are kept).
+pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let mut url = redirect_uri.to_string();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (key, value) in params {
+        url.push(separator);
+        url.push_str(key);
+        url.push('=');
+        url.push_str(&utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+        separator = '&';
+    }
+    url
+}
+
+/// A 303 to `location`, never cached.
+pub fn see_other(location: &str) -> Response {
+    let mut response = axum::http::StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::PublicUrl;
+
+    #[test]
+    fn origin_is_scheme_host_port() {
+        assert_eq!(
+            PublicUrl::new("https://id.example.com").origin(),
+            "https://id.example.com"
+        );
+        assert_eq!(
+            PublicUrl::new("https://example.com:8443/lanyard").origin(),
+            "https://example.com:8443"
+        );
+    }
 
     #[test]
     fn addresses_hang_off_the_base_without_doubled_slashes() {

@@ -22,7 +22,7 @@ async fn orgs_start_with_admin_and_agent(db: TestDb) {
 
     let (s, roles) = server.op(GET, "/api/v1/orgs/acme/roles", None).await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<&str> = roles
+    let names: Vec<&str> = roles["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -30,11 +30,15 @@ async fn orgs_start_with_admin_and_agent(db: TestDb) {
         .collect();
     assert_eq!(names, ["Admin", "Agent"]);
     assert_eq!(
-        roles[0]["permissions"].as_array().unwrap().len(),
+        roles["items"][0]["permissions"].as_array().unwrap().len(),
         12,
         "Admin has every permission"
     );
-    assert_eq!(roles[1]["permissions"], json!([]), "Agent has none");
+    assert_eq!(
+        roles["items"][1]["permissions"],
+        json!([]),
+        "Agent has none"
+    );
 
     // By id and by short name; update; list; delete.
     let (s, by_id) = server.op(GET, &format!("/api/v1/orgs/{id}"), None).await;
@@ -350,14 +354,14 @@ async fn access_keys_by_permission(db: TestDb) {
                     None,
                 )
                 .await;
-            if keys
+            if keys["items"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .any(|k| k["access_key_id"] == key_id.as_str())
             {
                 assert!(
-                    keys[0]["last_used_at"].is_string(),
+                    keys["items"][0]["last_used_at"].is_string(),
                     "use is recorded: {keys}"
                 );
                 found = Some(a["id"].as_str().unwrap().to_string());
@@ -469,7 +473,7 @@ async fn foreign_ids_are_404(db: TestDb) {
         .await;
     let g_account = g_accounts["items"][0]["id"].as_str().unwrap().to_string();
     let (_, g_roles) = server.op(GET, "/api/v1/orgs/globex/roles", None).await;
-    let g_role = g_roles[0]["id"].as_str().unwrap().to_string();
+    let g_role = g_roles["items"][0]["id"].as_str().unwrap().to_string();
 
     // Another organization, named any way, does not exist for this key.
     for org in ["globex", globex_id] {
@@ -612,7 +616,7 @@ async fn snapshot(server: &Server) -> Value {
     let (_, audit) = server
         .op(GET, "/api/v1/orgs/acme/audit?limit=1", None)
         .await;
-    json!({ "orgs": orgs, "users": users, "roles": roles, "audit_total": audit["total"] })
+    json!({ "orgs": orgs, "users": users, "roles": roles["items"], "audit_total": audit["total"] })
 }
 
 async fn invalid_input(db: TestDb) {
@@ -883,7 +887,7 @@ async fn confusion_and_escalation(db: TestDb) {
     let server = Server::start(&db).await;
     server.create_org("acme").await;
     let (_, roles) = server.op(GET, "/api/v1/orgs/acme/roles", None).await;
-    let admin_id = roles[0]["id"].as_str().unwrap().to_string();
+    let admin_id = roles["items"][0]["id"].as_str().unwrap().to_string();
 
     // A name shaped like an id could be found in place of the resource with that id.
     let (s, e) = server
@@ -1048,9 +1052,10 @@ async fn scim_tokens(db: TestDb) {
 
     let (s, list) = server.op(GET, "/api/v1/orgs/acme/scim-tokens", None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["total"], 1);
     assert!(!list.to_string().contains(token), "the token is shown once");
-    assert_eq!(list[0]["name"], "Okta provisioning");
+    assert_eq!(list["items"][0]["name"], "Okta provisioning");
 
     for (expires, why) in [
         ("2001-01-01T00:00:00Z", "past"),
@@ -1081,6 +1086,31 @@ async fn scim_tokens(db: TestDb) {
         .call(GET, "/api/v1/orgs/acme/scim-tokens", Some(&viewer), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A SCIM token can do all of SCIM: making one needs `scim` beside `tokens.manage`.
+    let manager = server.access_key_with("acme", &["tokens.manage"]).await;
+    let body = json!({ "name": "by a manager" });
+    let (s, e) = server
+        .call(
+            POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(&manager),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("scim"), "{e}");
+    let provisioner = server
+        .access_key_with("acme", &["tokens.manage", "scim"])
+        .await;
+    let (s, e) = server
+        .call(
+            POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(&provisioner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
     let (s, _) = server
         .op(
             DELETE,
@@ -1099,7 +1129,12 @@ async fn scim_tokens(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, list) = server.op(GET, "/api/v1/orgs/acme/scim-tokens", None).await;
-    assert!(list[0]["revoked_at"].is_string());
+    let revoked = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id);
+    assert!(revoked.unwrap()["revoked_at"].is_string());
     let (_, log) = server
         .op(GET, "/api/v1/orgs/acme/audit?limit=200", None)
         .await;

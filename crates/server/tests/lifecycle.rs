@@ -183,7 +183,7 @@ async fn cli_reaches_the_same_database(db: TestDb) {
     let (_, roles) = server
         .op(Method::GET, "/api/v1/orgs/acme/roles", None)
         .await;
-    assert_eq!(roles.as_array().unwrap().len(), 2);
+    assert_eq!(roles["items"].as_array().unwrap().len(), 2);
 
     let bad = run_cli(
         &server.data_dir,

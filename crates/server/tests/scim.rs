@@ -1040,7 +1040,7 @@ async fn credentials(db: TestDb) {
     let (_, tokens) = server
         .op(Method::GET, "/api/v1/orgs/acme/scim-tokens", None)
         .await;
-    let token_id = tokens[0]["id"].as_str().unwrap().to_string();
+    let token_id = tokens["items"][0]["id"].as_str().unwrap().to_string();
     let (s, _) = server
         .op(
             Method::DELETE,
@@ -1139,7 +1139,7 @@ async fn missing_default_role(db: TestDb) {
     let (_, roles) = server
         .op(Method::GET, "/api/v1/orgs/acme/roles", None)
         .await;
-    let agent = roles
+    let agent = roles["items"]
         .as_array()
         .or(roles["items"].as_array())
         .unwrap()

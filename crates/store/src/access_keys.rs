@@ -3,11 +3,13 @@
 
 use crate::audit::record_on;
 use crate::db::{Columns, Record};
+use crate::oauth_clients::end_client_grants;
 use crate::{
-    now_ms, AccessKey, AccessKeyCredential, AuditEvent, Result, Store, StoreError, UserKind,
+    now_ms, AccessKey, AccessKeyCredential, AuditEvent, NewAccessKey, Result, Store, StoreError,
+    UserKind,
 };
 
-const COLUMNS: &str = "id, org_id, user_id, created_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, org_id, user_id, redirect_uris, created_at, last_used_at, revoked_at";
 
 impl Record for AccessKeyCredential {
     fn read(row: &impl Columns) -> Result<Self> {
@@ -29,10 +31,15 @@ impl Store {
         org_id: &str,
         user_id: &str,
         user_version: i64,
-        key_id: &str,
-        secret_hash: &str,
+        key: &NewAccessKey<'_>,
         audit: &AuditEvent,
     ) -> Result<AccessKey> {
+        let NewAccessKey {
+            id: key_id,
+            secret_hash,
+            redirect_uris,
+        } = *key;
+        let redirect_uris = serde_json::to_string(redirect_uris)?;
         self.write(async |tx| {
             let user: Option<(String, i64)> = tx
                 .optional(
@@ -55,14 +62,15 @@ impl Store {
                 Some(_) => {}
             }
             tx.execute(
-                "INSERT INTO access_keys (id, org_id, user_id, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO access_keys (id, org_id, user_id, secret_hash, created_at, \
+                 redirect_uris) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     key_id.into(),
                     org_id.into(),
                     user_id.into(),
                     secret_hash.into(),
                     now_ms().into(),
+                    (&redirect_uris).into(),
                 ],
             )
             .await?;
@@ -98,7 +106,8 @@ impl Store {
             .await
     }
 
-    /// Revokes an access key (idempotent: revoking again keeps the first time) and audits it.
+    /// Revokes an access key (idempotent: revoking again keeps the first time) and audits it;
+    /// what it was issued as an OAuth client (codes, tokens, consents) ends with it.
     pub async fn revoke_access_key(
         &self,
         org_id: &str,
@@ -106,9 +115,22 @@ impl Store {
         key_id: &str,
         audit: &AuditEvent,
     ) -> Result<AccessKey> {
-        let matching = [("org_id", org_id), ("user_id", user_id), ("id", key_id)];
-        self.revoke("access_keys", &matching, Some(org_id), audit)
+        self.write(async |tx| {
+            tx.change(
+                "UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) \
+                 WHERE org_id = $2 AND user_id = $3 AND id = $4",
+                &[
+                    now_ms().into(),
+                    org_id.into(),
+                    user_id.into(),
+                    key_id.into(),
+                ],
+            )
             .await?;
+            end_client_grants(tx, key_id).await?;
+            record_on(tx, audit, key_id, Some(org_id)).await
+        })
+        .await?;
         self.get_access_key(org_id, user_id, key_id).await
     }
 
@@ -116,7 +138,7 @@ impl Store {
     pub async fn access_key_credential(&self, key_id: &str) -> Result<Option<AccessKeyCredential>> {
         self.read(async |tx| {
             tx.optional(
-                "SELECT k.id, k.org_id, k.user_id, k.created_at, k.last_used_at, k.revoked_at, \
+                "SELECT k.id, k.org_id, k.user_id, k.redirect_uris, k.created_at, k.last_used_at, k.revoked_at, \
                  k.secret_hash, u.active, u.kind FROM access_keys k \
                  JOIN users u ON u.id = k.user_id AND u.org_id = k.org_id WHERE k.id = $1",
                 &[key_id.into()],

@@ -38,7 +38,8 @@ pub struct OAuthToken {
     pub kind: String,
     pub org_id: String,
     pub client_id: String,
-    pub user_id: String,
+    /// `None` for a client-credentials token: the client acts for itself.
+    pub user_id: Option<String>,
     pub grant_id: String,
     pub scope: String,
     pub auth_time: i64,
@@ -49,6 +50,23 @@ pub struct OAuthToken {
 
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.org_id, t.client_id, t.user_id, t.grant_id, \
      t.scope, t.auth_time, t.created_at, t.expires_at, t.revoked_at";
+
+/// A live token, with the kind of client it was issued to: `app`, `integration`, or
+/// `access_key`.
+#[derive(Debug, Clone)]
+pub struct LiveToken {
+    pub token: OAuthToken,
+    pub client_kind: String,
+}
+
+impl Record for LiveToken {
+    fn read(row: &impl Columns) -> Result<Self> {
+        Ok(LiveToken {
+            token: OAuthToken::read(row)?,
+            client_kind: row.get("client_kind")?,
+        })
+    }
+}
 
 /// A token to store: its keyed hash and lifetime.
 #[derive(Debug, Clone)]
@@ -181,7 +199,7 @@ async fn lock_for_grant(
     }
     let active = user_is_active(tx, org_id, user_id).await?;
     lock_grant(tx, grant_id).await?;
-    if !client_is_live(tx, client_id).await? {
+    if !client_is_live(tx, org_id, client_id).await? {
         return Ok(None);
     }
     Ok(Some((owner, active)))
@@ -201,7 +219,7 @@ impl Store {
             if !user_is_active(tx, &code.org_id, &code.user_id).await? {
                 return Ok(Err(GrantRefusal::UserInactive));
             }
-            if !client_is_live(tx, &code.client_id).await? {
+            if !client_is_live(tx, &code.org_id, &code.client_id).await? {
                 return Ok(Err(GrantRefusal::Invalid));
             }
             if let Some(session_id) = &code.session_id {
@@ -341,7 +359,7 @@ impl Store {
             .await?;
             let issued = Issued {
                 connection_id: owner.3,
-                user_id: old.user_id,
+                user_id: owner.1,
                 org_id: old.org_id,
                 scope: old.scope,
                 auth_time: old.auth_time,
@@ -355,17 +373,79 @@ impl Store {
         .await
     }
 
-    /// The live access token whose secret hashes to `token_hash`, if its user is active.
-    pub async fn access_token(&self, token_hash: &str) -> Result<Option<OAuthToken>> {
+    /// The live access token whose secret hashes to `token_hash`: not revoked or expired, its
+    /// user (if it has one) active, its client (or access key) live in the token's
+    /// organization. Read at every use, so a revocation made through any process sharing the
+    /// database holds at the next request.
+    pub async fn access_token(&self, token_hash: &str) -> Result<Option<LiveToken>> {
+        self.live_token(token_hash, Some("access")).await
+    }
+
+    /// A live access or refresh token, for introspection (RFC 7662).
+    pub async fn introspect_token(&self, token_hash: &str) -> Result<Option<LiveToken>> {
+        self.live_token(token_hash, None).await
+    }
+
+    async fn live_token(&self, token_hash: &str, kind: Option<&str>) -> Result<Option<LiveToken>> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM oauth_tokens t JOIN users u ON u.id = t.user_id \
-             JOIN oauth_clients c ON c.id = t.client_id \
-             WHERE t.token_hash = $1 AND t.kind = 'access' AND t.revoked_at IS NULL \
-             AND t.expires_at > $2 AND u.active AND c.revoked_at IS NULL"
+            "SELECT {TOKEN_COLUMNS}, CASE WHEN k.id IS NOT NULL THEN 'access_key' \
+             ELSE c.kind END AS client_kind FROM oauth_tokens t LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN oauth_clients c ON c.id = t.client_id \
+             LEFT JOIN access_keys k ON k.id = t.client_id \
+             WHERE t.token_hash = $1 AND t.kind = COALESCE($3, t.kind) \
+             AND t.revoked_at IS NULL AND t.expires_at > $2 \
+             AND (t.user_id IS NULL OR u.active) \
+             AND ((c.id IS NOT NULL AND c.revoked_at IS NULL AND c.org_id = t.org_id) \
+               OR (k.id IS NOT NULL AND k.revoked_at IS NULL AND k.org_id = t.org_id))"
         );
         self.read(async |tx| {
-            tx.optional(&sql, &[token_hash.into(), now_ms().into()])
+            tx.optional(&sql, &[token_hash.into(), now_ms().into(), kind.into()])
                 .await
+        })
+        .await
+    }
+
+    /// Issues an access token to a client for itself (client credentials, RFC 6749 §4.4): as
+    /// the access key's service account (`user_id`), or as no user at all. No refresh token.
+    pub async fn issue_client_token(
+        &self,
+        org_id: &str,
+        client_id: &str,
+        user_id: Option<&str>,
+        scope: &str,
+        access: &TokenDraft,
+    ) -> Result<Granted<()>> {
+        let now = now_ms();
+        self.write(async |tx| {
+            if !org_exists(tx, org_id).await? {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
+            if let Some(user_id) = user_id {
+                if !user_is_active(tx, org_id, user_id).await? {
+                    return Ok(Err(GrantRefusal::UserInactive));
+                }
+            }
+            if !client_is_live(tx, org_id, client_id).await? {
+                return Ok(Err(GrantRefusal::Invalid));
+            }
+            tx.execute(
+                "INSERT INTO oauth_tokens (id, token_hash, kind, org_id, client_id, user_id, \
+                 grant_id, scope, auth_time, created_at, expires_at) \
+                 VALUES ($1, $2, 'access', $3, $4, $5, $6, $7, $8, $8, $9)",
+                &[
+                    crate::new_id().into(),
+                    (&access.token_hash).into(),
+                    org_id.into(),
+                    client_id.into(),
+                    user_id.into(),
+                    crate::new_id().into(),
+                    scope.into(),
+                    now.into(),
+                    access.expires_at.into(),
+                ],
+            )
+            .await?;
+            Ok(Ok(()))
         })
         .await
     }

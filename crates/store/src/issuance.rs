@@ -8,6 +8,7 @@
 //! then the rows themselves.
 
 use crate::db::{Bind, Lock, Serial, Stmt, Tx};
+use crate::oauth_clients::ACCESS_KEY_CLIENT_PREFIX;
 use crate::Result;
 
 /// The statements that end everything a user was issued: sessions, codes and tokens. Run in
@@ -73,10 +74,11 @@ pub(crate) async fn connection_is_there(
 }
 
 /// Whether the user may be issued anything now, read under a shared row lock: a deactivation
-/// in flight is waited for and then seen.
+/// in flight is waited for and then seen. Service accounts count too: one signs in only
+/// through its own access key (the server checks which user a client admits).
 pub(crate) async fn user_is_active(tx: &mut Tx<'_>, org_id: &str, user_id: &str) -> Result<bool> {
     let sql = format!(
-        "SELECT active FROM users WHERE org_id = $1 AND id = $2 AND kind = 'human'{}",
+        "SELECT active FROM users WHERE org_id = $1 AND id = $2{}",
         tx.lock(Lock::Share)
     );
     Ok(tx
@@ -85,14 +87,20 @@ pub(crate) async fn user_is_active(tx: &mut Tx<'_>, org_id: &str, user_id: &str)
         == Some(true))
 }
 
-/// Whether the client is still registered and not revoked, read under a shared lock so a
-/// revocation in flight is waited for (it deletes the client's codes and tokens after it).
-pub(crate) async fn client_is_live(tx: &mut Tx<'_>, client_id: &str) -> Result<bool> {
+/// Whether the client (an OAuth client, or an access key acting as one) is still registered
+/// in `org_id` and not revoked, read under a shared lock so a revocation in flight is waited
+/// for (it deletes the client's codes and tokens after it).
+pub(crate) async fn client_is_live(tx: &mut Tx<'_>, org_id: &str, client_id: &str) -> Result<bool> {
+    let table = if client_id.starts_with(ACCESS_KEY_CLIENT_PREFIX) {
+        "access_keys"
+    } else {
+        "oauth_clients"
+    };
     let sql = format!(
-        "SELECT revoked_at FROM oauth_clients WHERE id = $1{}",
+        "SELECT revoked_at FROM {table} WHERE id = $1 AND org_id = $2{}",
         tx.lock(Lock::Share)
     );
-    let revoked: Option<Option<i64>> = tx.value(&sql, &[client_id.into()]).await?;
+    let revoked: Option<Option<i64>> = tx.value(&sql, &[client_id.into(), org_id.into()]).await?;
     Ok(matches!(revoked, Some(None)))
 }
 

@@ -11,6 +11,7 @@
 
 mod access_keys;
 mod audit;
+mod consents;
 mod credentials;
 mod db;
 mod deployment;
@@ -22,6 +23,7 @@ mod model;
 mod oauth_clients;
 mod operator_keys;
 mod orgs;
+mod passwords;
 mod roles;
 mod scim;
 mod scim_extensions;
@@ -36,13 +38,15 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use consents::Consent;
 pub use credentials::LAST_USED_GRANULARITY_MS;
 pub use db::{redact, Backend, Store};
 pub use error::StoreError;
 pub use events::Event;
-pub use grants::{AuthCode, GrantRefusal, Issued, OAuthToken, TokenDraft};
+pub use grants::{AuthCode, GrantRefusal, Issued, LiveToken, OAuthToken, TokenDraft};
 pub use model::*;
-pub use oauth_clients::OAuthClient;
+pub use oauth_clients::{ClientSecrets, OAuthClient, ACCESS_KEY_CLIENT_PREFIX};
+pub use passwords::{Invitation, PasswordHolder};
 pub use scim::{rfc3339, ScimLink, ScimList, ScimQuery, ScimResource};
 pub use sessions::Session;
 pub use sign_ins::{LoginRequest, SignIn};

@@ -14,6 +14,10 @@ pub struct OrgSettings {
     /// Whether a first SAML sign-in may create the user.
     #[serde(default)]
     pub jit_provisioning: bool,
+    /// Whether password sign-in is left only to holders of the `Admin` role (break-glass):
+    /// everyone else signs in through the organization's SSO connection.
+    #[serde(default)]
+    pub enforce_sso: bool,
 }
 
 fn default_provisioning_role() -> String {
@@ -25,6 +29,7 @@ impl Default for OrgSettings {
         OrgSettings {
             default_provisioning_role: default_provisioning_role(),
             jit_provisioning: false,
+            enforce_sso: false,
         }
     }
 }
@@ -200,9 +205,21 @@ pub struct AccessKey {
     pub id: String,
     pub org_id: String,
     pub user_id: String,
+    /// Where the key, acting as an OAuth client of its service account, may send codes.
+    #[record(json)]
+    pub redirect_uris: Vec<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+}
+
+/// What creating an access key takes: its id, its secret's hash, and where it may send codes
+/// as an OAuth client.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccessKey<'a> {
+    pub id: &'a str,
+    pub secret_hash: &'a str,
+    pub redirect_uris: &'a [String],
 }
 
 /// What authenticating by an access key needs in one read.

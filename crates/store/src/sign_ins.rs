@@ -29,15 +29,24 @@ pub struct LoginRequest {
     pub auth_not_before: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// What Lanyard's own sign-in forms carry to name this sign-in: a random value of its own,
+    /// never sent to the IdP (the ID above is), so whoever learns the AuthnRequest cannot post
+    /// the forms.
+    #[serde(default)]
+    pub form_nonce: String,
+    /// The session whose user was asked to consent: the answer counts only from it.
+    #[serde(default)]
+    pub consent_session: Option<String>,
 }
 
 /// A verified SAML sign-in to record: the assertion consumed, the session it opens, and the
 /// authorization code handed to the client.
 #[derive(Debug, Clone)]
 pub struct SignIn<'a> {
-    /// The pending sign-in answered, and the code issued to its client.
+    /// The pending sign-in answered, and the code issued to its client (`None` when the user
+    /// is still to consent to the client: the session alone is opened).
     pub request: &'a LoginRequest,
-    pub code_hash: &'a str,
+    pub code_hash: Option<&'a str>,
     pub code_expires_at: i64,
     /// The connection the Response was verified with, as it was read: its IdP and the
     /// certificates tried. A change that takes any of them away since refuses the sign-in.
@@ -151,7 +160,7 @@ impl Store {
                     if !active {
                         return Ok(Err(GrantRefusal::UserInactive));
                     }
-                    if !client_is_live(tx, &request.client_id).await? {
+                    if !client_is_live(tx, org_id, &request.client_id).await? {
                         return Ok(Err(GrantRefusal::Invalid));
                     }
                     open_session(tx, sign_in, &session).await?;
@@ -204,6 +213,9 @@ async fn open_session(tx: &mut Tx<'_>, sign_in: &SignIn<'_>, session: &Session) 
         ],
     )
     .await?;
+    let Some(code_hash) = sign_in.code_hash else {
+        return Ok(());
+    };
     let code = AuthCode {
         org_id: session.org_id.clone(),
         client_id: request.client_id.clone(),
@@ -218,5 +230,5 @@ async fn open_session(tx: &mut Tx<'_>, sign_in: &SignIn<'_>, session: &Session) 
         grant_id: crate::new_id(),
         connection_id: Some(sign_in.connection_id.to_string()),
     };
-    insert_code(tx, sign_in.code_hash, &code, session.created_at).await
+    insert_code(tx, code_hash, &code, session.created_at).await
 }

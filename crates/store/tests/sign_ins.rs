@@ -74,11 +74,18 @@ async fn fixture(db: &TestDb) -> Fixture {
         id: "client-1".into(),
         org_id: org.id.clone(),
         name: "App".into(),
+        description: String::new(),
+        contacts: vec![],
+        kind: "app".into(),
+        client_type: "public".into(),
+        token_endpoint_auth_method: "none".into(),
+        scopes: vec!["openid".into()],
+        fedramp: false,
         redirect_uris: vec!["https://app.example/cb".into()],
         initiate_login_uri: None,
-        confidential: false,
         created_at: now,
         revoked_at: None,
+        service_user_id: None,
     };
     store
         .create_oauth_client(&client, None, &audit("client.create"))
@@ -97,6 +104,8 @@ async fn fixture(db: &TestDb) -> Fixture {
         auth_not_before: None,
         created_at: now,
         expires_at: now + 300_000,
+        form_nonce: "nonce-1".into(),
+        consent_session: None,
     };
     Fixture {
         store,
@@ -109,7 +118,7 @@ async fn fixture(db: &TestDb) -> Fixture {
 fn sign_in<'a>(f: &'a Fixture, assertion_id: &'a str, code_hash: &'a str) -> SignIn<'a> {
     SignIn {
         request: &f.request,
-        code_hash,
+        code_hash: Some(code_hash),
         code_expires_at: now_ms() + 60_000,
         connection_id: "conn-1",
         idp_entity_id: "http://idp.example",

@@ -307,12 +307,32 @@ async fn access_and_operator_keys(db: TestDb) {
 
     assert!(matches!(
         store
-            .create_access_key(&org.id, &human.id, 1, "ak_1", "h1", &audit("k"))
+            .create_access_key(
+                &org.id,
+                &human.id,
+                1,
+                &NewAccessKey {
+                    id: "ak_1",
+                    secret_hash: "h1",
+                    redirect_uris: &[]
+                },
+                &audit("k"),
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));
     let key = store
-        .create_access_key(&org.id, &svc.id, 1, "ak_2", "h2", &audit("k"))
+        .create_access_key(
+            &org.id,
+            &svc.id,
+            1,
+            &NewAccessKey {
+                id: "ak_2",
+                secret_hash: "h2",
+                redirect_uris: &[],
+            },
+            &audit("k"),
+        )
         .await
         .unwrap();
     assert_eq!(key.last_used_at, None);
@@ -374,7 +394,17 @@ async fn access_and_operator_keys(db: TestDb) {
         .await
         .unwrap();
     let stale = store
-        .create_access_key(&org.id, &svc.id, 1, "ak_3", "h3", &audit("k"))
+        .create_access_key(
+            &org.id,
+            &svc.id,
+            1,
+            &NewAccessKey {
+                id: "ak_3",
+                secret_hash: "h3",
+                redirect_uris: &[],
+            },
+            &audit("k"),
+        )
         .await;
     assert!(
         matches!(stale, Err(StoreError::VersionMismatch { current: 2 })),

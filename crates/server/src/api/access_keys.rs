@@ -1,13 +1,13 @@
 //! Service accounts (users of kind `service`) and their access keys. A key's id and secret are
 //! shown once, at creation; only the secret's hash is kept.
 
-use crate::extract::Params;
+use crate::extract::{OptionalBody, Params};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use lanyard_store::{AccessKey, Organization, User, UserKind};
-use serde::Serialize;
+use lanyard_store::{AccessKey, NewAccessKey, Organization, User, UserKind};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::users::{
@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::permissions::TOKENS_MANAGE;
 use crate::secrets::{random_id, random_token};
 use crate::state::AppState;
+use crate::validate;
 
 /// An access key, without its secret.
 #[derive(Serialize, ToSchema)]
@@ -26,6 +27,9 @@ pub struct AccessKeyView {
     pub access_key_id: String,
     /// The service account (user id) the key acts as.
     pub user_id: String,
+    /// Where the key, acting as an OAuth client (client_id = access_key_id, client_secret =
+    /// its secret), may send authorization codes.
+    pub redirect_uris: Vec<String>,
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
@@ -36,6 +40,7 @@ impl From<AccessKey> for AccessKeyView {
         AccessKeyView {
             access_key_id: k.id,
             user_id: k.user_id,
+            redirect_uris: k.redirect_uris,
             created_at: timestamp(k.created_at),
             last_used_at: k.last_used_at.map(timestamp),
             revoked_at: k.revoked_at.map(timestamp),
@@ -52,7 +57,18 @@ pub struct NewAccessKeyView {
     /// `Authorization: Bearer <bearer_token>` authenticates as the service account.
     pub bearer_token: String,
     pub user_id: String,
+    pub redirect_uris: Vec<String>,
     pub created_at: String,
+}
+
+/// What a new access key may carry (the body may be left out).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccessKey {
+    /// Up to 10 redirect URIs (https, or http on localhost) for the key to act as an OAuth
+    /// client in the authorization code flow (seed guides: Okta's OAuth callback). The user
+    /// who signs in through it must be the key's own service account.
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// A service account of `org` that the caller may manage keys of.
@@ -114,29 +130,40 @@ pub async fn create_account(
 /// List a service account's access keys, revoked ones included (tokens.manage).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
-    responses((status = 200, body = Vec<AccessKeyView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Page<AccessKeyView>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path((org, user)): Path<(String, String)>,
-) -> ApiResult<Json<Vec<AccessKeyView>>> {
+) -> ApiResult<Json<Page<AccessKeyView>>> {
     let org = who.org(&state, &org).await?;
     let user = service_account(&state, &who, &org, &user, "access_key.list").await?;
     let keys = state.store.list_access_keys(&org.id, &user.id).await?;
-    Ok(Json(keys.into_iter().map(AccessKeyView::from).collect()))
+    Ok(Json(Page::whole(
+        keys.into_iter().map(AccessKeyView::from).collect(),
+    )))
 }
 
 /// Create an access key; the secret is in this response only (tokens.manage).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/service-accounts/{user}/access-keys", tag = "service accounts",
     params(("org" = String, Path, description = "Organization id or short name"), ("user" = String, Path, description = "Service account (user) id")),
+    request_body = Option<CreateAccessKey>,
     responses((status = 201, body = NewAccessKeyView), (status = 404, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Principal,
     Path((org, user)): Path<(String, String)>,
+    OptionalBody(input): OptionalBody<CreateAccessKey>,
 ) -> ApiResult<Response> {
     let org = who.org(&state, &org).await?;
     let user = service_account(&state, &who, &org, &user, "access_key.create").await?;
+    let redirect_uris = input.and_then(|i| i.redirect_uris).unwrap_or_default();
+    if redirect_uris.len() > 10 {
+        return Err(ApiError::invalid("redirect_uris holds at most 10 URIs"));
+    }
+    for (i, uri) in redirect_uris.iter().enumerate() {
+        validate::browser_url(&format!("redirect_uris[{i}]"), uri)?;
+    }
     let key_id = random_id(ACCESS_KEY_PREFIX, 24);
     let secret = random_token("", 32);
     let mut audit = who.audit("access_key.create");
@@ -147,8 +174,11 @@ pub async fn create(
             &org.id,
             &user.id,
             user.version,
-            &key_id,
-            &state.secrets.hash_secret(&secret),
+            &NewAccessKey {
+                id: &key_id,
+                secret_hash: &state.secrets.hash_secret(&secret),
+                redirect_uris: &redirect_uris,
+            },
             &audit,
         )
         .await?;
@@ -161,6 +191,7 @@ pub async fn create(
         access_key_id: key.id,
         secret,
         user_id: key.user_id,
+        redirect_uris: key.redirect_uris,
         created_at: timestamp(key.created_at),
     };
     Ok(super::created_with_secret(&location, body))

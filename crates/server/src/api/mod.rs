@@ -4,6 +4,7 @@
 mod access_keys;
 mod audit;
 mod events;
+mod invitations;
 mod oauth_clients;
 mod orgs;
 mod roles;
@@ -109,7 +110,11 @@ pub fn router() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
             sso_connections::delete
         ))
         .routes(routes!(oauth_clients::list, oauth_clients::create))
-        .routes(routes!(oauth_clients::revoke))
+        .routes(routes!(oauth_clients::get, oauth_clients::revoke))
+        .routes(routes!(oauth_clients::rotate_secret))
+        .routes(routes!(invitations::create))
+        .routes(routes!(invitations::list_consents))
+        .routes(routes!(invitations::revoke_consent))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     (router, doc)
@@ -134,6 +139,20 @@ pub struct Page<T> {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+impl<T> Page<T> {
+    /// A list that is never long enough to page (an organization's roles, clients, tokens…),
+    /// in the one shape every list answers in.
+    pub fn whole(items: Vec<T>) -> Page<T> {
+        let total = items.len() as i64;
+        Page {
+            items,
+            total,
+            limit: total,
+            offset: 0,
+        }
+    }
 }
 
 /// A 201 response carrying a secret shown once: never cached, with the new resource's Location.

@@ -37,6 +37,9 @@ pub struct SettingsView {
     pub default_provisioning_role: String,
     /// Whether a first SAML sign-in may create the user.
     pub jit_provisioning: bool,
+    /// Whether sign-in must go through the organization's SSO connection: only holders of
+    /// the `Admin` role may still use a password (break-glass).
+    pub enforce_sso: bool,
 }
 
 impl From<Organization> for OrgView {
@@ -50,6 +53,7 @@ impl From<Organization> for OrgView {
             settings: SettingsView {
                 default_provisioning_role: o.settings.default_provisioning_role,
                 jit_provisioning: o.settings.jit_provisioning,
+                enforce_sso: o.settings.enforce_sso,
             },
             created_at: timestamp(o.created_at),
             updated_at: timestamp(o.updated_at),
@@ -63,6 +67,7 @@ impl From<Organization> for OrgView {
 pub struct SettingsInput {
     pub default_provisioning_role: Option<String>,
     pub jit_provisioning: Option<bool>,
+    pub enforce_sso: Option<bool>,
 }
 
 /// Creates an organization.
@@ -96,6 +101,7 @@ fn merge_settings(base: OrgSettings, input: Option<SettingsInput>) -> ApiResult<
             .default_provisioning_role
             .unwrap_or(base.default_provisioning_role),
         jit_provisioning: input.jit_provisioning.unwrap_or(base.jit_provisioning),
+        enforce_sso: input.enforce_sso.unwrap_or(base.enforce_sso),
     };
     validate::label(
         "settings.default_provisioning_role",

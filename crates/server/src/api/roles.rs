@@ -95,17 +95,19 @@ fn viewing_permission(who: &Principal) -> &'static str {
 /// List an organization's roles (roles.manage or employees.view).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/roles", tag = "roles",
     params(("org" = String, Path, description = "Organization id or short name")),
-    responses((status = 200, body = Vec<RoleView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = super::Page<RoleView>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(org): Path<String>,
-) -> ApiResult<Json<Vec<RoleView>>> {
+) -> ApiResult<Json<super::Page<RoleView>>> {
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "role.list", viewing_permission(&who))
         .await?;
     let roles = state.store.list_roles(&org.id).await?;
-    Ok(Json(roles.into_iter().map(RoleView::from).collect()))
+    Ok(Json(super::Page::whole(
+        roles.into_iter().map(RoleView::from).collect(),
+    )))
 }
 
 /// Create a role (roles.manage; only permissions the caller holds).

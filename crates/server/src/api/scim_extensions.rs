@@ -23,17 +23,19 @@ async fn definitions(state: &AppState, org_id: &str) -> ApiResult<Vec<ExtensionD
 /// The organization's extension schemas (employees.view).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/scim-extensions", tag = "scim extensions",
     params(("org" = String, Path, description = "Organization id or short name")),
-    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = super::Page<Object>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(org): Path<String>,
-) -> ApiResult<Json<Vec<serde_json::Value>>> {
+) -> ApiResult<Json<super::Page<serde_json::Value>>> {
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "scim_extension.list", EMPLOYEES_VIEW)
         .await?;
     let defs = definitions(&state, &org.id).await?;
-    Ok(Json(defs.iter().map(ExtensionDef::to_json).collect()))
+    Ok(Json(super::Page::whole(
+        defs.iter().map(ExtensionDef::to_json).collect(),
+    )))
 }
 
 /// One extension schema, by its URN (employees.view).

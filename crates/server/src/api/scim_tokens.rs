@@ -14,8 +14,7 @@ use super::timestamp;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Body;
-use crate::permissions::TOKENS_MANAGE;
-use crate::scim;
+use crate::permissions::{SCIM, TOKENS_MANAGE};
 use crate::secrets::{random_token, SCIM_TOKEN_PREFIX};
 use crate::state::AppState;
 use crate::validate;
@@ -91,16 +90,16 @@ fn parse_expiry(value: &str) -> ApiResult<i64> {
 /// List the organization's SCIM tokens (tokens.manage).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/scim-tokens", tag = "scim tokens",
     params(("org" = String, Path, description = "Organization id or short name")),
-    responses((status = 200, body = Vec<ScimTokenView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = super::Page<ScimTokenView>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(org): Path<String>,
-) -> ApiResult<Json<Vec<ScimTokenView>>> {
+) -> ApiResult<Json<super::Page<ScimTokenView>>> {
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "scim_token.list", TOKENS_MANAGE)
         .await?;
-    Ok(Json(
+    Ok(Json(super::Page::whole(
         state
             .store
             .list_scim_tokens(&org.id)
@@ -108,10 +107,10 @@ pub async fn list(
             .into_iter()
             .map(ScimTokenView::from)
             .collect(),
-    ))
+    )))
 }
 
-/// Create a SCIM token; the token is in this response only (tokens.manage).
+/// Create a SCIM token; the token is in this response only (tokens.manage and scim).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/scim-tokens", tag = "scim tokens", request_body = CreateScimToken,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = NewScimTokenView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -124,6 +123,8 @@ pub async fn create(
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "scim_token.create", TOKENS_MANAGE)
         .await?;
+    // A SCIM token can do all of SCIM: only someone who may is let make one.
+    who.require(&state, &org, "scim_token.create", SCIM).await?;
     validate::label("name", &input.name, 100)?;
     let expires_at = input.expires_at.as_deref().map(parse_expiry).transpose()?;
     let secret = random_token(SCIM_TOKEN_PREFIX, 32);
@@ -158,7 +159,6 @@ pub async fn create(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    State(scim_caches): State<scim::Caches>,
     who: Principal,
     Path((org, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
@@ -168,6 +168,5 @@ pub async fn revoke(
     let mut audit = who.audit("scim_token.revoke");
     audit.target = Some(id.clone());
     state.store.revoke_scim_token(&org.id, &id, &audit).await?;
-    scim_caches.tokens.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -107,17 +107,19 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
 /// List the organization's SSO connections (sso.provider.view).
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/sso-connections", tag = "sso connections",
     params(("org" = String, Path, description = "Organization id or short name")),
-    responses((status = 200, body = Vec<SsoConnectionView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = super::Page<SsoConnectionView>), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Principal,
     Path(org): Path<String>,
-) -> ApiResult<Json<Vec<SsoConnectionView>>> {
+) -> ApiResult<Json<super::Page<SsoConnectionView>>> {
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "sso_connection.list", SSO_VIEW)
         .await?;
     let list = state.store.list_sso_connections(&org.id).await?;
-    Ok(Json(list.into_iter().map(|c| view(&state, c)).collect()))
+    Ok(Json(super::Page::whole(
+        list.into_iter().map(|c| view(&state, c)).collect(),
+    )))
 }
 
 /// One SSO connection (sso.provider.view).

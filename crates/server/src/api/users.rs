@@ -193,9 +193,9 @@ async fn resolve_roles(
 
 async fn hash_password(password: String) -> ApiResult<String> {
     validate::password(&password)?;
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+    secrets::password_work(move || secrets::hash_password(&password))
         .await
-        .map_err(|_| ApiError::internal())?
+        .ok_or_else(ApiError::internal)?
         .map_err(|e| {
             tracing::error!(error = %e, "password hashing failed");
             ApiError::internal()

@@ -3,19 +3,18 @@
 //!
 //! `/auth/authorize` checks the request by the rules of `request.rs` (the client and its
 //! redirect URI before anything else), then answers from a live session of the same
-//! organization, or stores a pending sign-in and sends an AuthnRequest to the organization's
-//! IdP, with a cookie that ties it to this browser.
+//! organization, or shows the sign-in page (`login.rs`) with the pending sign-in sealed in a
+//! cookie that ties it to this browser.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lanyard_store::{AuthCode, LoginRequest, SsoConnection};
+use lanyard_store::UserKind;
 
-use super::page::{auto_post, error_page, store_failure};
+use super::page::{error_page, store_failure};
 use super::request::{self, AuthorizationRequest, AuthorizeQuery, Refusal};
-use super::{cookies, see_other, with_query, CODE_TTL_MS, LOGIN_REQUEST_TTL_MS};
-use crate::secrets::random_token;
+use super::{consent, cookies, login, see_other, step, with_query};
 use crate::state::AppState;
 
 impl IntoResponse for Refusal {
@@ -109,28 +108,40 @@ pub async fn authorize(
             .refuse("login_required", "the user is not signed in")
             .into_response();
     }
-
-    let connections = match state
-        .store
-        .list_sso_connections(&request.client.org_id)
-        .await
-    {
+    let connections = match state.store.list_sso_connections(&org.id).await {
         Ok(c) => c,
         Err(e) => return store_failure(&e),
     };
-    let Some(connection) = connections.first() else {
+    let pending = step::new_pending(&request, now);
+    let mut response = login::identifier_page(
+        &state,
+        &org,
+        &pending.form_nonce,
+        request.login_hint,
+        !connections.is_empty(),
+    );
+    if cookies::set_pending(
+        &state,
+        &headers,
+        &mut response,
+        &pending,
+        request.redirect_index,
+    )
+    .is_err()
+    {
         return request
             .refuse(
-                "access_denied",
-                "the organization has no SSO connection; an admin must add its identity provider",
+                "invalid_request",
+                "the authorization request is too large to keep while the user signs in; shorten state, nonce or scope",
             )
             .into_response();
-    };
-    start_sign_in(&state, &headers, &request, connection, now)
+    }
+    response
 }
 
 /// The answer from the browser's session, when it has a live one of the client's organization
-/// recent enough for the request: a code, or the page saying the store failed.
+/// recent enough for the request, whose user the client admits: a code, the consent page, or
+/// the page saying the store failed.
 async fn from_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -152,99 +163,43 @@ async fn from_session(
         Ok(_) => return None,
         Err(e) => return Some(store_failure(&e)),
     };
-    let code = random_token("lyc_", 32);
-    let draft = AuthCode {
-        org_id: client.org_id.clone(),
-        client_id: client.id.clone(),
-        user_id: session.user_id.clone(),
-        session_id: Some(session.id.clone()),
-        redirect_uri: request.redirect_uri.to_string(),
-        scope: request.scope.to_string(),
-        nonce: request.nonce.map(str::to_string),
-        code_challenge: request.code_challenge.map(str::to_string),
-        auth_time: session.auth_time,
-        expires_at: lanyard_store::now_ms() + CODE_TTL_MS,
-        grant_id: uuid::Uuid::now_v7().to_string(),
-        connection_id: session.connection_id.clone(),
+    let (user, org) = match tokio::try_join!(
+        state.store.get_user(&session.org_id, &session.user_id),
+        state.store.get_org(&session.org_id)
+    ) {
+        Ok(found) => found,
+        Err(e) => return Some(store_failure(&e)),
     };
-    match state
-        .store
-        .issue_code(&state.secrets.hash_secret(&code), &draft)
-        .await
-    {
-        Ok(Ok(())) => Some(success(request.redirect_uri, &code, request.state)),
+    let is_service = user.kind == UserKind::Service;
+    // Someone else must sign in for this client: the sign-in page, as without a session.
+    request::admits(client, &user.id, is_service).ok()?;
+    let step = step::Step {
+        pending: step::new_pending(request, now),
+        redirect_index: request.redirect_index,
+        slot: None,
+        client: client.clone(),
+        org,
+    };
+    match consent::needs_consent(state, client, &step.org.id, &user.id).await {
+        Ok(false) => {}
+        // OIDC Core §3.1.2.6: no page may be shown.
+        Ok(true) if request.prompt_none => {
+            return Some(
+                request
+                    .refuse(
+                        "consent_required",
+                        "the user has not consented to this client",
+                    )
+                    .into_response(),
+            )
+        }
+        Ok(true) => return Some(consent::consent_page(state, headers, step, &session).await),
+        Err(e) => return Some(store_failure(&e)),
+    }
+    match consent::code_from_session(state, &step, &session).await {
+        Ok(Some(code)) => Some(success(request.redirect_uri, &code, request.state)),
         // The session ended meanwhile: sign in again.
-        Ok(Err(_)) => None,
+        Ok(None) => None,
         Err(e) => Some(store_failure(&e)),
     }
-}
-
-/// Sends the browser to the IdP of `connection` with an AuthnRequest, holding the pending
-/// sign-in in a cookie.
-fn start_sign_in(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: &AuthorizationRequest<'_>,
-    connection: &SsoConnection,
-    now: i64,
-) -> Response {
-    let client = request.client;
-    // An xs:ID: a letter or underscore first.
-    let request_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let pending = LoginRequest {
-        id: request_id.clone(),
-        org_id: client.org_id.clone(),
-        connection_id: connection.id.clone(),
-        client_id: client.id.clone(),
-        redirect_uri: request.redirect_uri.to_string(),
-        scope: request.scope.to_string(),
-        state: request.state.map(str::to_string),
-        nonce: request.nonce.map(str::to_string),
-        code_challenge: request.code_challenge.map(str::to_string),
-        auth_not_before: request.auth_not_before,
-        created_at: now,
-        expires_at: now + LOGIN_REQUEST_TTL_MS,
-    };
-    let acs_url = state.public_url.acs();
-    let authn_request = lanyard_saml::requests::AuthnRequest {
-        id: &request_id,
-        issue_instant: now,
-        destination: &connection.sso_url,
-        sp_entity_id: &connection.sp_entity_id,
-        acs_url: &acs_url,
-        name_id_format: None,
-        force_authn: request.auth_not_before.is_some(),
-    };
-    let xml = authn_request.to_xml();
-    let mut response = if connection.endpoint_compression {
-        let url = lanyard_saml::bindings::redirect_url(
-            &connection.sso_url,
-            lanyard_saml::bindings::Kind::Request,
-            &xml,
-            None,
-            None,
-        );
-        see_other(&url)
-    } else {
-        use base64::Engine;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
-        auto_post(&connection.sso_url, &[("SAMLRequest", &encoded)])
-    };
-    if cookies::set_pending(
-        state,
-        headers,
-        &mut response,
-        &pending,
-        request.redirect_index,
-    )
-    .is_err()
-    {
-        return request
-            .refuse(
-                "invalid_request",
-                "the authorization request is too large to keep while the user signs in; shorten state, nonce or scope",
-            )
-            .into_response();
-    }
-    response
 }

@@ -1,6 +1,8 @@
-//! Client authentication at the token and revocation endpoints (RFC 6749 §2.3): HTTP Basic
-//! (`client_secret_basic`, with the form-urlencoded id and secret of Appendix B), the secret in
-//! the body (`client_secret_post`), or for a public client its id alone.
+//! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3):
+//! HTTP Basic (`client_secret_basic`, with the form-urlencoded id and secret of Appendix B),
+//! the secret in the body (`client_secret_post`), each only for a client registered with it,
+//! or for a public client its id alone. An access key is a client too (its id and secret,
+//! either method). After a rotation the previous secret works until its grace period ends.
 
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::STANDARD;
@@ -58,6 +60,7 @@ pub async fn authenticate(
             "the client authenticated twice (Basic and client_secret); use one method",
         ));
     }
+    let used_basic = basic.is_some();
     let (client_id, secret) = match (basic, form_client_id) {
         (Some((id, _)), Some(form_id)) if id != form_id => {
             return Err(OAuthError::invalid_client(
@@ -72,7 +75,7 @@ pub async fn authenticate(
     if !super::clean(&client_id, 200) {
         return Err(unknown());
     }
-    let (client, secret_hash) = state
+    let (client, secrets) = state
         .store
         .oauth_client(&client_id)
         .await?
@@ -80,14 +83,35 @@ pub async fn authenticate(
     if client.revoked_at.is_some() {
         return Err(unknown());
     }
-    match (secret_hash, secret) {
-        (Some(hash), Some(secret)) if state.secrets.verify_secret(&secret, &hash) => Ok(client),
-        (Some(_), None) => Err(OAuthError::invalid_client(
+    let hashes = secrets.valid_hashes(lanyard_store::now_ms());
+    match (hashes.is_empty(), secret) {
+        (false, Some(secret)) => {
+            // A registered method is kept to (RFC 7591 §2); an access key takes either.
+            let wrong_method = match client.token_endpoint_auth_method.as_str() {
+                _ if client.is_access_key() => None,
+                "client_secret_basic" if !used_basic => Some("client_secret_basic"),
+                "client_secret_post" if used_basic => Some("client_secret_post"),
+                _ => None,
+            };
+            if let Some(method) = wrong_method {
+                return Err(OAuthError::invalid_client(format!(
+                    "this client is registered to authenticate with {method}"
+                )));
+            }
+            if hashes
+                .iter()
+                .any(|hash| state.secrets.verify_secret(&secret, hash))
+            {
+                Ok(client)
+            } else {
+                Err(unknown())
+            }
+        }
+        (false, None) => Err(OAuthError::invalid_client(
             "this client is confidential: authenticate with its secret",
         )),
-        (Some(_), Some(_)) => Err(unknown()),
-        (None, None) => Ok(client),
-        (None, Some(_)) => Err(OAuthError::invalid_client(
+        (true, None) => Ok(client),
+        (true, Some(_)) => Err(OAuthError::invalid_client(
             "this client is public and has no secret; send client_id alone with PKCE",
         )),
     }

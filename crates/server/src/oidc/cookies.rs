@@ -81,6 +81,27 @@ pub fn set_pending(
     request: &LoginRequest,
     redirect_index: usize,
 ) -> Result<(), ()> {
+    let taken = held(state, headers);
+    let slot = (0..SLOTS)
+        .find(|slot| !taken.iter().any(|(s, _)| s == slot))
+        .or_else(|| {
+            taken
+                .iter()
+                .min_by_key(|(_, s)| s.request.created_at)
+                .map(|(slot, _)| *slot)
+        })
+        .unwrap_or(0);
+    replace_pending(state, response, request, redirect_index, slot)
+}
+
+/// Puts a pending sign-in in `slot` (where it was found: a step of the sign-in moved it on).
+pub fn replace_pending(
+    state: &AppState,
+    response: &mut Response,
+    request: &LoginRequest,
+    redirect_index: usize,
+    slot: usize,
+) -> Result<(), ()> {
     let sealed = Sealed {
         request: LoginRequest {
             redirect_uri: String::new(),
@@ -95,17 +116,7 @@ pub fn set_pending(
     if sealed.len() > MAX_SEALED {
         return Err(());
     }
-    let taken = held(state, headers);
-    let slot = (0..SLOTS)
-        .find(|slot| !taken.iter().any(|(s, _)| s == slot))
-        .or_else(|| {
-            taken
-                .iter()
-                .min_by_key(|(_, s)| s.request.created_at)
-                .map(|(slot, _)| *slot)
-        })
-        .unwrap_or(0);
-    let max_age = (request.expires_at - request.created_at).max(0) / 1000;
+    let max_age = (request.expires_at - lanyard_store::now_ms()).max(0) / 1000;
     set(
         response,
         format!(
@@ -131,6 +142,28 @@ pub fn pending(state: &AppState, headers: &HeaderMap, request_id: &str) -> Optio
     held(state, headers)
         .into_iter()
         .find(|(_, s)| s.request.id == request_id)
+        .map(|(slot, s)| Held {
+            request: s.request,
+            redirect_index: s.redirect_index,
+            slot,
+        })
+}
+
+/// The pending sign-in whose form nonce is `nonce` (what Lanyard's own forms carry) that this
+/// browser holds, if it is one we sealed and not expired.
+pub fn pending_for_form(state: &AppState, headers: &HeaderMap, nonce: &str) -> Option<Held> {
+    if nonce.is_empty() {
+        return None;
+    }
+    held(state, headers)
+        .into_iter()
+        .find(|(_, s)| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                s.request.form_nonce.as_bytes(),
+                nonce.as_bytes(),
+            )
+            .is_ok()
+        })
         .map(|(slot, s)| Held {
             request: s.request,
             redirect_index: s.redirect_index,

@@ -37,7 +37,7 @@ fn page_headers(headers: &mut HeaderMap, policy: HeaderValue) {
     );
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -103,6 +103,31 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
     );
     let mut response = Html(body).into_response();
     page_headers(response.headers_mut(), SUBMIT_CSP.clone());
+    response
+}
+
+/// What went wrong with a form's last submission, shown above it (empty for none).
+pub fn alert(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(e)))
+        .unwrap_or_default()
+}
+
+/// A page with a form of Lanyard's own (sign-in, consent, activation): `inner` is HTML whose
+/// every value was escaped. Forms post to this server, which may then send the browser on to
+/// the app (so no `form-action` limit: browsers apply it to that redirect too).
+pub fn form_page(status: StatusCode, title: &str, inner: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{0}</title></head><body><main><h1>{0}</h1>{inner}</main></body></html>",
+        escape(title)
+    );
+    let mut response = (status, Html(body)).into_response();
+    page_headers(
+        response.headers_mut(),
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+    );
     response
 }
 

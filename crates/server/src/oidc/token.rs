@@ -15,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::client_auth::authenticate;
-use super::{IdTokenKeys, OAuthError, ACCESS_TOKEN_TTL_MS, ID_TOKEN_TTL_MS, REFRESH_TOKEN_TTL_MS};
+use super::{
+    IdTokenKeys, OAuthError, ACCESS_TOKEN_TTL_MS, ID_TOKEN_TTL_MS,
+    INTEGRATION_REFRESH_TOKEN_TTL_MS, REFRESH_TOKEN_TTL_MS,
+};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -29,6 +32,7 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     token: Option<String>,
+    scope: Option<String>,
 }
 
 fn read_form(form: Result<Form<TokenForm>, FormRejection>) -> Result<TokenForm, OAuthError> {
@@ -74,17 +78,24 @@ async fn authenticated(
     Ok((form, client))
 }
 
-fn drafts(state: &AppState) -> (String, TokenDraft, String, TokenDraft) {
+/// New access and refresh tokens for `client`: an integration's or access key's refresh token
+/// lives a year (provisioning runs for months), an app's thirty days.
+fn drafts(state: &AppState, client: &OAuthClient) -> (String, TokenDraft, String, TokenDraft) {
     let now = lanyard_store::now_ms();
     let access = random_token("lya_", 32);
     let refresh = random_token("lyr_", 32);
+    let refresh_ttl = if client.kind == "integration" {
+        INTEGRATION_REFRESH_TOKEN_TTL_MS
+    } else {
+        REFRESH_TOKEN_TTL_MS
+    };
     let access_draft = TokenDraft {
         token_hash: state.secrets.hash_secret(&access),
         expires_at: now + ACCESS_TOKEN_TTL_MS,
     };
     let refresh_draft = TokenDraft {
         token_hash: state.secrets.hash_secret(&refresh),
-        expires_at: now + REFRESH_TOKEN_TTL_MS,
+        expires_at: now + refresh_ttl,
     };
     (access, access_draft, refresh, refresh_draft)
 }
@@ -95,97 +106,16 @@ fn inactive() -> OAuthError {
     )
 }
 
-pub async fn token(
-    State(state): State<AppState>,
-    State(keys): State<Arc<IdTokenKeys>>,
-    headers: HeaderMap,
-    form: Result<Form<TokenForm>, FormRejection>,
-) -> Result<Response, OAuthError> {
-    let (form, client) = authenticated(&state, &headers, form).await?;
-    let (access, access_draft, refresh, refresh_draft) = drafts(&state);
-    let issued =
-        match form.grant_type.as_deref() {
-            Some("authorization_code") => {
-                let code = form
-                    .code
-                    .as_deref()
-                    .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-                let redirect_uri = form
-                    .redirect_uri
-                    .as_deref()
-                    .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
-                let verifier = form.code_verifier.as_deref();
-                let check = |code: &lanyard_store::AuthCode| {
-                    code.redirect_uri == redirect_uri
-                        && match (&code.code_challenge, verifier) {
-                            (Some(challenge), Some(v)) => pkce_matches(v, challenge),
-                            (None, None) => true,
-                            // A verifier for a code issued without a challenge is refused too
-                            // (a downgrade the client did not ask for).
-                            _ => false,
-                        }
-                };
-                match state
-                    .store
-                    .redeem_code(
-                        &state.secrets.hash_secret(code),
-                        &client.id,
-                        check,
-                        &access_draft,
-                        &refresh_draft,
-                    )
-                    .await?
-                {
-                    Ok((_, issued)) => issued,
-                    Err(GrantRefusal::UserInactive) => return Err(inactive()),
-                    Err(GrantRefusal::Invalid) => return Err(OAuthError::invalid_grant(
-                        "the code is unknown, expired, already used, issued to another client, \
-                         or the redirect_uri or code_verifier does not match",
-                    )),
-                }
-            }
-            Some("refresh_token") => {
-                let token = form
-                    .refresh_token
-                    .as_deref()
-                    .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-                match state
-                .store
-                .refresh_grant(
-                    &state.secrets.hash_secret(token),
-                    &client.id,
-                    &access_draft,
-                    &refresh_draft,
-                )
-                .await?
-            {
-                Ok(issued) => issued,
-                Err(GrantRefusal::UserInactive) => return Err(inactive()),
-                Err(GrantRefusal::Invalid) => return Err(OAuthError::invalid_grant(
-                    "the refresh token is unknown, expired, revoked or issued to another client",
-                )),
-            }
-            }
-            Some(other) => {
-                return Err(OAuthError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "unsupported_grant_type",
-                    format!(
-                "grant_type {other:?} is not supported; use authorization_code or refresh_token"
-            ),
-                ))
-            }
-            None => return Err(OAuthError::invalid_request("grant_type is missing")),
-        };
-    let id_token = id_token(&state, &keys, &client, &issued).await?;
-    let body = json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TOKEN_TTL_MS / 1000,
-        "refresh_token": refresh,
-        "id_token": id_token,
-        "scope": issued.scope,
-    });
+fn unauthorized_client(description: &str) -> OAuthError {
+    OAuthError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        description,
+    )
+}
+
+/// A token response, never cached (RFC 6749 §5.1).
+fn no_store(body: Value) -> Response {
     let mut response = Json(body).into_response();
     response
         .headers_mut()
@@ -193,7 +123,194 @@ pub async fn token(
     response
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    State(keys): State<Arc<IdTokenKeys>>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let (form, client) = authenticated(&state, &headers, form).await?;
+    let grant = form
+        .grant_type
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
+    if client.client_type == "backend" && grant != "client_credentials" {
+        return Err(unauthorized_client(
+            "this client is registered as a backend client: it uses client credentials only and \
+             cannot take part in the authorization code flow; register a confidential or public client",
+        ));
+    }
+    let (access, access_draft, refresh, refresh_draft) = drafts(&state, &client);
+    let drafted = (&access_draft, &refresh_draft);
+    let issued = match grant {
+        "authorization_code" => redeem(&state, &form, &client, drafted).await?,
+        "refresh_token" => refresh_grant(&state, &form, &client, drafted).await?,
+        "client_credentials" => return client_credentials(&state, &form, &client).await,
+        other => {
+            return Err(OAuthError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!(
+                    "grant_type {other:?} is not supported; use authorization_code, \
+                     refresh_token or client_credentials"
+                ),
+            ))
+        }
+    };
+    let id_token = id_token(&state, &keys, &client, &issued).await?;
+    Ok(no_store(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_TTL_MS / 1000,
+        "refresh_token": refresh,
+        "id_token": id_token,
+        "scope": issued.scope,
+    })))
+}
+
+/// The authorization code grant (RFC 6749 §4.1.3): the code spent once, its redirect URI and
+/// PKCE verifier checked.
+async fn redeem(
+    state: &AppState,
+    form: &TokenForm,
+    client: &OAuthClient,
+    (access, refresh): (&TokenDraft, &TokenDraft),
+) -> Result<Issued, OAuthError> {
+    let code = form
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let redirect_uri = form
+        .redirect_uri
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+    let verifier = form.code_verifier.as_deref();
+    let check = |code: &lanyard_store::AuthCode| {
+        code.redirect_uri == redirect_uri
+            && match (&code.code_challenge, verifier) {
+                (Some(challenge), Some(v)) => pkce_matches(v, challenge),
+                (None, None) => true,
+                // A verifier for a code issued without a challenge is refused too (a
+                // downgrade the client did not ask for).
+                _ => false,
+            }
+    };
+    match state
+        .store
+        .redeem_code(
+            &state.secrets.hash_secret(code),
+            &client.id,
+            check,
+            access,
+            refresh,
+        )
+        .await?
+    {
+        Ok((_, issued)) => Ok(issued),
+        Err(GrantRefusal::UserInactive) => Err(inactive()),
+        Err(GrantRefusal::Invalid) => Err(OAuthError::invalid_grant(
+            "the code is unknown, expired, already used, issued to another client, \
+             or the redirect_uri or code_verifier does not match",
+        )),
+    }
+}
+
+/// The refresh grant (RFC 6749 §6): the refresh token rotates; one used twice ends its grant.
+async fn refresh_grant(
+    state: &AppState,
+    form: &TokenForm,
+    client: &OAuthClient,
+    (access, refresh): (&TokenDraft, &TokenDraft),
+) -> Result<Issued, OAuthError> {
+    let token = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    match state
+        .store
+        .refresh_grant(
+            &state.secrets.hash_secret(token),
+            &client.id,
+            access,
+            refresh,
+        )
+        .await?
+    {
+        Ok(issued) => Ok(issued),
+        Err(GrantRefusal::UserInactive) => Err(inactive()),
+        Err(GrantRefusal::Invalid) => Err(OAuthError::invalid_grant(
+            "the refresh token is unknown, expired, revoked, already used (which ends every \
+             token of its grant) or issued to another client",
+        )),
+    }
+}
+
+/// The client credentials grant (RFC 6749 §4.4): for backend clients, integrations and
+/// access keys. An access key's token acts as its service account; another client's carries
+/// the permission scopes it is granted. No refresh token (§4.4.3).
+async fn client_credentials(
+    state: &AppState,
+    form: &TokenForm,
+    client: &OAuthClient,
+) -> Result<Response, OAuthError> {
+    let allowed = client.is_access_key()
+        || client.client_type == "backend"
+        || (client.kind == "integration" && client.client_type == "confidential");
+    if !allowed {
+        return Err(unauthorized_client(
+            "client credentials are for backend clients, confidential integrations and access \
+             keys; this client signs users in with the authorization code flow",
+        ));
+    }
+    let invalid_scope =
+        |why: String| OAuthError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_scope", why);
+    let scope = if client.is_access_key() {
+        let asked = form.scope.as_deref().unwrap_or("");
+        if let Some(extra) = asked
+            .split(' ')
+            .find(|s| !s.is_empty() && !client.scopes.iter().any(|r| r == s))
+        {
+            return Err(invalid_scope(format!(
+                "an access key acts with its service account's permissions; scope {extra:?} is not one it takes"
+            )));
+        }
+        asked.to_string()
+    } else {
+        crate::oauth_scopes::client_credentials(form.scope.as_deref(), &client.scopes)
+            .map_err(invalid_scope)?
+    };
+    let access = random_token("lya_", 32);
+    let draft = TokenDraft {
+        token_hash: state.secrets.hash_secret(&access),
+        expires_at: lanyard_store::now_ms() + ACCESS_TOKEN_TTL_MS,
+    };
+    let issued = state
+        .store
+        .issue_client_token(
+            &client.org_id,
+            &client.id,
+            client.service_user_id.as_deref(),
+            &scope,
+            &draft,
+        )
+        .await?;
+    match issued {
+        Ok(()) => Ok(no_store(json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_TTL_MS / 1000,
+            "scope": scope,
+        }))),
+        Err(GrantRefusal::UserInactive) => Err(OAuthError::invalid_grant(
+            "the access key's service account is deactivated",
+        )),
+        Err(GrantRefusal::Invalid) => Err(OAuthError::invalid_client(
+            "unknown client, wrong secret, or client revoked",
+        )),
+    }
 }
 
 /// The signed ID token for what was just issued (OIDC Core §2).
@@ -241,6 +358,57 @@ pub async fn revoke(
         .revoke_token(&state.secrets.hash_secret(token), &client.id)
         .await?;
     Ok(axum::http::StatusCode::OK.into_response())
+}
+
+/// Token introspection (RFC 7662 §2) for the product's backend. Who may ask about what (§4):
+/// a client about its own tokens, and a backend client (a resource server) about any token of
+/// its organization; a client without a secret not at all. Anything else, and any token not
+/// live, is `{"active": false}` (§2.2), so the answer tells nobody whether a token exists.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let (form, client) = authenticated(&state, &headers, form).await?;
+    if client.client_type == "public" {
+        return Err(OAuthError::invalid_client(
+            "introspection needs a client that authenticates with a secret",
+        ));
+    }
+    let token = form
+        .token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let found = state
+        .store
+        .introspect_token(&state.secrets.hash_secret(token))
+        .await?
+        .map(|live| live.token)
+        .filter(|t| {
+            t.org_id == client.org_id
+                && (t.client_id == client.id || client.client_type == "backend")
+        });
+    let Some(found) = found else {
+        return Ok(no_store(json!({ "active": false })));
+    };
+    let mut body = json!({
+        "active": true,
+        "scope": found.scope,
+        "client_id": found.client_id,
+        "token_type": if found.kind == "access" { "Bearer" } else { "refresh_token" },
+        "exp": found.expires_at / 1000,
+        "iat": found.created_at / 1000,
+        "iss": state.public_url.issuer(),
+        "aud": found.client_id,
+        "org": found.org_id,
+    });
+    if let Some(user_id) = &found.user_id {
+        body["sub"] = Value::String(user_id.clone());
+        if let Ok(user) = state.store.get_user(&found.org_id, user_id).await {
+            body["username"] = Value::String(user.user_name);
+        }
+    }
+    Ok(no_store(body))
 }
 
 #[cfg(test)]

@@ -34,9 +34,15 @@ pub async fn userinfo(
             OAuthError::invalid_token(
                 "the access token is unknown, expired or revoked, or its user was deactivated",
             )
-        })?;
+        })?
+        .token;
+    let user_id = found.user_id.as_deref().ok_or_else(|| {
+        OAuthError::invalid_token(
+            "this access token was issued to a client for itself (client credentials) and names no user",
+        )
+    })?;
     let org = state.store.get_org(&found.org_id).await?;
-    let user = state.store.get_user(&found.org_id, &found.user_id).await?;
+    let user = state.store.get_user(&found.org_id, user_id).await?;
     Ok(Json(
         crate::claims::for_user(&state.store, &org, &user).await?,
     ))

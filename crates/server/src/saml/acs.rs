@@ -19,11 +19,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
 use lanyard_saml::response::{self, Expected, Hints, Identity};
-use lanyard_store::{GrantRefusal, SignIn, SsoConnection, StoreError};
+use lanyard_store::{
+    GrantRefusal, LoginRequest, OAuthClient, Session, SignIn, SsoConnection, StoreError,
+};
 use serde::Deserialize;
 
 use crate::oidc::page::{error_page, notice, store_failure};
-use crate::oidc::{cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS};
+use crate::oidc::step::Step;
+use crate::oidc::{
+    admits, consent, cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS,
+};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -106,10 +111,17 @@ pub async fn acs(
                     &format!("request {request_id:?}: no live pending sign-in in this browser"),
                 );
             };
-            // Its cookie goes whatever the outcome: it is answered.
+            // Its cookie goes whatever the outcome (it is answered), unless the consent page
+            // still needs it.
             let slot = held.slot;
-            let mut response = answer_request(&state, held, &bytes, request_id).await;
-            cookies::clear_pending(&state, &mut response, slot);
+            let mut response = answer_request(&state, &headers, held, &bytes, request_id).await;
+            if response
+                .extensions()
+                .get::<consent::KeepsPending>()
+                .is_none()
+            {
+                cookies::clear_pending(&state, &mut response, slot);
+            }
             response
         }
         None => answer_nothing(&state, &bytes, &hints).await,
@@ -179,33 +191,28 @@ fn deactivated(user_id: &str) -> Response {
     )
 }
 
-/// An SP-initiated sign-in's Response.
-async fn answer_request(
+/// The client and connection of the pending sign-in a Response answers, its redirect URI
+/// restored; or the page saying it cannot go on.
+async fn answered(
     state: &AppState,
-    held: cookies::Held,
-    bytes: &[u8],
-    request_id: &str,
-) -> Response {
-    let cookies::Held {
-        request: mut pending,
-        redirect_index,
-        ..
-    } = held;
+    pending: &mut LoginRequest,
+    redirect_index: usize,
+) -> Result<(OAuthClient, SsoConnection), Response> {
     let client = match state.store.oauth_client(&pending.client_id).await {
         Ok(Some((client, _))) => client,
         Ok(None) => {
-            return refused(
+            return Err(refused(
                 "The app of this sign-in is no longer registered.",
                 "client gone",
-            )
+            ))
         }
-        Err(e) => return store_failure(&e),
+        Err(e) => return Err(store_failure(&e)),
     };
     let Some(redirect_uri) = client.redirect_uris.get(redirect_index) else {
-        return refused(
+        return Err(refused(
             "The app of this sign-in changed. Start again from the app.",
             "redirect index",
-        );
+        ));
     };
     pending.redirect_uri = redirect_uri.clone();
     let connection = match state
@@ -214,11 +221,31 @@ async fn answer_request(
         .await
     {
         Ok(c) => c,
-        Err(StoreError::NotFound) => return refused(
+        Err(StoreError::NotFound) => return Err(refused(
             "The SSO connection this sign-in went through was removed. Start again from the app.",
             &format!("connection {} is gone", pending.connection_id),
-        ),
-        Err(e) => return store_failure(&e),
+        )),
+        Err(e) => return Err(store_failure(&e)),
+    };
+    Ok((client, connection))
+}
+
+/// An SP-initiated sign-in's Response.
+async fn answer_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    held: cookies::Held,
+    bytes: &[u8],
+    request_id: &str,
+) -> Response {
+    let cookies::Held {
+        request: mut pending,
+        redirect_index,
+        slot,
+    } = held;
+    let (client, connection) = match answered(state, &mut pending, redirect_index).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let identity = match verify(state, bytes, &connection, Some(&pending.id)) {
         Ok(identity) => identity,
@@ -245,6 +272,15 @@ async fn answer_request(
         Ok(id) => id,
         Err(page) => return page,
     };
+    // A person signed in at the IdP: an access key's client admits its service account only.
+    if let Err(why) = admits(&client, &user_id, false) {
+        return refuse_to_app(&pending, "access_denied", why);
+    }
+    let consent_first =
+        match consent::needs_consent(state, &client, &pending.org_id, &user_id).await {
+            Ok(needed) => needed,
+            Err(e) => return store_failure(&e),
+        };
     let now = lanyard_store::now_ms();
     let session_secret = random_token("lys_", 32);
     let code = random_token("lyc_", 32);
@@ -255,7 +291,7 @@ async fn answer_request(
         .map_or(now + SESSION_TTL_MS, |t| t.min(now + SESSION_TTL_MS));
     let sign_in = SignIn {
         request: &pending,
-        code_hash: &code_hash,
+        code_hash: (!consent_first).then_some(code_hash.as_str()),
         code_expires_at: now + CODE_TTL_MS,
         connection_id: &connection.id,
         idp_entity_id: &connection.idp_entity_id,
@@ -267,12 +303,13 @@ async fn answer_request(
         session_expires_at,
     };
     let auth_time = identity.authn_instant.min(now);
+    let session;
     match state
         .store
         .complete_sign_in(&user_id, auth_time, &sign_in)
         .await
     {
-        Ok(Ok(_session)) => {}
+        Ok(Ok(opened)) => session = opened,
         Ok(Err(GrantRefusal::UserInactive)) => return deactivated(&user_id),
         Ok(Err(GrantRefusal::Invalid)) => {
             return refused(
@@ -282,10 +319,48 @@ async fn answer_request(
         }
         Err(e) => return store_failure(&e),
     }
-    let mut response = success(&pending.redirect_uri, &code, pending.state.as_deref());
+    let mut response = if consent_first {
+        let place = (redirect_index, slot);
+        ask_consent(state, headers, pending, client, place, &session).await
+    } else {
+        success(&pending.redirect_uri, &code, pending.state.as_deref())
+    };
     let max_age = (session_expires_at - now).max(0) / 1000;
     cookies::set_session(state, &mut response, &session_secret, max_age);
     response
+}
+
+/// The consent page, with the pending sign-in kept (in its slot) for the answer from the
+/// session just opened.
+async fn ask_consent(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: LoginRequest,
+    client: OAuthClient,
+    (redirect_index, slot): (usize, usize),
+    session: &Session,
+) -> Response {
+    let org = match state.store.get_org(&pending.org_id).await {
+        Ok(org) => org,
+        Err(e) => return store_failure(&e),
+    };
+    let step = Step {
+        pending,
+        redirect_index,
+        slot: Some(slot),
+        client,
+        org,
+    };
+    consent::consent_page(state, headers, step, session).await
+}
+
+/// An OAuth error sent back to the app's verified redirect URI.
+fn refuse_to_app(pending: &LoginRequest, error: &str, description: &str) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if let Some(s) = pending.state.as_deref() {
+        params.push(("state", s));
+    }
+    see_other(&with_query(&pending.redirect_uri, &params))
 }
 
 /// An IdP-initiated Response: checked, then the browser is sent to the organization's

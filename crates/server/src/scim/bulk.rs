@@ -166,6 +166,7 @@ async fn dispatch(
         resolve(&mut data, created)?;
         Ok(Bytes::from(serde_json::to_vec(&data).unwrap_or_default()))
     };
+    caller.allows(method, false)?;
     let s = State(state.clone());
     let c = caller.clone();
     let q = Query(Vec::new());

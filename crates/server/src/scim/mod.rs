@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::{any, get, post};
 use axum::Router;
 
-pub use credential::{ScimLimits, TokenCache};
+pub use credential::ScimLimits;
 pub use error::{ScimError, SCIM_JSON};
 pub use extensions::ExtensionCache;
 
@@ -45,8 +45,6 @@ impl ScimState {
 pub struct Caches {
     /// Organizations' SCIM extension schemas, briefly cached.
     pub extensions: Arc<ExtensionCache>,
-    /// Valid SCIM tokens, briefly cached.
-    pub tokens: Arc<TokenCache>,
 }
 
 /// Most operations in one Bulk request (advertised in `/ServiceProviderConfig`).
@@ -72,11 +70,12 @@ pub fn router() -> Router<ScimState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// `/Me` stands for the authenticated user; a SCIM token stands for no user.
+/// `/Me` (RFC 7644 §3.11) is not offered: provisioning credentials act on an organization's
+/// users, not as one of them.
 async fn me(_caller: credential::ScimCaller) -> ScimError {
     ScimError::new(
         StatusCode::NOT_IMPLEMENTED,
-        "/Me is not available: a SCIM token stands for an organization, not a user",
+        "/Me is not available: provisioning credentials act on the organization's users, not as one",
     )
 }
 

@@ -519,6 +519,7 @@ async fn change(
     let audit = caller.audit(&kind.action(verb));
     let outcome = match kind.which {
         Which::User => {
+            caller.may_act_on_user(state, id).await?;
             state
                 .app
                 .store
@@ -607,6 +608,7 @@ pub(super) async fn remove(
     let audit = caller.audit(&kind.action("delete"));
     let done = match kind.which {
         Which::User => {
+            caller.may_act_on_user(&state, &id).await?;
             state
                 .app
                 .store
