@@ -235,7 +235,8 @@ def seed_002(base: str, call, inbox: Inbox) -> None:
     uri, _ = okta.create_authorization_url(f"{base}/auth/authorize")
     refused = Browser(base).sign_in(uri, "ada@globex.test")
     location = refused.headers.get("location", "")
-    check(refused.status_code == 303 and "error=access_denied" in location,
+    error = parse_qs(urlparse(location).query).get("error")
+    check(refused.status_code == 303 and error == ["access_denied"],
           "another user signing in through the access key is refused (access_denied)")
 
 

@@ -82,14 +82,20 @@ impl fmt::Display for PublicUrl {
 /// `redirect_uri` with `params` added to its query (RFC 6749 §4.1.2: the client's own query
 /// components are kept).
 pub fn with_query(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // Everything but RFC 3986's unreserved characters.
+    const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     let mut url = redirect_uri.to_string();
     let mut separator = if url.contains('?') { '&' } else { '?' };
     for (key, value) in params {
         url.push(separator);
         url.push_str(key);
         url.push('=');
-        url.push_str(&utf8_percent_encode(value, NON_ALPHANUMERIC).to_string());
+        url.push_str(&utf8_percent_encode(value, QUERY_VALUE).to_string());
         separator = '&';
     }
     url
