@@ -806,3 +806,93 @@ async fn refusals(db: TestDb) {
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 both_backends!(connector_refusals, refusals);
+
+/// Two servers on one database: a revocation, a deactivation or a permission taken away
+/// through one holds at the next request through the other (nothing is cached per process).
+async fn revocation_across_instances(db: TestDb) {
+    let first = Server::start(&db).await;
+    let (id, secret) = seed_001(&first, "acme").await;
+    let second = Server::spawn(
+        first.data_dir.clone(),
+        first.database_url.clone(),
+        first.operator_key.clone(),
+        &[],
+    );
+    let (s, created) = first
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(json!({"name": "Okta"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let scim_token = created["token"].as_str().unwrap();
+    let mut browser = Browser::new(&first);
+    let code = browser.code(&id, "admin@acme.test").await;
+    let (_, tokens) = redeem(&first, &id, &secret, &code).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    for bearer in [scim_token, access] {
+        assert_eq!(
+            scim(&second, bearer, Method::GET, "/Users", None).await.0,
+            StatusCode::OK
+        );
+    }
+    // The SCIM token revoked through the first: refused at once by the second.
+    let (s, _) = first
+        .op(
+            Method::DELETE,
+            &format!(
+                "/api/v1/orgs/acme/scim-tokens/{}",
+                created["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim(&second, scim_token, Method::GET, "/Users", None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The admin's role loses its SCIM rights through the first: the second refuses next.
+    let (_, roles) = first.op(Method::GET, "/api/v1/orgs/acme/roles", None).await;
+    let admin_role = roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Admin")
+        .unwrap();
+    let (s, body) = first
+        .op(
+            Method::PATCH,
+            &format!(
+                "/api/v1/orgs/acme/roles/{}",
+                admin_role["id"].as_str().unwrap()
+            ),
+            Some(json!({"permissions": ["roles.manage"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        scim(&second, access, Method::GET, "/Users", None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // The client revoked through the first: its tokens stop at the second.
+    let (s, _) = first
+        .op(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/oauth-clients/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        scim(&second, access, Method::GET, "/Users", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+both_backends!(
+    revocations_hold_on_every_instance,
+    revocation_across_instances
+);

@@ -497,7 +497,9 @@ async fn entra_sequence(db: TestDb) {
     let group = entra
         .post(
             "/Groups",
-            json!({"schemas": [GROUP], "externalId": "g-8aa1", "displayName": "Group1DisplayName", "members": []}),
+            // As Entra ID sends it: its own group schema listed beside the core one.
+            json!({"schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+                   "externalId": "g-8aa1", "displayName": "Group1DisplayName", "members": []}),
         )
         .await
         .expect(StatusCode::CREATED);
@@ -760,8 +762,31 @@ async fn isolation_and_bad_input(db: TestDb) {
     acme.get("/Users?sortBy=shoeSize")
         .await
         .error(StatusCode::BAD_REQUEST, Some("invalidFilter"));
+    // A client that writes its whole 5 MB body before reading (as Python's clients do) reads
+    // the 413 rather than a broken pipe: the server reads the body through first.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = vec![b'x'; 5 * 1024 * 1024];
+        let address = server.base.trim_start_matches("http://");
+        let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST /scim/v2/Users HTTP/1.1\r\nhost: {address}\r\nauthorization: {}\r\n\
+             content-type: application/scim+json\r\ncontent-length: {}\r\n\r\n",
+            acme.auth,
+            body.len()
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket
+            .write_all(&body)
+            .await
+            .expect("the whole body is taken, not cut off");
+        let mut answer = vec![0u8; 4096];
+        let n = socket.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("max-body-bytes"), "{answer}");
+    }
     // An oversized body is a SCIM 413.
-    // (On a connection of its own: the server closes it without reading the rest.)
     let huge = json!({"userName": "big", "displayName": "x".repeat(2 * 1024 * 1024)});
     let r = reqwest::Client::new()
         .post(server.url("/scim/v2/Users"))

@@ -1,7 +1,8 @@
-//! The store's hot SCIM writes on SQLite, without HTTP: creating a user, and changing one (a
-//! PATCH of a title). Each iteration is one transaction through the calling-thread connection,
-//! committed before the next starts (no other writer shares its commit), so the figure is the
-//! store's own cost per write.
+//! The store's hot SCIM paths without HTTP: creating a user, changing one (a PATCH of a title)
+//! and reading one. Each write is one transaction, committed before the next starts (no other
+//! writer shares its commit), so the figure is the store's own cost per operation. On SQLite
+//! (a fresh file) by default; `LANYARD_BENCH_DATABASE_URL=postgres://…` runs the same on
+//! PostgreSQL (an organization of its own is made each run).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,12 +17,13 @@ fn scim_writes(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let url = std::env::var("LANYARD_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let audit = AuditEvent::success("bench", "scim.write");
     let (store, org_id) = rt.block_on(async {
         let store = Store::open(&url).await.expect("store");
         let org = NewOrganization {
-            short_name: "bench".into(),
+            short_name: format!("bench-{}", std::process::id()),
             display_name: "Bench".into(),
             business_unit_id: None,
             domains: vec![],
@@ -67,6 +69,13 @@ fn scim_writes(c: &mut Criterion) {
             rt.block_on(store.scim_update_user(&org_id, &id, None, change, &audit))
                 .expect("update")
                 .expect("changed")
+        })
+    });
+    c.bench_function("scim_get_user", |b| {
+        b.iter(|| {
+            rt.block_on(store.scim_get_user(&org_id, &id))
+                .expect("read")
+                .expect("found")
         })
     });
 }
