@@ -2056,3 +2056,49 @@ async fn consent_through_saml(db: TestDb) {
 }
 
 both_backends!(integration_consent_after_saml, consent_through_saml);
+
+/// A connection turned off completes no sign-in started through it, and the sign-in page no
+/// longer offers it.
+async fn connection_turned_off(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let (app, _, scim_auth) = setup(&server, "acme").await;
+    scim(
+        &server,
+        &scim_auth,
+        Method::POST,
+        "/Users",
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+               "userName": "ada@acme.example", "active": true}),
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    let pending = browser.start(&auth_params(&app, "n-1")).await;
+    let (_, list) = server
+        .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
+        .await;
+    let path = format!(
+        "/api/v1/orgs/acme/sso-connections/{}",
+        list["items"][0]["id"].as_str().unwrap()
+    );
+    let (s, off) = server
+        .op(Method::PATCH, &path, Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{off}");
+    assert_eq!(off["enabled"], false);
+    let signed = Assertion::new(&server, &pending, "ada@acme.example").signed();
+    let refused = browser.post_response(&signed).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(browser.cookie.is_none(), "no session");
+    let page = browser.authorize(&auth_params(&app, "n-2")).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("value=\"password\">Continue"), "{html}");
+    assert!(!html.contains("Use a password instead"), "{html}");
+}
+
+both_backends!(
+    a_connection_turned_off_signs_nobody_in,
+    connection_turned_off
+);

@@ -63,11 +63,12 @@ pub struct SignIn<'a> {
     pub session_expires_at: i64,
 }
 
-/// Whether the connection still trusts what verified the Response: the same IdP, and every
-/// certificate tried still on it. Read under a shared lock.
+/// Whether the connection still trusts what verified the Response: still turned on, the same
+/// IdP, and every certificate tried still on it. Read under a shared lock.
 async fn connection_still_trusts(tx: &mut Tx<'_>, sign_in: &SignIn<'_>) -> Result<bool> {
     let sql = format!(
-        "SELECT idp_entity_id, certificates FROM sso_connections WHERE org_id = $1 AND id = $2{}",
+        "SELECT idp_entity_id, certificates FROM sso_connections WHERE org_id = $1 AND id = $2 \
+         AND enabled{}",
         tx.lock(Lock::Share)
     );
     let binds = [

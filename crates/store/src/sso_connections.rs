@@ -28,12 +28,15 @@ pub struct SsoConnection {
     /// Accept sign-ins the IdP starts (its app tile). Off by default: such a Response answers
     /// no request, so it cannot be tied to the browser that receives it.
     pub allow_idp_initiated: bool,
+    /// A connection turned off starts and completes no sign-in; the organization's users then
+    /// sign in with a password (or not at all).
+    pub enabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
-     sp_entity_id, endpoint_compression, allow_idp_initiated, created_at, updated_at";
+     sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -46,7 +49,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
         );
         let binds = [
             (&c.id).into(),
@@ -59,6 +62,7 @@ impl Store {
             (&c.sp_entity_id).into(),
             c.endpoint_compression.into(),
             c.allow_idp_initiated.into(),
+            c.enabled.into(),
             now_ms().into(),
         ];
         self.write(async |tx| {
@@ -84,7 +88,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 11] = [
+        let binds: [Bind; 12] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -96,6 +100,7 @@ impl Store {
             c.allow_idp_initiated.into(),
             (&c.org_id).into(),
             (&c.id).into(),
+            c.enabled.into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -119,7 +124,8 @@ impl Store {
             tx.change(
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, \
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
-                 updated_at = $8, allow_idp_initiated = $9 WHERE org_id = $10 AND id = $11",
+                 updated_at = $8, allow_idp_initiated = $9, enabled = $12 \
+                 WHERE org_id = $10 AND id = $11",
                 &binds,
             )
             .await?;

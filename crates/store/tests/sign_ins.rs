@@ -63,6 +63,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         sp_entity_id: "http://sp.example/saml/conn-1".into(),
         endpoint_compression: false,
         allow_idp_initiated: false,
+        enabled: true,
         created_at: now,
         updated_at: now,
     };

@@ -51,6 +51,9 @@ pub struct SsoConnectionView {
     pub endpoint_compression: bool,
     /// Whether sign-ins started at the IdP (its app tile) are accepted.
     pub allow_idp_initiated: bool,
+    /// A connection turned off starts and completes no sign-in (users may still use a
+    /// password); turning it off ends what it let in.
+    pub enabled: bool,
     pub created_at: String,
 }
 
@@ -74,6 +77,8 @@ pub struct CreateSsoConnection {
     /// so it cannot be tied to the browser it arrives in: turn on only when users need the
     /// IdP's app tile.
     pub allow_idp_initiated: Option<bool>,
+    /// Whether sign-in goes through this connection (default true).
+    pub enabled: Option<bool>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
@@ -100,6 +105,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         certificates,
         endpoint_compression: c.endpoint_compression,
         allow_idp_initiated: c.allow_idp_initiated,
+        enabled: c.enabled,
         created_at: timestamp(c.created_at),
     }
 }
@@ -166,6 +172,7 @@ pub async fn create(
             certificates: input.certificates,
             endpoint_compression: input.endpoint_compression.unwrap_or(false),
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
+            enabled: input.enabled.unwrap_or(true),
             created_at: now,
             updated_at: now,
         },
@@ -275,6 +282,8 @@ pub struct UpdateSsoConnection {
     pub sp_entity_id: Option<String>,
     pub endpoint_compression: Option<bool>,
     pub allow_idp_initiated: Option<bool>,
+    /// Turn sign-in through this connection off (ending what it let in) or on.
+    pub enabled: Option<bool>,
 }
 
 /// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
@@ -305,6 +314,7 @@ pub async fn update(
             allow_idp_initiated: input
                 .allow_idp_initiated
                 .unwrap_or(current.allow_idp_initiated),
+            enabled: input.enabled.unwrap_or(current.enabled),
             // Later than the stored one even within the same millisecond.
             updated_at: lanyard_store::now_ms().max(current.updated_at + 1),
             ..current.clone()
@@ -313,7 +323,9 @@ pub async fn update(
     )?;
     // A certificate taken off, or another IdP, ends what the connection let in: the reason
     // may be a compromised key. Adding the IdP's next certificate ends nothing.
+    // Turning the connection off ends them too.
     let end_sign_ins = changed.idp_entity_id != current.idp_entity_id
+        || (current.enabled && !changed.enabled)
         || current
             .certificates
             .iter()
@@ -325,6 +337,7 @@ pub async fn update(
         "sso_url": changed.sso_url,
         "sp_entity_id": changed.sp_entity_id,
         "allow_idp_initiated": changed.allow_idp_initiated,
+        "enabled": changed.enabled,
         "certificates": fingerprints(&changed.certificates),
         "ended_sign_ins": end_sign_ins,
     });

@@ -118,7 +118,7 @@ pub async fn authorize(
         &org,
         &pending.form_nonce,
         request.login_hint,
-        !connections.is_empty(),
+        connections.iter().any(|c| c.enabled),
     );
     if cookies::set_pending(
         &state,

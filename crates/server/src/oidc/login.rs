@@ -128,10 +128,12 @@ pub async fn identifier(
             &step.org,
             &step.pending.id,
             None,
-            !connections.is_empty(),
+            connections.iter().any(|c| c.enabled),
         );
     };
-    match (form.method.as_deref(), connections.first()) {
+    // The organization's oldest connection that is turned on.
+    let connection = connections.iter().find(|c| c.enabled);
+    match (form.method.as_deref(), connection) {
         (Some("password"), _) | (_, None) => {
             password_page(&state, &step, email, None, StatusCode::OK)
         }

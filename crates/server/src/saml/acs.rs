@@ -220,7 +220,13 @@ async fn answered(
         .get_sso_connection(&pending.org_id, &pending.connection_id)
         .await
     {
-        Ok(c) => c,
+        Ok(c) if c.enabled => c,
+        Ok(c) => {
+            return Err(refused(
+                "The organization turned off the SSO connection this sign-in went through. Start again from the app.",
+                &format!("connection {} is turned off", c.id),
+            ))
+        }
         Err(StoreError::NotFound) => return Err(refused(
             "The SSO connection this sign-in went through was removed. Start again from the app.",
             &format!("connection {} is gone", pending.connection_id),
@@ -372,7 +378,7 @@ async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Respon
         return refused(not_accepted, "unsolicited Response without an Audience");
     };
     let connection = match state.store.sso_connection_by_sp_entity_id(audience).await {
-        Ok(Some(c)) if c.allow_idp_initiated => c,
+        Ok(Some(c)) if c.allow_idp_initiated && c.enabled => c,
         Ok(found) => {
             return refused(
                 not_accepted,

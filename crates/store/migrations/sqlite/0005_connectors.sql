@@ -17,6 +17,9 @@ ALTER TABLE oauth_clients ADD COLUMN previous_secret_expires_at BIGINT;
 UPDATE oauth_clients SET client_type = 'public', token_endpoint_auth_method = 'none'
     WHERE secret_hash IS NULL;
 
+-- A connection can be turned off without deleting it: it then starts and completes no sign-in.
+ALTER TABLE sso_connections ADD COLUMN enabled BOOLEAN NOT NULL DEFAULT TRUE;
+
 -- An access key may act as an OAuth client of its service account (redirect URIs as a JSON
 -- array, the same rules as a client's).
 ALTER TABLE access_keys ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
