@@ -230,16 +230,25 @@ pub fn random_id(prefix: &str, len: usize) -> String {
 
 /// Password hashes computed at once, at most: argon2id takes tens of milliseconds and 19 MiB
 /// each, so a flood of sign-in attempts queues here instead of taking every core and memory.
+/// One core is always left to everything else: a flood of password attempts (each checked even
+/// for an unknown user) must not starve SCIM and sign-in.
 static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores)
+    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
-/// Runs `work` (a password hash or check) on the blocking threads, a few at a time.
+/// How long a password attempt waits for a turn before it is answered "busy".
+const HASHING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `work` (a password hash or check) on the blocking threads, a few at a time; `None`
+/// when no turn came within a few seconds (the caller answers 503) or the work panicked.
 pub async fn password_work<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {
-    let _permit = HASHING.acquire().await.ok()?;
+    let _permit = tokio::time::timeout(HASHING_WAIT, HASHING.acquire())
+        .await
+        .ok()?
+        .ok()?;
     tokio::task::spawn_blocking(work).await.ok()
 }
 

@@ -896,3 +896,231 @@ both_backends!(
     revocations_hold_on_every_instance,
     revocation_across_instances
 );
+
+/// A group change touching an admin, by a caller holding less than the admin does.
+async fn group_change(
+    server: &Server,
+    bearer: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> StatusCode {
+    let (s, answer) = scim(server, bearer, method, path, Some(body)).await;
+    assert!(s.is_success() || s == StatusCode::FORBIDDEN, "{s} {answer}");
+    s
+}
+
+fn members_op(op: &str, ids: &[&str]) -> Value {
+    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": "members", "value": members}]})
+}
+
+/// Nobody hands out or touches more than they hold: a SCIM token (which acts on everyone) only
+/// from a holder of every permission; no group membership of an admin changed by a lesser
+/// caller; a password set by the admin API ends what the old one let in; an invitation dies
+/// when its user's roles change; the identifier page shown again keeps the sign-in going.
+async fn guards(db: TestDb) {
+    let server = Server::start(&db).await;
+    let (id, secret) = seed_001(&server, "acme").await;
+    let maker = server
+        .access_key_with("acme", &["tokens.manage", "scim"])
+        .await;
+    let (s, refusal) = server
+        .call(
+            Method::POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(&maker),
+            Some(json!({"name": "Okta"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{refusal}");
+    let (s, made) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(json!({"name": "Okta"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let full = made["token"].as_str().unwrap().to_string();
+
+    let editor = server
+        .access_key_with(
+            "acme",
+            &["employees.view", "employees.create", "employees.edit"],
+        )
+        .await;
+    let editor = editor.strip_prefix("Bearer ").unwrap();
+    let (_, admins) = scim(
+        &server,
+        editor,
+        Method::GET,
+        "/Users?filter=userName%20eq%20%22admin@acme.test%22",
+        None,
+    )
+    .await;
+    let admin = admins["Resources"][0]["id"].as_str().unwrap().to_string();
+    let plain = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "plain@acme.test"});
+    let (s, plain) = scim(&server, editor, Method::POST, "/Users", Some(plain)).await;
+    assert_eq!(s, StatusCode::CREATED, "{plain}");
+    let plain = plain["id"].as_str().unwrap().to_string();
+    let group = |members: &[&str]| {
+        let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Product admins", "members": members})
+    };
+    assert_eq!(
+        group_change(
+            &server,
+            editor,
+            Method::POST,
+            "/Groups",
+            group(&[&plain, &admin])
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    let (s, made) = scim(
+        &server,
+        editor,
+        Method::POST,
+        "/Groups",
+        Some(group(&[&plain])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let path = format!("/Groups/{}", made["id"].as_str().unwrap());
+    // In order: each step starts from what the one before left.
+    let steps = [
+        (
+            editor,
+            Method::PATCH,
+            members_op("add", &[&admin]),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            editor,
+            Method::PUT,
+            group(&[&plain, &admin]),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &full,
+            Method::PATCH,
+            members_op("add", &[&admin]),
+            StatusCode::OK,
+        ),
+        (
+            editor,
+            Method::PATCH,
+            members_op("remove", &[&admin]),
+            StatusCode::FORBIDDEN,
+        ),
+        // The admin stays, the plain user goes.
+        (editor, Method::PUT, group(&[&admin]), StatusCode::OK),
+    ];
+    for (n, (bearer, method, body, expected)) in steps.into_iter().enumerate() {
+        let got = group_change(&server, bearer, method, &path, body).await;
+        assert_eq!(got, expected, "step {n}");
+    }
+    assert_eq!(
+        scim(&server, editor, Method::DELETE, &path, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, kept) = scim(&server, &full, Method::GET, &path, None).await;
+    assert_eq!(kept["members"].as_array().map(Vec::len), Some(1), "{kept}");
+
+    // A password set through the API ends the tokens the old one got.
+    let mut browser = Browser::new(&server);
+    let code = browser.code(&id, "admin@acme.test").await;
+    let (_, tokens) = redeem(&server, &id, &secret, &code).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        scim(&server, &access, Method::GET, "/Users", None).await.0,
+        StatusCode::OK
+    );
+    let (s, changed) = server
+        .op(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{admin}"),
+            Some(json!({"password": "another horse battery staple"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_eq!(
+        scim(&server, &access, Method::GET, "/Users", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = token(
+        &server,
+        &id,
+        &secret,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "the refresh token went too");
+
+    // An invitation made for an agent does not activate the admin they became.
+    let (s, agent) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/users",
+            Some(json!({"user_name": "agent@acme.test", "roles": ["Agent"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{agent}");
+    let agent = agent["id"].as_str().unwrap();
+    let (s, invitation) = server
+        .op(
+            Method::POST,
+            &format!("/api/v1/orgs/acme/users/{agent}/invitation"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{invitation}");
+    let link = param(invitation["activation_url"].as_str().unwrap(), "token").unwrap();
+    let (s, _) = server
+        .op(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{agent}"),
+            Some(json!({"roles": ["Admin"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let page = Browser::new(&server)
+        .get("/auth/activate", &[("token", &link)])
+        .await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+
+    // An empty address shows the first page again, and its form still continues the sign-in.
+    let mut browser = Browser::new(&server);
+    let query = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", OKTA),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let first = browser.get("/auth/authorize", &query).await;
+    let request = field(&first.text().await.unwrap(), "request");
+    let again = browser
+        .post("/auth/login", &[("request", &request), ("email", " ")])
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let request = field(&again.text().await.unwrap(), "request");
+    let page = browser
+        .post(
+            "/auth/login",
+            &[
+                ("request", &request),
+                ("email", "admin@acme.test"),
+                ("method", "password"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("type=\"password\""));
+}
+both_backends!(nobody_hands_out_more_than_they_hold, guards);

@@ -49,6 +49,29 @@ pub(crate) fn permission_union(lists: Vec<String>) -> Result<BTreeSet<String>> {
 
 impl Store {
     /// The roles of an organization, by name.
+    /// The users of `org_id` holding any of the roles `role_ids`.
+    pub async fn users_with_roles(
+        &self,
+        org_id: &str,
+        role_ids: &[String],
+    ) -> Result<BTreeSet<String>> {
+        let mut users = BTreeSet::new();
+        for role_id in role_ids {
+            let ids: Vec<String> = self
+                .read(async |tx| {
+                    tx.values(
+                        "SELECT ur.user_id FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+                         WHERE r.org_id = $1 AND r.id = $2",
+                        &[org_id.into(), role_id.into()],
+                    )
+                    .await
+                })
+                .await?;
+            users.extend(ids);
+        }
+        Ok(users)
+    }
+
     pub async fn list_roles(&self, org_id: &str) -> Result<Vec<Role>> {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE org_id = $1 ORDER BY name_key");
         self.read(async |tx| tx.all(&sql, &[org_id.into()]).await)

@@ -267,9 +267,18 @@ impl Store {
             }
             if let Some(role_ids) = &patch.role_ids {
                 set_user_roles(tx, org_id, id, role_ids).await?;
+                // An open invitation was made by someone who could act on the user's old roles:
+                // it must not set the password of an account that now holds more.
+                tx.execute(
+                    "DELETE FROM invitations WHERE user_id = $1 AND used_at IS NULL",
+                    &[id.into()],
+                )
+                .await?;
             }
-            // The version check above makes this the change that deactivated them.
-            if current.user.active && patch.active == Some(false) {
+            // The version check above makes this the change that deactivated them; a password
+            // set or taken away ends what the old one let in, as a deactivation does.
+            let deactivated = current.user.active && patch.active == Some(false);
+            if deactivated || patch.password_hash.is_some() {
                 tx.run(end_sign_in_stmts(id)).await?;
             }
             if let Some(email) = &patch.email {

@@ -110,7 +110,8 @@ pub async fn list(
     )))
 }
 
-/// Create a SCIM token; the token is in this response only (tokens.manage and scim).
+/// Create a SCIM token; the token is in this response only (tokens.manage, scim and every
+/// other permission: a SCIM token acts on everyone).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/scim-tokens", tag = "scim tokens", request_body = CreateScimToken,
     params(("org" = String, Path, description = "Organization id or short name")),
     responses((status = 201, body = NewScimTokenView), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -123,8 +124,15 @@ pub async fn create(
     let org = who.org(&state, &org).await?;
     who.require(&state, &org, "scim_token.create", TOKENS_MANAGE)
         .await?;
-    // A SCIM token can do all of SCIM: only someone who may is let make one.
+    // A SCIM token can do all of SCIM to everyone, admins included: only someone holding
+    // `scim` and every permission an admin could hold may make one.
     who.require(&state, &org, "scim_token.create", SCIM).await?;
+    let everything = crate::permissions::ALL
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    who.require_all(&state, &org, "scim_token.create", &everything)
+        .await?;
     validate::label("name", &input.name, 100)?;
     let expires_at = input.expires_at.as_deref().map(parse_expiry).transpose()?;
     let secret = random_token(SCIM_TOKEN_PREFIX, 32);

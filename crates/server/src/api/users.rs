@@ -195,7 +195,13 @@ async fn hash_password(password: String) -> ApiResult<String> {
     validate::password(&password)?;
     secrets::password_work(move || secrets::hash_password(&password))
         .await
-        .ok_or_else(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many passwords are being checked right now; try again in a few seconds",
+            )
+        })?
         .map_err(|e| {
             tracing::error!(error = %e, "password hashing failed");
             ApiError::internal()

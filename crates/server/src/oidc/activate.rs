@@ -104,9 +104,9 @@ pub async fn set_password(
         crate::secrets::password_work(move || crate::secrets::hash_password(&password)).await;
     let Some(Ok(password_hash)) = hashed else {
         return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The password could not be set; try again.",
-            "password hashing failed",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The password could not be set just now; go back and try again in a few seconds.",
+            "no turn for hashing the password, or hashing failed",
         );
     };
     match state

@@ -21,7 +21,7 @@ use super::cookies;
 use super::page::{alert, auto_post, error_page, escape, form_page, store_failure};
 use super::step::{self, open_step, refuse_to_client, Step};
 use super::{see_other, OidcState, SESSION_TTL_MS};
-use crate::limits::KeyedLimit;
+use crate::limits::{address_key, KeyedLimit};
 use crate::secrets::random_token;
 use crate::state::AppState;
 
@@ -126,7 +126,7 @@ pub async fn identifier(
         return identifier_page(
             &state,
             &step.org,
-            &step.pending.id,
+            &step.pending.form_nonce,
             None,
             connections.iter().any(|c| c.enabled),
         );
@@ -205,6 +205,20 @@ impl std::fmt::Debug for PasswordForm {
 
 const WRONG: &str = "The e-mail address or the password is wrong.";
 
+/// Too many password checks are waiting: the attempt is not counted as a failure.
+fn busy() -> Response {
+    let mut response = error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is busy right now. Go back and try again in a few seconds.",
+        "no turn for a password check within its wait",
+    );
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    response
+}
+
 /// The password page saying the attempt was over the limit.
 fn too_many(state: &AppState, step: &Step, email: &str, seconds: u64) -> Response {
     let message = format!("Too many sign-in attempts. Wait {seconds} seconds and try again.");
@@ -234,7 +248,7 @@ pub async fn password(
     };
     let address = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        .map_or_else(|| "unknown".to_string(), |c| address_key(c.0.ip()));
     let account = format!("{} {}", step.org.id, email.to_lowercase());
     let limited = oidc
         .logins
@@ -263,8 +277,10 @@ pub async fn password(
     let verified = crate::secrets::password_work(move || {
         crate::secrets::verify_password(&password, hash.as_deref())
     })
-    .await
-    .unwrap_or(false);
+    .await;
+    let Some(verified) = verified else {
+        return busy();
+    };
     let Some(holder) = holder.filter(|_| verified) else {
         return password_page(state, &step, email, Some(WRONG), StatusCode::UNAUTHORIZED);
     };

@@ -108,6 +108,61 @@ impl ScimCaller {
     }
 }
 
+impl ScimCaller {
+    /// The users this caller may not act on (those whose roles hold a permission it lacks),
+    /// or `None` when it may act on everyone. Group changes that add or remove one of them
+    /// are refused: membership decides what the product lets a person do.
+    pub async fn protected_users(&self, state: &ScimState) -> ScimResult<Option<BTreeSet<String>>> {
+        let Some(held) = &self.permissions else {
+            return Ok(None);
+        };
+        let store = &state.app.store;
+        let beyond: Vec<String> = store
+            .list_roles(&self.org_id)
+            .await?
+            .into_iter()
+            .filter(|role| !permissions::missing(held, &role.permissions).is_empty())
+            .map(|role| role.id)
+            .collect();
+        if beyond.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(store.users_with_roles(&self.org_id, &beyond).await?))
+    }
+}
+
+/// Refuses a group change that adds or removes a member in `protected` (see
+/// [`ScimCaller::protected_users`]).
+pub fn guard_members(
+    protected: Option<&BTreeSet<String>>,
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> ScimResult<()> {
+    let Some(protected) = protected else {
+        return Ok(());
+    };
+    let ids = |doc: Option<&serde_json::Value>| -> BTreeSet<String> {
+        doc.and_then(|d| d.get("members"))
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("value").and_then(|v| v.as_str()).map(str::to_string))
+            .collect()
+    };
+    let (old, new) = (ids(before), ids(after));
+    if old
+        .symmetric_difference(&new)
+        .any(|id| protected.contains(id))
+    {
+        return Err(ScimError::new(
+            StatusCode::FORBIDDEN,
+            "this change adds or removes a member holding permissions this credential does not; \
+             only a caller holding them may change their group memberships",
+        ));
+    }
+    Ok(())
+}
+
 /// Requests per second allowed to each credential, with a burst of twice that.
 #[derive(Clone)]
 pub struct ScimLimits(KeyedLimit);

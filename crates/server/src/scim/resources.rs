@@ -19,7 +19,7 @@ use lanyard_scim::{patch, ScimType};
 use lanyard_store::{ScimList, ScimQuery, ScimResource};
 use serde_json::Value;
 
-use super::credential::ScimCaller;
+use super::credential::{guard_members, ScimCaller};
 use super::error::{ScimError, ScimResult, SCIM_JSON};
 use super::ScimState;
 use crate::etag;
@@ -395,6 +395,16 @@ async fn load(kind: Kind, state: &ScimState, org_id: &str, id: &str) -> ScimResu
     found.ok_or_else(|| kind.not_found(id))
 }
 
+/// A group's members as a document `guard_members` reads.
+fn member_doc(group: &ScimResource) -> Value {
+    let members: Vec<Value> = group
+        .links
+        .iter()
+        .map(|l| serde_json::json!({ "value": l.id }))
+        .collect();
+    serde_json::json!({ "members": members })
+}
+
 /// A single resource response with its ETag (and Location for a creation).
 fn one(
     status: StatusCode,
@@ -488,6 +498,8 @@ pub(super) async fn create(
                 .await?
         }
         Which::Group => {
+            let protected = caller.protected_users(&state).await?;
+            guard_members(protected.as_ref(), None, Some(&doc))?;
             state
                 .app
                 .store
@@ -520,6 +532,7 @@ async fn change(
     let outcome = match kind.which {
         Which::User => {
             caller.may_act_on_user(state, id).await?;
+            let change = |doc: &Value| change(doc).map_err(ScimError::from);
             state
                 .app
                 .store
@@ -527,6 +540,12 @@ async fn change(
                 .await
         }
         Which::Group => {
+            let protected = caller.protected_users(state).await?;
+            let change = |before: &Value| {
+                let after = change(before)?;
+                guard_members(protected.as_ref(), Some(before), Some(&after))?;
+                Ok(after)
+            };
             state
                 .app
                 .store
@@ -536,7 +555,7 @@ async fn change(
     };
     match outcome {
         Ok(Ok(record)) => Ok(record),
-        Ok(Err(e)) => Err(e.into()),
+        Ok(Err(e)) => Err(e),
         Err(lanyard_store::StoreError::NotFound) => Err(kind.not_found(id)),
         Err(e) => Err(e.into()),
     }
@@ -616,6 +635,11 @@ pub(super) async fn remove(
                 .await
         }
         Which::Group => {
+            if let Some(protected) = caller.protected_users(&state).await? {
+                let group = load(kind, &state, &caller.org_id, &id).await?;
+                let members = member_doc(&group);
+                guard_members(Some(&protected), Some(&members), None)?;
+            }
             state
                 .app
                 .store
