@@ -1099,6 +1099,7 @@ async fn scim_tokens(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
     assert!(e["message"].as_str().unwrap().contains("scim"), "{e}");
+    // A SCIM token acts on every user, admins included: its maker must hold all they hold.
     let provisioner = server
         .access_key_with("acme", &["tokens.manage", "scim"])
         .await;
@@ -1107,6 +1108,34 @@ async fn scim_tokens(db: TestDb) {
             POST,
             "/api/v1/orgs/acme/scim-tokens",
             Some(&provisioner),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("roles.manage"),
+        "{e}"
+    );
+    let everything = [
+        "tokens.manage",
+        "scim",
+        "employees.view",
+        "employees.create",
+        "employees.edit",
+        "roles.manage",
+        "apps.manage",
+        "audit.view",
+        "sso.provider.view",
+        "sso.provider.add",
+        "sso.provider.edit",
+        "sso.provider.delete",
+    ];
+    let admin = server.access_key_with("acme", &everything).await;
+    let (s, e) = server
+        .call(
+            POST,
+            "/api/v1/orgs/acme/scim-tokens",
+            Some(&admin),
             Some(body),
         )
         .await;
