@@ -131,27 +131,28 @@ impl ScimCaller {
     }
 }
 
-/// Refuses a group change that adds or removes a member in `protected` (see
-/// [`ScimCaller::protected_users`]).
+/// The user ids a group document lists as members.
+pub fn member_ids(doc: &serde_json::Value) -> BTreeSet<String> {
+    doc.get("members")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("value").and_then(|v| v.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// Refuses a group change from members `before` to `after` that adds or removes one in
+/// `protected` (see [`ScimCaller::protected_users`]).
 pub fn guard_members(
     protected: Option<&BTreeSet<String>>,
-    before: Option<&serde_json::Value>,
-    after: Option<&serde_json::Value>,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
 ) -> ScimResult<()> {
     let Some(protected) = protected else {
         return Ok(());
     };
-    let ids = |doc: Option<&serde_json::Value>| -> BTreeSet<String> {
-        doc.and_then(|d| d.get("members"))
-            .and_then(|m| m.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.get("value").and_then(|v| v.as_str()).map(str::to_string))
-            .collect()
-    };
-    let (old, new) = (ids(before), ids(after));
-    if old
-        .symmetric_difference(&new)
+    if before
+        .symmetric_difference(after)
         .any(|id| protected.contains(id))
     {
         return Err(ScimError::new(

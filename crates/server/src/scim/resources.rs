@@ -1,6 +1,8 @@
 //! `/Users` and `/Groups`: one set of handlers over a [`Kind`], composing the protocol rules of
 //! `lanyard_scim` with the store.
 
+use std::collections::BTreeSet;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -19,7 +21,7 @@ use lanyard_scim::{patch, ScimType};
 use lanyard_store::{ScimList, ScimQuery, ScimResource};
 use serde_json::Value;
 
-use super::credential::{guard_members, ScimCaller};
+use super::credential::{guard_members, member_ids, ScimCaller};
 use super::error::{ScimError, ScimResult, SCIM_JSON};
 use super::ScimState;
 use crate::etag;
@@ -395,16 +397,6 @@ async fn load(kind: Kind, state: &ScimState, org_id: &str, id: &str) -> ScimResu
     found.ok_or_else(|| kind.not_found(id))
 }
 
-/// A group's members as a document `guard_members` reads.
-fn member_doc(group: &ScimResource) -> Value {
-    let members: Vec<Value> = group
-        .links
-        .iter()
-        .map(|l| serde_json::json!({ "value": l.id }))
-        .collect();
-    serde_json::json!({ "members": members })
-}
-
 /// A single resource response with its ETag (and Location for a creation).
 fn one(
     status: StatusCode,
@@ -499,7 +491,7 @@ pub(super) async fn create(
         }
         Which::Group => {
             let protected = caller.protected_users(&state).await?;
-            guard_members(protected.as_ref(), None, Some(&doc))?;
+            guard_members(protected.as_ref(), &BTreeSet::new(), &member_ids(&doc))?;
             state
                 .app
                 .store
@@ -543,7 +535,7 @@ async fn change(
             let protected = caller.protected_users(state).await?;
             let change = |before: &Value| {
                 let after = change(before)?;
-                guard_members(protected.as_ref(), Some(before), Some(&after))?;
+                guard_members(protected.as_ref(), &member_ids(before), &member_ids(&after))?;
                 Ok(after)
             };
             state
@@ -637,8 +629,8 @@ pub(super) async fn remove(
         Which::Group => {
             if let Some(protected) = caller.protected_users(&state).await? {
                 let group = load(kind, &state, &caller.org_id, &id).await?;
-                let members = member_doc(&group);
-                guard_members(Some(&protected), Some(&members), None)?;
+                let members = group.links.iter().map(|l| l.id.clone()).collect();
+                guard_members(Some(&protected), &members, &BTreeSet::new())?;
             }
             state
                 .app
