@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::oidc::{IdTokenKeys, OidcState};
 use crate::scim::{ScimError, ScimLimits, ScimState};
 use crate::state::AppState;
-use crate::{api, metrics, oidc, saml, scim};
+use crate::{api, console, metrics, oidc, saml, scim};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,8 +39,13 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
         state.public_url.to_string(),
     )]);
     let openapi = serde_json::to_value(&openapi).expect("the OpenAPI document serializes");
+    let console_state = console::ConsoleState {
+        app: state.clone(),
+        api: api.clone().with_state(api_state.clone()),
+    };
     Router::new()
         .merge(api.with_state(api_state))
+        .merge(console::router().with_state(console_state))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(openapi) }),

@@ -1,5 +1,6 @@
-//! Who is calling: an operator key (every organization) or an organization's access key (the
-//! permissions of its service account's roles). Tenant scoping happens here too: an access key
+//! Who is calling: an operator key (every organization), or a member of one organization acting
+//! with the permissions of their roles — an access key (its service account's roles) or a user
+//! signed in to the admin console. Tenant scoping happens here too: an access key
 //! asking for another organization gets the same 404 as for one that does not exist.
 
 use std::collections::BTreeSet;
@@ -26,8 +27,10 @@ pub enum Principal {
     Operator {
         key_id: String,
     },
-    AccessKey {
-        key_id: String,
+    /// An access key, or a console user (the console calls the API in-process as them).
+    Member {
+        /// How the audit log names them: `access_key:<id>` or `user:<id>`.
+        actor: String,
         org_id: String,
         permissions: BTreeSet<String>,
     },
@@ -38,7 +41,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match self {
             Principal::Operator { key_id } => format!("operator:{key_id}"),
-            Principal::AccessKey { key_id, .. } => format!("access_key:{key_id}"),
+            Principal::Member { actor, .. } => actor.clone(),
         }
     }
 
@@ -57,7 +60,7 @@ impl Principal {
             .await?
             .ok_or_else(not_found)?;
         match self {
-            Principal::AccessKey { org_id, .. } if *org_id != org.id => {
+            Principal::Member { org_id, .. } if *org_id != org.id => {
                 // Answered as if it did not exist; recorded in the caller's own log.
                 let own = org_id.clone();
                 let reason = "asked for another organization".to_string();
@@ -79,11 +82,11 @@ impl Principal {
     ) -> ApiResult<()> {
         match self {
             Principal::Operator { .. } => Ok(()),
-            Principal::AccessKey {
+            Principal::Member {
                 permissions: held, ..
             } if permissions::holds(held, permission) => Ok(()),
-            Principal::AccessKey { .. } => {
-                let message = format!("this needs the {permission:?} permission, which the access key's roles do not grant");
+            Principal::Member { .. } => {
+                let message = format!("this needs the {permission:?} permission, which your roles do not grant");
                 Err(self.deny(state, Some(&org.id), action, message).await)
             }
         }
@@ -93,7 +96,7 @@ impl Principal {
     pub async fn require_operator(&self, state: &AppState, action: &str) -> ApiResult<()> {
         match self {
             Principal::Operator { .. } => Ok(()),
-            Principal::AccessKey { org_id, .. } => {
+            Principal::Member { org_id, .. } => {
                 let org_id = org_id.clone();
                 Err(self
                     .deny(
@@ -116,7 +119,7 @@ impl Principal {
         action: &str,
         granted: &BTreeSet<String>,
     ) -> ApiResult<()> {
-        let Principal::AccessKey {
+        let Principal::Member {
             permissions: held, ..
         } = self
         else {
@@ -127,7 +130,7 @@ impl Principal {
             return Ok(());
         }
         let message = format!(
-            "this would give or touch permissions the access key does not hold: {}",
+            "this would give or touch permissions you do not hold: {}",
             missing.join(", ")
         );
         Err(self.deny(state, Some(&org.id), action, message).await)
@@ -185,6 +188,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Principal> {
+        // The console calls the API in-process with its signed-in user already resolved; no
+        // request from outside can carry an extension.
+        if let Some(who) = parts.extensions.get::<Principal>() {
+            return Ok(who.clone());
+        }
         let state = &AppState::from_ref(state);
         let header = parts
             .headers
@@ -221,7 +229,7 @@ where
     }
 }
 
-async fn operator(state: &AppState, token: &str) -> ApiResult<Principal> {
+pub async fn operator(state: &AppState, token: &str) -> ApiResult<Principal> {
     let hash = state.secrets.hash_secret(token);
     let found = state.store.operator_key_by_hash(&hash).await?;
     match found {
@@ -283,8 +291,8 @@ async fn access_key(state: &AppState, id: &str, secret: &str) -> ApiResult<Princ
         .user_permissions(&cred.key.org_id, &cred.key.user_id)
         .await?;
     state.store.touch_access_key(&cred.key).await?;
-    Ok(Principal::AccessKey {
-        key_id: cred.key.id,
+    Ok(Principal::Member {
+        actor: format!("access_key:{}", cred.key.id),
         org_id: cred.key.org_id,
         permissions,
     })

@@ -1,7 +1,7 @@
 //! The audit log: one row per change or refusal, written in the transaction of the change.
 
 use crate::db::{Bind, Stmt, Tx};
-use crate::{AuditEvent, AuditRecord, Page, Result, Store};
+use crate::{AuditEvent, AuditFilter, AuditRecord, Page, Result, Store};
 
 const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (id, org_id, actor, action, target, outcome, detail, created_at) \
@@ -53,27 +53,41 @@ impl Store {
             .await
     }
 
-    /// One organization's audit records, newest first.
+    /// One organization's audit records that `filter` admits, newest first.
     pub async fn list_audit(
         &self,
         org_id: &str,
+        filter: &AuditFilter,
         limit: i64,
         offset: i64,
     ) -> Result<Page<AuditRecord>> {
+        let action = filter.action.as_deref().map(|a| match a.strip_suffix('.') {
+            Some(prefix) => format!("{}.%", crate::db::like_escape(prefix)),
+            None => crate::db::like_escape(a),
+        });
+        // One statement for every combination: an unset filter is a NULL that admits all.
+        let filter_sql = "org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR actor = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR action LIKE $3 ESCAPE '\\') \
+             AND (CAST($4 AS TEXT) IS NULL OR target = $4) \
+             AND (CAST($5 AS BIGINT) IS NULL OR created_at >= $5) \
+             AND (CAST($6 AS BIGINT) IS NULL OR created_at < $6)";
+        let mut binds: Vec<Bind> = vec![
+            org_id.into(),
+            filter.actor.as_deref().into(),
+            action.as_deref().into(),
+            filter.target.as_deref().into(),
+            filter.since.into(),
+            filter.until.into(),
+        ];
+        let items_sql = format!(
+            "SELECT id, seq, org_id, actor, action, target, outcome, detail, created_at \
+             FROM audit_log WHERE {filter_sql} ORDER BY seq DESC LIMIT $7 OFFSET $8"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM audit_log WHERE {filter_sql}");
         self.read(async |tx| {
-            let items = tx
-                .all(
-                    "SELECT id, seq, org_id, actor, action, target, outcome, detail, created_at \
-                     FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3",
-                    &[org_id.into(), limit.into(), offset.into()],
-                )
-                .await?;
-            let (total,) = tx
-                .one(
-                    "SELECT COUNT(*) FROM audit_log WHERE org_id = $1",
-                    &[org_id.into()],
-                )
-                .await?;
+            let (total,) = tx.one(&count_sql, &binds).await?;
+            binds.extend([limit.into(), offset.into()]);
+            let items = tx.all(&items_sql, &binds).await?;
             Ok(Page { items, total })
         })
         .await

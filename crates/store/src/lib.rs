@@ -12,6 +12,7 @@
 mod access_keys;
 mod audit;
 mod consents;
+mod console_sessions;
 mod credentials;
 mod db;
 mod deployment;
@@ -39,6 +40,7 @@ mod users;
 pub mod testing;
 
 pub use consents::Consent;
+pub use console_sessions::{console_client_id, ConsoleHolder, ConsoleSession};
 pub use credentials::LAST_USED_GRANULARITY_MS;
 pub use db::{redact, Backend, Store};
 pub use error::StoreError;

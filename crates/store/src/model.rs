@@ -188,8 +188,24 @@ pub struct UserPatch {
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
     pub kind: Option<UserKind>,
+    /// Text found in the user name, e-mail address or display name (any case).
+    pub search: Option<String>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Which audit records to list: each set field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The actor exactly (`user:<id>`, `access_key:<id>`, `operator:<id>`…).
+    pub actor: Option<String>,
+    /// The action, or an action prefix ending in `.` (`sso_connection.`).
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// From this time (unix ms), inclusive.
+    pub since: Option<i64>,
+    /// Before this time (unix ms).
+    pub until: Option<i64>,
 }
 
 /// One page of a list and the total across pages.

@@ -77,6 +77,10 @@ const CLIENT_COLUMNS: &str = "id, org_id, name, description, contacts, kind, cli
      token_endpoint_auth_method, scopes, fedramp, redirect_uris, initiate_login_uri, \
      created_at, revoked_at";
 
+/// The clients an organization's admins see and change: all but the console's own, which
+/// Lanyard makes and keeps.
+const LISTED: &str = "AND kind <> 'console'";
+
 /// A client with its secrets.
 struct WithSecrets(OAuthClient, ClientSecrets);
 
@@ -169,7 +173,7 @@ impl Store {
     /// One registered client of this organization.
     pub async fn get_oauth_client(&self, org_id: &str, id: &str) -> Result<OAuthClient> {
         let sql =
-            format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND id = $2");
+            format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND id = $2 {LISTED}");
         self.read(async |tx| tx.optional(&sql, &[org_id.into(), id.into()]).await)
             .await?
             .ok_or(StoreError::NotFound)
@@ -178,7 +182,8 @@ impl Store {
     /// This organization's OAuth clients, oldest first, revoked ones included.
     pub async fn list_oauth_clients(&self, org_id: &str) -> Result<Vec<OAuthClient>> {
         let sql = format!(
-            "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 ORDER BY created_at, id"
+            "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 {LISTED} \
+             ORDER BY created_at, id"
         );
         self.read(async |tx| tx.all(&sql, &[org_id.into()]).await)
             .await
@@ -211,7 +216,8 @@ impl Store {
             tx.change(
                 "UPDATE oauth_clients SET previous_secret_hash = secret_hash, \
                  previous_secret_expires_at = $1, secret_hash = $2 \
-                 WHERE org_id = $3 AND id = $4 AND revoked_at IS NULL AND secret_hash IS NOT NULL",
+                 WHERE org_id = $3 AND id = $4 AND revoked_at IS NULL AND secret_hash IS NOT NULL \
+                 AND kind <> 'console'",
                 &[
                     previous_valid_until.into(),
                     secret_hash.into(),
@@ -237,7 +243,7 @@ impl Store {
         self.write(async |tx| {
             tx.change(
                 "UPDATE oauth_clients SET revoked_at = COALESCE(revoked_at, $1) \
-                 WHERE org_id = $2 AND id = $3",
+                 WHERE org_id = $2 AND id = $3 AND kind <> 'console'",
                 &[now_ms().into(), org_id.into(), id.into()],
             )
             .await?;

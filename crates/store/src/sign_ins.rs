@@ -173,8 +173,8 @@ impl Store {
         Ok(done.map(|()| session))
     }
 
-    /// Forgets what has expired: pending sign-ins, remembered assertions, sessions, codes and
-    /// tokens. Returns how many rows went.
+    /// Forgets what has expired: pending sign-ins, remembered assertions, sessions (the console's too), codes
+    /// and tokens. Returns how many rows went.
     pub async fn prune_sign_in(&self) -> Result<u64> {
         let now = now_ms();
         let mut total = 0;
@@ -186,6 +186,7 @@ impl Store {
             ("oauth_codes", 0),
             ("oauth_tokens", 0),
             ("sessions", 0),
+            ("console_sessions", 0),
         ] {
             let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
             total += self

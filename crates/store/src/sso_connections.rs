@@ -31,12 +31,14 @@ pub struct SsoConnection {
     /// A connection turned off starts and completes no sign-in; the organization's users then
     /// sign in with a password (or not at all).
     pub enabled: bool,
+    /// The provider's logo, a sanitized SVG document (the server sanitizes before storing).
+    pub logo_svg: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
-     sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at";
+     sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -49,7 +51,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)"
         );
         let binds = [
             (&c.id).into(),
@@ -64,6 +66,7 @@ impl Store {
             c.allow_idp_initiated.into(),
             c.enabled.into(),
             now_ms().into(),
+            c.logo_svg.as_deref().into(),
         ];
         self.write(async |tx| {
             tx.execute(&sql, &binds).await?;
@@ -88,7 +91,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 12] = [
+        let binds: [Bind; 13] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -101,6 +104,7 @@ impl Store {
             (&c.org_id).into(),
             (&c.id).into(),
             c.enabled.into(),
+            c.logo_svg.as_deref().into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -124,7 +128,7 @@ impl Store {
             tx.change(
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, \
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
-                 updated_at = $8, allow_idp_initiated = $9, enabled = $12 \
+                 updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13 \
                  WHERE org_id = $10 AND id = $11",
                 &binds,
             )

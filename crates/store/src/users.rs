@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::audit::{record, record_on};
-use crate::db::{Columns, Record, Tx};
+use crate::db::{Bind, Columns, Record, Tx};
 use crate::issuance::end_sign_in_stmts;
 use crate::user_emails::{email_stmts, lookup_emails, replace_email_stmts};
 use crate::{
@@ -190,7 +190,10 @@ impl Store {
     pub async fn list_users(&self, org_id: &str, query: &UserQuery) -> Result<Page<User>> {
         // `$2 IS NULL` keeps one statement for "any kind" and "this kind"; PostgreSQL needs the
         // parameter's type spelled out there.
-        let filter = "org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)";
+        let filter = "org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2) \
+             AND (CAST($5 AS TEXT) IS NULL OR user_name_key LIKE $5 ESCAPE '\\' \
+             OR LOWER(COALESCE(email, '')) LIKE $5 ESCAPE '\\' \
+             OR LOWER(COALESCE(display_name, '')) LIKE $5 ESCAPE '\\')";
         let rows_sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE {filter} \
              ORDER BY user_name_key, id LIMIT $3 OFFSET $4"
@@ -201,16 +204,28 @@ impl Store {
              ORDER BY user_name_key, id LIMIT $3 OFFSET $4) ORDER BY r.name_key"
         );
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
-        let binds = [
+        let search = query
+            .search
+            .as_deref()
+            .map(|s| format!("%{}%", crate::db::like_escape(&s.to_lowercase())));
+        let binds: [Bind; 5] = [
             org_id.into(),
             query.kind.map(UserKind::as_str).into(),
             query.limit.into(),
             query.offset.into(),
+            search.as_deref().into(),
+        ];
+        let count_binds = [
+            binds[0].clone(),
+            binds[1].clone(),
+            Bind::Int(0),
+            Bind::Int(0),
+            binds[4].clone(),
         ];
         self.read(async |tx| {
             let rows: Vec<UserRow> = tx.all(&rows_sql, &binds).await?;
             let roles: Vec<UserRole> = tx.all(&roles_sql, &binds).await?;
-            let (total,) = tx.one(&count_sql, &binds[..2]).await?;
+            let (total,) = tx.one(&count_sql, &count_binds).await?;
             let items = rows
                 .into_iter()
                 .map(|row| with_roles(row.user, &roles))

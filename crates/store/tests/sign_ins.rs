@@ -64,6 +64,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         endpoint_compression: false,
         allow_idp_initiated: false,
         enabled: true,
+        logo_svg: None,
         created_at: now,
         updated_at: now,
     };

@@ -111,6 +111,7 @@ async fn org_roles_users(db: TestDb) {
             &org.id,
             &UserQuery {
                 kind: None,
+                search: None,
                 limit: 3,
                 offset: 3,
             },
@@ -254,7 +255,7 @@ async fn org_roles_users(db: TestDb) {
     assert!(perms.contains("scim") && perms.contains("roles.manage"));
 
     // Audit rows were written with the changes, and only for the changes that happened.
-    let log = store.list_audit(&org.id, 100, 0).await.unwrap();
+    let log = store.list_audit(&org.id, &Default::default(), 100, 0).await.unwrap();
     assert_eq!(
         log.items
             .iter()

@@ -107,6 +107,7 @@ pub async fn list_accounts(
             limit: q.limit,
             offset: q.offset,
             kind: Some(UserKind::Service),
+            q: None,
         },
     )
     .await

@@ -136,7 +136,7 @@ pub async fn list(
             let page = state.store.list_orgs(limit, offset).await?;
             (page.items, page.total)
         }
-        Principal::AccessKey { org_id, .. } => {
+        Principal::Member { org_id, .. } => {
             let own = state.store.get_org(org_id).await?;
             (if offset == 0 { vec![own] } else { vec![] }, 1)
         }

@@ -85,7 +85,7 @@ fn check_name(name: &str) -> ApiResult<()> {
 /// Roles may be read by whoever manages them and by whoever sees employees (to assign them).
 fn viewing_permission(who: &Principal) -> &'static str {
     match who {
-        Principal::AccessKey {
+        Principal::Member {
             permissions: held, ..
         } if permissions::holds(held, ROLES_MANAGE) => ROLES_MANAGE,
         _ => EMPLOYEES_VIEW,

@@ -2,6 +2,7 @@
 //! with the values to paste into the IdP (ACS URL, entity ID) in every answer.
 
 use axum::extract::{Path, State};
+use base64::Engine;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -23,6 +24,8 @@ const KINDS: &[&str] = &["okta", "entra", "pureconnect", "generic"];
 /// A signing certificate of the IdP.
 #[derive(Serialize, ToSchema)]
 pub struct CertificateView {
+    /// The certificate itself, base64 DER (as `certificates` takes it back).
+    pub certificate: String,
     pub subject: String,
     /// SHA-256 of the DER, hex with colons.
     pub fingerprint_sha256: String,
@@ -54,6 +57,8 @@ pub struct SsoConnectionView {
     /// A connection turned off starts and completes no sign-in (users may still use a
     /// password); turning it off ends what it let in.
     pub enabled: bool,
+    /// The provider's logo, an SVG document as sanitized when stored.
+    pub logo_svg: Option<String>,
     pub created_at: String,
 }
 
@@ -79,6 +84,9 @@ pub struct CreateSsoConnection {
     pub allow_idp_initiated: Option<bool>,
     /// Whether sign-in goes through this connection (default true).
     pub enabled: Option<bool>,
+    /// The provider's logo: an SVG document of at most 25 KB. Scripts, event handlers and
+    /// references outside the document are taken out before it is stored.
+    pub logo_svg: Option<String>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
@@ -88,6 +96,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         .iter()
         .filter_map(|pem| Certificate::parse(pem.as_bytes()).ok())
         .map(|cert| CertificateView {
+            certificate: base64::engine::general_purpose::STANDARD.encode(&cert.der),
             subject: cert.subject,
             fingerprint_sha256: cert.fingerprint_sha256,
             not_after: timestamp(cert.not_after.saturating_mul(1000)),
@@ -106,6 +115,7 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         endpoint_compression: c.endpoint_compression,
         allow_idp_initiated: c.allow_idp_initiated,
         enabled: c.enabled,
+        logo_svg: c.logo_svg,
         created_at: timestamp(c.created_at),
     }
 }
@@ -173,6 +183,7 @@ pub async fn create(
             endpoint_compression: input.endpoint_compression.unwrap_or(false),
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
             enabled: input.enabled.unwrap_or(true),
+            logo_svg: input.logo_svg.as_deref().map(logo).transpose()?,
             created_at: now,
             updated_at: now,
         },
@@ -193,6 +204,11 @@ pub async fn create(
         Json(view(&state, created)),
     )
         .into_response())
+}
+
+/// An uploaded logo as it will be stored: sanitized, or refused with why.
+fn logo(svg: &str) -> ApiResult<String> {
+    crate::svg::sanitize(svg).map_err(|e| ApiError::invalid(format!("logo_svg: {e}")))
 }
 
 /// The SHA-256 fingerprints of stored certificates, for the audit log.
@@ -284,6 +300,10 @@ pub struct UpdateSsoConnection {
     pub allow_idp_initiated: Option<bool>,
     /// Turn sign-in through this connection off (ending what it let in) or on.
     pub enabled: Option<bool>,
+    /// A new logo (SVG, at most 25 KB, sanitized), or `null` to remove it.
+    #[serde(default, deserialize_with = "crate::validate::present")]
+    #[schema(value_type = Option<String>)]
+    pub logo_svg: Option<Option<String>>,
 }
 
 /// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
@@ -315,6 +335,10 @@ pub async fn update(
                 .allow_idp_initiated
                 .unwrap_or(current.allow_idp_initiated),
             enabled: input.enabled.unwrap_or(current.enabled),
+            logo_svg: match input.logo_svg {
+                Some(new) => new.as_deref().map(logo).transpose()?,
+                None => current.logo_svg.clone(),
+            },
             // Later than the stored one even within the same millisecond.
             updated_at: lanyard_store::now_ms().max(current.updated_at + 1),
             ..current.clone()

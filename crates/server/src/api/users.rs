@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_store::{NewUser, Organization, User, UserKind, UserPatch, UserQuery};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{timestamp, Page};
@@ -93,21 +93,21 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub user_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub given_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub family_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub display_name: Option<Option<String>>,
     /// `false` deactivates: the user can no longer sign in and its access keys stop working.
     pub active: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub external_id: Option<Option<String>>,
     /// Replaces the user's roles (names).
@@ -116,16 +116,9 @@ pub struct UpdateUser {
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
     /// Sets (or with `null` removes) the local sign-in password.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub password: Option<Option<String>>,
-}
-
-/// Tells a field sent as `null` (Some(None)) from one left out (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Which users to list.
@@ -140,6 +133,9 @@ pub struct UserListQuery {
     /// `human` or `service`; both when omitted.
     #[param(value_type = Option<String>)]
     pub kind: Option<UserKind>,
+    /// Only users whose user name, e-mail address or display name contains this text (any
+    /// case).
+    pub q: Option<String>,
 }
 
 fn check_optional(field: &str, value: Option<&str>, max: usize) -> ApiResult<()> {
@@ -302,12 +298,16 @@ pub async fn list_users(
     who.require(state, &org, "user.list", EMPLOYEES_VIEW)
         .await?;
     let (limit, offset) = validate::page(q.limit, q.offset)?;
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 256) {
+        return Err(ApiError::invalid("q is at most 256 characters"));
+    }
     let page = state
         .store
         .list_users(
             &org.id,
             &UserQuery {
                 kind: q.kind,
+                search: q.q.filter(|s| !s.trim().is_empty()),
                 limit,
                 offset,
             },

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use lanyard_store::LoginRequest;
 
-use super::cookie;
+use crate::extract::cookie;
 use crate::state::AppState;
 
 /// A browser holds pending sign-ins in this many fixed cookie slots: a new one takes an empty

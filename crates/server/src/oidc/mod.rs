@@ -25,7 +25,7 @@ mod userinfo;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,6 +38,7 @@ pub use authorize::success;
 pub use error::OAuthError;
 pub use keys::IdTokenKeys;
 pub use request::admits;
+pub use token::pkce_matches;
 
 /// What the OIDC handlers reach: the shared state and the ID-token signing keys.
 #[derive(Clone)]
@@ -133,14 +134,3 @@ fn clean(value: &str, max: usize) -> bool {
     value.len() <= max && !value.chars().any(char::is_control)
 }
 
-/// The value of the cookie `name`, if the request carries it.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}

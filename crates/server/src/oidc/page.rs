@@ -21,8 +21,10 @@ static SUBMIT_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
     HeaderValue::from_str(&policy).expect("a CSP header value")
 });
 
-/// Headers every page carries: no caching, no framing, no sniffing, no referrer (the page's
-/// URL may carry a SAMLRequest or authorization parameters), and a content policy.
+/// Headers every page carries: no caching, no framing, no sniffing, no referrer to another
+/// origin (the page's URL may carry a SAMLRequest or authorization parameters), and a content
+/// policy. Not `no-referrer`: under it browsers send `Origin: null` with a form post, and the
+/// sign-in steps check that their forms come from this origin.
 fn page_headers(headers: &mut HeaderMap, policy: HeaderValue) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -33,7 +35,7 @@ fn page_headers(headers: &mut HeaderMap, policy: HeaderValue) {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
 }
 

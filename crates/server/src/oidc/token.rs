@@ -46,7 +46,7 @@ fn read_form(form: Result<Form<TokenForm>, FormRejection>) -> Result<TokenForm, 
 
 /// Whether `verifier` answers an S256 `challenge` (RFC 7636 §4.6): 43–128 unreserved
 /// characters whose SHA-256, base64url-encoded, is the challenge.
-fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier
             .bytes()

@@ -22,6 +22,18 @@ pub use pool::{redact, Backend, Store};
 pub(crate) use row::{Cell, Columns, Record};
 pub(crate) use tx::{Lock, Serial, Tx};
 
+/// `s` with LIKE's wildcards and the escape character escaped (for `LIKE … ESCAPE '\\'`).
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Bind {

@@ -13,6 +13,7 @@
 //! an absent attribute matches `ne` and `eq null`; `ne` on a multi-valued attribute means no
 //! element is equal; strings compare case-insensitively unless the attribute is caseExact.
 
+use crate::db::like_escape;
 use lanyard_scim::eval::ResourceSchema;
 use lanyard_scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use lanyard_scim::messages::SortOrder;
@@ -738,17 +739,6 @@ fn sqlite_path_indexed(keys: &[&str]) -> String {
 /// `{a,b}`: a PostgreSQL text-array path (schema names hold no commas, braces or quotes).
 fn pg_path(keys: &[&str]) -> String {
     format!("{{{}}}", keys.join(","))
-}
-
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn glob_escape(s: &str) -> String {

@@ -1,0 +1,177 @@
+//! SVG logos (seed 003: "SVG, at most 25 KB"), rebuilt from an allow-list so that what is
+//! stored and served can run nothing and fetch nothing: no script, no event handlers, no
+//! `foreignObject`, no style sheets, no reference outside the document. Anything else (an
+//! editor's metadata, say) is left out rather than refused.
+
+use std::fmt::Write;
+
+/// Largest logo accepted, in bytes.
+pub const MAX_BYTES: usize = 25 * 1024;
+
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
+
+const ELEMENTS: &[&str] = &[
+    "svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text",
+    "tspan", "defs", "linearGradient", "radialGradient", "stop", "title", "desc", "clipPath",
+    "mask", "use", "symbol",
+];
+
+const ATTRIBUTES: &[&str] = &[
+    "id", "class", "d", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "fx", "fy",
+    "width", "height", "viewBox", "preserveAspectRatio", "points", "transform", "fill",
+    "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linecap",
+    "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray", "stroke-dashoffset", "opacity",
+    "clip-path", "clip-rule", "mask", "offset", "stop-color", "stop-opacity", "gradientUnits",
+    "gradientTransform", "spreadMethod", "font-family", "font-size", "font-weight",
+    "font-style", "text-anchor", "dominant-baseline", "letter-spacing", "dx", "dy", "style",
+    "href", "version", "display", "visibility", "color", "clipPathUnits", "maskUnits",
+];
+
+/// Why a logo was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    TooLarge,
+    NotSvg(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::TooLarge => write!(f, "the logo is larger than 25 KB"),
+            Refusal::NotSvg(why) => write!(f, "the logo is not an SVG document: {why}"),
+        }
+    }
+}
+
+/// A value that points outside the document, or could run something.
+fn unsafe_value(value: &str) -> bool {
+    let lower: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    lower.contains("javascript:")
+        || lower.contains("data:")
+        || lower.contains("@import")
+        || lower.contains("expression(")
+        || lower.contains("\\")
+        || lower
+            .match_indices("url(")
+            .any(|(i, _)| !lower[i + 4..].trim_start_matches(['"', '\'']).starts_with('#'))
+}
+
+fn escape(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn write_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
+    if node.is_text() {
+        escape(node.text().unwrap_or_default(), out);
+        return;
+    }
+    if !node.is_element() {
+        return;
+    }
+    let name = node.tag_name();
+    if name.namespace() != Some(SVG_NS) || !ELEMENTS.contains(&name.name()) {
+        return;
+    }
+    out.push('<');
+    out.push_str(name.name());
+    if name.name() == "svg" && node.parent_element().is_none() {
+        let _ = write!(out, " xmlns=\"{SVG_NS}\"");
+    }
+    for attr in node.attributes() {
+        let local = attr.name();
+        let allowed = match attr.namespace() {
+            None => ATTRIBUTES.contains(&local),
+            Some(XLINK_NS) => local == "href",
+            Some(_) => false,
+        };
+        let value = attr.value();
+        let reference_ok = local != "href" || value.starts_with('#');
+        if !allowed || !reference_ok || unsafe_value(value) {
+            continue;
+        }
+        let _ = write!(out, " {local}=\"");
+        escape(value, out);
+        out.push('"');
+    }
+    out.push('>');
+    for child in node.children() {
+        write_node(child, out);
+    }
+    let _ = write!(out, "</{}>", name.name());
+}
+
+/// The logo rebuilt from what is allowed; refused when too large or not an SVG document.
+pub fn sanitize(input: &str) -> Result<String, Refusal> {
+    if input.len() > MAX_BYTES {
+        return Err(Refusal::TooLarge);
+    }
+    // DTDs (and with them entity expansion) are refused by roxmltree's default options.
+    let doc = roxmltree::Document::parse(input).map_err(|e| Refusal::NotSvg(e.to_string()))?;
+    let root = doc.root_element();
+    if root.tag_name().namespace() != Some(SVG_NS) || root.tag_name().name() != "svg" {
+        return Err(Refusal::NotSvg(
+            "its root element is not <svg> in the SVG namespace".into(),
+        ));
+    }
+    let mut out = String::with_capacity(input.len());
+    write_node(root, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "xmlns=\"http://www.w3.org/2000/svg\"";
+
+    #[test]
+    fn a_plain_logo_survives() {
+        let svg = format!("<svg {NS} viewBox=\"0 0 10 10\"><title>Acme</title><rect width=\"10\" height=\"10\" fill=\"#123\"/></svg>");
+        let clean = sanitize(&svg).unwrap();
+        assert!(clean.contains("<rect width=\"10\" height=\"10\" fill=\"#123\"></rect>"));
+        assert!(clean.contains("<title>Acme</title>"));
+    }
+
+    #[test]
+    fn scripts_handlers_and_outside_references_are_left_out() {
+        let svg = format!(
+            "<svg {NS} xmlns:xlink=\"http://www.w3.org/1999/xlink\" onload=\"alert(1)\">\
+             <script>alert(1)</script>\
+             <foreignObject><iframe xmlns=\"http://www.w3.org/1999/xhtml\" src=\"https://evil\"/></foreignObject>\
+             <image href=\"https://evil/x.png\"/>\
+             <use xlink:href=\"https://evil/sprite.svg#a\"/><use href=\"#ok\"/>\
+             <rect style=\"fill:url(https://evil/p)\" fill=\"url(#grad)\"/>\
+             <a href=\"javascript:alert(1)\"><rect/></a>\
+             <style>@import url(https://evil)</style></svg>"
+        );
+        let clean = sanitize(&svg).unwrap();
+        for bad in ["script", "onload", "foreignObject", "iframe", "image", "evil", "javascript", "style>", "<a"] {
+            assert!(!clean.contains(bad), "{bad} left in {clean}");
+        }
+        assert!(clean.contains("<use href=\"#ok\">"));
+        assert!(clean.contains("fill=\"url(#grad)\""));
+    }
+
+    #[test]
+    fn large_non_svg_and_dtd_documents_are_refused() {
+        assert_eq!(sanitize(&"x".repeat(MAX_BYTES + 1)), Err(Refusal::TooLarge));
+        assert!(matches!(sanitize("<html/>"), Err(Refusal::NotSvg(_))));
+        assert!(matches!(sanitize("not xml"), Err(Refusal::NotSvg(_))));
+        let bomb = format!("<!DOCTYPE svg [<!ENTITY a \"aaaa\">]><svg {NS}>&a;</svg>");
+        assert!(matches!(sanitize(&bomb), Err(Refusal::NotSvg(_))));
+    }
+}
