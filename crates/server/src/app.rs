@@ -51,8 +51,13 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
             get(move || async move { Json(openapi) }),
         )
         .nest("/scim/v2", scim::router().with_state(scim_state))
-        .merge(oidc::router().with_state(oidc_state))
-        .merge(saml::router())
+        // Sign-in, consent, activation and their error pages speak the browser's language.
+        .merge(
+            oidc::router()
+                .with_state(oidc_state)
+                .layer(middleware::from_fn(crate::i18n::choose)),
+        )
+        .merge(saml::router().layer(middleware::from_fn(crate::i18n::choose)))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))

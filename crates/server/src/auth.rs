@@ -86,7 +86,9 @@ impl Principal {
                 permissions: held, ..
             } if permissions::holds(held, permission) => Ok(()),
             Principal::Member { .. } => {
-                let message = format!("this needs the {permission:?} permission, which your roles do not grant");
+                let message = format!(
+                    "this needs the {permission:?} permission, which your roles do not grant"
+                );
                 Err(self.deny(state, Some(&org.id), action, message).await)
             }
         }

@@ -17,6 +17,35 @@ pub enum Locale {
     Bg,
 }
 
+tokio::task_local! {
+    /// The language of the request being answered, for pages made deep in a handler.
+    static PAGE_LOCALE: Locale;
+}
+
+/// The language of the request being answered (English outside [`choose`]).
+pub fn current() -> Locale {
+    PAGE_LOCALE.try_with(|l| *l).unwrap_or(Locale::En)
+}
+
+/// The message `key` in the current request's language.
+pub fn t(key: &str) -> String {
+    current().text(key, &[])
+}
+
+/// The message `key` with `args` in the current request's language.
+pub fn t_with(key: &str, args: &[(&str, String)]) -> String {
+    current().text(key, args)
+}
+
+/// Middleware: answers the request in the language it asks for (see [`Locale::of_request`]).
+pub async fn choose(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let locale = Locale::of_request(request.headers());
+    PAGE_LOCALE.scope(locale, next.run(request)).await
+}
+
 /// The cookie that remembers a chosen language (sign-in pages and the console alike).
 pub const LANG_COOKIE: &str = "lanyard_lang";
 
@@ -198,13 +227,20 @@ mod tests {
     #[test]
     fn every_catalogue_has_every_english_key() {
         let english = ids(SOURCES[0].1);
-        assert!(english.len() > 100, "the English catalogue is the reference");
+        assert!(
+            english.len() > 100,
+            "the English catalogue is the reference"
+        );
         for (locale, source) in &SOURCES[1..] {
             let theirs = ids(source);
             let missing: Vec<_> = english.difference(&theirs).collect();
             assert!(missing.is_empty(), "{} lacks {missing:?}", locale.tag());
             let extra: Vec<_> = theirs.difference(&english).collect();
-            assert!(extra.is_empty(), "{} has keys English lacks: {extra:?}", locale.tag());
+            assert!(
+                extra.is_empty(),
+                "{} has keys English lacks: {extra:?}",
+                locale.tag()
+            );
         }
     }
 

@@ -12,20 +12,90 @@ const SVG_NS: &str = "http://www.w3.org/2000/svg";
 const XLINK_NS: &str = "http://www.w3.org/1999/xlink";
 
 const ELEMENTS: &[&str] = &[
-    "svg", "g", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "text",
-    "tspan", "defs", "linearGradient", "radialGradient", "stop", "title", "desc", "clipPath",
-    "mask", "use", "symbol",
+    "svg",
+    "g",
+    "path",
+    "rect",
+    "circle",
+    "ellipse",
+    "line",
+    "polyline",
+    "polygon",
+    "text",
+    "tspan",
+    "defs",
+    "linearGradient",
+    "radialGradient",
+    "stop",
+    "title",
+    "desc",
+    "clipPath",
+    "mask",
+    "use",
+    "symbol",
 ];
 
 const ATTRIBUTES: &[&str] = &[
-    "id", "class", "d", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry", "fx", "fy",
-    "width", "height", "viewBox", "preserveAspectRatio", "points", "transform", "fill",
-    "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linecap",
-    "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray", "stroke-dashoffset", "opacity",
-    "clip-path", "clip-rule", "mask", "offset", "stop-color", "stop-opacity", "gradientUnits",
-    "gradientTransform", "spreadMethod", "font-family", "font-size", "font-weight",
-    "font-style", "text-anchor", "dominant-baseline", "letter-spacing", "dx", "dy", "style",
-    "href", "version", "display", "visibility", "color", "clipPathUnits", "maskUnits",
+    "id",
+    "class",
+    "d",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "rx",
+    "ry",
+    "fx",
+    "fy",
+    "width",
+    "height",
+    "viewBox",
+    "preserveAspectRatio",
+    "points",
+    "transform",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-opacity",
+    "stroke-linecap",
+    "stroke-linejoin",
+    "stroke-miterlimit",
+    "stroke-dasharray",
+    "stroke-dashoffset",
+    "opacity",
+    "clip-path",
+    "clip-rule",
+    "mask",
+    "offset",
+    "stop-color",
+    "stop-opacity",
+    "gradientUnits",
+    "gradientTransform",
+    "spreadMethod",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "font-style",
+    "text-anchor",
+    "dominant-baseline",
+    "letter-spacing",
+    "dx",
+    "dy",
+    "style",
+    "href",
+    "version",
+    "display",
+    "visibility",
+    "color",
+    "clipPathUnits",
+    "maskUnits",
 ];
 
 /// Why a logo was refused.
@@ -56,9 +126,11 @@ fn unsafe_value(value: &str) -> bool {
         || lower.contains("@import")
         || lower.contains("expression(")
         || lower.contains("\\")
-        || lower
-            .match_indices("url(")
-            .any(|(i, _)| !lower[i + 4..].trim_start_matches(['"', '\'']).starts_with('#'))
+        || lower.match_indices("url(").any(|(i, _)| {
+            !lower[i + 4..]
+                .trim_start_matches(['"', '\''])
+                .starts_with('#')
+        })
 }
 
 fn escape(text: &str, out: &mut String) {
@@ -159,7 +231,17 @@ mod tests {
              <style>@import url(https://evil)</style></svg>"
         );
         let clean = sanitize(&svg).unwrap();
-        for bad in ["script", "onload", "foreignObject", "iframe", "image", "evil", "javascript", "style>", "<a"] {
+        for bad in [
+            "script",
+            "onload",
+            "foreignObject",
+            "iframe",
+            "image",
+            "evil",
+            "javascript",
+            "style>",
+            "<a",
+        ] {
             assert!(!clean.contains(bad), "{bad} left in {clean}");
         }
         assert!(clean.contains("<use href=\"#ok\">"));

@@ -6,79 +6,16 @@
 
 mod common;
 
+use common::browser::{field, param, redirect, Browser};
 use common::{Server, TestDb};
 use lanyard_store::both_backends;
-use reqwest::{header, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const OKTA: &str = "https://system-admin.okta.com/admin/app/cpc/acme-scim/oauth/callback";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A browser: no redirects followed, cookies kept by name.
-struct Browser<'s> {
-    server: &'s Server,
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
-}
-
-impl<'s> Browser<'s> {
-    fn new(server: &'s Server) -> Self {
-        Browser {
-            server,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, response: &reqwest::Response) {
-        for set in response.headers().get_all(header::SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !set.contains("Max-Age=0") {
-                self.cookies.push((name.to_string(), value.to_string()));
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        pairs.join("; ")
-    }
-
-    async fn get(&mut self, path: &str, query: &[(&str, &str)]) -> reqwest::Response {
-        let response = self
-            .http
-            .get(self.server.url(path))
-            .query(query)
-            .header(header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&response);
-        response
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let response = self
-            .http
-            .post(self.server.url(path))
-            .form(form)
-            .header(header::COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&response);
-        response
-    }
-
+impl Browser<'_> {
     /// Opens the authorization request and signs in with a password: the response after the
     /// password (the code's redirect, the consent page, or a refusal), or the redirect a live
     /// session answers with at once.
@@ -139,31 +76,6 @@ impl<'s> Browser<'s> {
         assert!(location.starts_with(OKTA), "{location}");
         param(&location, "code").unwrap_or_else(|| panic!("no code in {location}"))
     }
-}
-
-/// The value of the hidden input `name` on a page.
-fn field(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        .to_string()
-}
-
-fn redirect(response: &reqwest::Response) -> String {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn param(location: &str, name: &str) -> Option<String> {
-    reqwest::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// A POST to the token endpoint with `client_secret_post`.

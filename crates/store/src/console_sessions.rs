@@ -27,8 +27,12 @@ pub struct ConsoleSession {
 /// Who a console session is opened for.
 pub enum ConsoleHolder<'a> {
     /// A user, through the sign-in session their sign-in opened.
-    SignIn { session_id: &'a str },
-    Operator { key_id: &'a str },
+    SignIn {
+        session_id: &'a str,
+    },
+    Operator {
+        key_id: &'a str,
+    },
 }
 
 /// A touch of `last_seen_at` is written at most this often: the idle limit is minutes long.
@@ -178,7 +182,12 @@ impl Store {
                  VALUES ($1, $2, 'Admin console', $3, NULL, NULL, $4, '', '[]', 'console', \
                  'public', 'none', '[\"openid\",\"profile\",\"email\"]', FALSE) \
                  ON CONFLICT (id) DO UPDATE SET redirect_uris = excluded.redirect_uris",
-                &[id.as_str().into(), org_id.into(), uris.into(), now_ms().into()],
+                &[
+                    id.as_str().into(),
+                    org_id.into(),
+                    uris.into(),
+                    now_ms().into(),
+                ],
             )
             .await
         })

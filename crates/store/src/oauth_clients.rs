@@ -172,8 +172,9 @@ impl Store {
 
     /// One registered client of this organization.
     pub async fn get_oauth_client(&self, org_id: &str, id: &str) -> Result<OAuthClient> {
-        let sql =
-            format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND id = $2 {LISTED}");
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE org_id = $1 AND id = $2 {LISTED}"
+        );
         self.read(async |tx| tx.optional(&sql, &[org_id.into(), id.into()]).await)
             .await?
             .ok_or(StoreError::NotFound)

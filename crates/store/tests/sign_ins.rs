@@ -262,3 +262,109 @@ lanyard_store::both_backends!(
     a_code_comes_only_from_its_users_own_session_work,
     a_code_comes_only_from_its_users_own_session
 );
+
+/// A console session ends when idle too long, when its sign-in session ends (deactivation,
+/// sign-out), or when its operator key is revoked; being read keeps it alive.
+async fn console_sessions_end(db: TestDb) {
+    let f = fixture(&db).await;
+    let store = &f.store;
+    let far = now_ms() + 3_600_000;
+    let session = store
+        .open_password_session(&f.org_id, &f.user_id, "sign-in-hash", far)
+        .await
+        .unwrap()
+        .unwrap();
+    let holder = ConsoleHolder::SignIn {
+        session_id: &session.id,
+    };
+    store
+        .open_console_session("console-hash", holder, "csrf", "ja", 3_600_000)
+        .await
+        .unwrap();
+    let live = store.console_session("console-hash", 60_000).await.unwrap();
+    let live = live.expect("a fresh session is live");
+    assert_eq!(live.org_id.as_deref(), Some(f.org_id.as_str()));
+    assert_eq!(live.user_id.as_deref(), Some(f.user_id.as_str()));
+    assert_eq!((live.csrf.as_str(), live.locale.as_str()), ("csrf", "ja"));
+    assert!(store
+        .console_session("other-hash", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    // Idle longer than the limit (here: any time at all) reads as ended.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert!(store
+        .console_session("console-hash", 1)
+        .await
+        .unwrap()
+        .is_none());
+    // Deactivation ends the sign-in session, and with it the console's.
+    let patch = UserPatch {
+        active: Some(false),
+        ..Default::default()
+    };
+    store
+        .update_user(&f.org_id, &f.user_id, &patch, None, &audit("user.update"))
+        .await
+        .unwrap();
+    assert!(store
+        .console_session("console-hash", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+
+    // An operator's session lives as long as its key.
+    let key = store
+        .create_operator_key("op-1", "op-1-hash", &audit("operator_key.create"))
+        .await
+        .unwrap();
+    let holder = ConsoleHolder::Operator { key_id: &key.id };
+    let id = store
+        .open_console_session("operator-hash", holder, "csrf", "en", 3_600_000)
+        .await
+        .unwrap();
+    store.set_console_org(&id, &f.org_id).await.unwrap();
+    let live = store
+        .console_session("operator-hash", 60_000)
+        .await
+        .unwrap();
+    assert_eq!(live.unwrap().org_id.as_deref(), Some(f.org_id.as_str()));
+    store
+        .revoke_operator_key(&key.id, &audit("operator_key.revoke"))
+        .await
+        .unwrap();
+    assert!(store
+        .console_session("operator-hash", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+    // Past its absolute end it is gone whatever its use.
+    let other = store
+        .create_operator_key("op-2", "op-2-hash", &audit("operator_key.create"))
+        .await
+        .unwrap();
+    let holder = ConsoleHolder::Operator { key_id: &other.id };
+    store
+        .open_console_session("long-hash", holder, "csrf", "en", 60_000)
+        .await
+        .unwrap();
+    assert!(store
+        .console_session("long-hash", 60_000)
+        .await
+        .unwrap()
+        .is_some());
+    let holder = ConsoleHolder::Operator { key_id: &other.id };
+    store
+        .open_console_session("short-hash", holder, "csrf", "en", 0)
+        .await
+        .unwrap();
+    assert!(store
+        .console_session("short-hash", 60_000)
+        .await
+        .unwrap()
+        .is_none());
+}
+lanyard_store::both_backends!(
+    console_sessions_end_with_what_let_them_in,
+    console_sessions_end
+);

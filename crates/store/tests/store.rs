@@ -255,7 +255,10 @@ async fn org_roles_users(db: TestDb) {
     assert!(perms.contains("scim") && perms.contains("roles.manage"));
 
     // Audit rows were written with the changes, and only for the changes that happened.
-    let log = store.list_audit(&org.id, &Default::default(), 100, 0).await.unwrap();
+    let log = store
+        .list_audit(&org.id, &Default::default(), 100, 0)
+        .await
+        .unwrap();
     assert_eq!(
         log.items
             .iter()

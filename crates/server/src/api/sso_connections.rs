@@ -2,10 +2,10 @@
 //! with the values to paste into the IdP (ACS URL, entity ID) in every answer.
 
 use axum::extract::{Path, State};
-use base64::Engine;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use base64::Engine;
 use lanyard_saml::certs::Certificate;
 use lanyard_store::SsoConnection;
 use serde::{Deserialize, Serialize};

@@ -39,14 +39,22 @@ fn day(value: &str, next_day: bool) -> String {
     };
     match date {
         Some(d) => {
-            let d = if next_day { d.next_day().unwrap_or(d) } else { d };
+            let d = if next_day {
+                d.next_day().unwrap_or(d)
+            } else {
+                d
+            };
             format!("{d}T00:00:00Z")
         }
         None => value.to_string(),
     }
 }
 
-pub async fn list(State(state): State<ConsoleState>, c: Console, Query(q): Query<AuditQuery>) -> Response {
+pub async fn list(
+    State(state): State<ConsoleState>,
+    c: Console,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     if let Err(page) = require(&c, AUDIT_VIEW) {
         return page;
     }
@@ -74,9 +82,10 @@ pub async fn list(State(state): State<ConsoleState>, c: Console, Query(q): Query
     let path = with_query(&format!("/orgs/{org}/audit"), &params);
     let (list, error) = match state.get(&c, &path).await {
         Ok(list) => (list, None),
-        Err(e) if e.status.is_client_error() && e.status.as_u16() != 403 => {
-            (serde_json::json!({ "items": [], "total": 0 }), Some(e.message))
-        }
+        Err(e) if e.status.is_client_error() && e.status.as_u16() != 403 => (
+            serde_json::json!({ "items": [], "total": 0 }),
+            Some(e.message),
+        ),
         Err(e) => return render::failure(&c, e),
     };
     let total = list["total"].as_i64().unwrap_or(0);
@@ -88,8 +97,11 @@ pub async fn list(State(state): State<ConsoleState>, c: Console, Query(q): Query
     ];
     let link = |p: i64| {
         let page = p.to_string();
-        let mut params: Vec<(&str, &str)> =
-            filters.iter().filter(|(_, v)| !v.is_empty()).copied().collect();
+        let mut params: Vec<(&str, &str)> = filters
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .copied()
+            .collect();
         params.push(("page", &page));
         with_query("/admin/audit", &params)
     };
@@ -99,11 +111,20 @@ pub async fn list(State(state): State<ConsoleState>, c: Console, Query(q): Query
         vec![
             ("records", Value::from_serialize(&list["items"])),
             ("total", Value::from(total)),
-            ("filter", Value::from_serialize(serde_json::json!({
-                "actor": q.actor, "action": q.action, "since": q.since, "until": q.until,
-            }))),
-            ("previous", Value::from((page_no > 0).then(|| link(page_no - 1)))),
-            ("next", Value::from(((page_no + 1) * PAGE < total).then(|| link(page_no + 1)))),
+            (
+                "filter",
+                Value::from_serialize(serde_json::json!({
+                    "actor": q.actor, "action": q.action, "since": q.since, "until": q.until,
+                })),
+            ),
+            (
+                "previous",
+                Value::from((page_no > 0).then(|| link(page_no - 1))),
+            ),
+            (
+                "next",
+                Value::from(((page_no + 1) * PAGE < total).then(|| link(page_no + 1))),
+            ),
             ("error", Value::from(error)),
         ],
     )

@@ -69,8 +69,14 @@ async fn list_page(
             ("users", Value::from_serialize(&list["items"])),
             ("total", Value::from(total)),
             ("q", Value::from(q.q.clone())),
-            ("previous", Value::from((page_no > 0).then(|| link(page_no - 1)))),
-            ("next", Value::from(((page_no + 1) * PAGE < total).then(|| link(page_no + 1)))),
+            (
+                "previous",
+                Value::from((page_no > 0).then(|| link(page_no - 1))),
+            ),
+            (
+                "next",
+                Value::from(((page_no + 1) * PAGE < total).then(|| link(page_no + 1))),
+            ),
             ("roles", roles(state, c, org).await),
             ("form", Value::from_serialize(&form)),
             ("error", Value::from(error)),
@@ -227,7 +233,10 @@ pub async fn save(
     } else {
         person(&fields, true)
     };
-    match state.patch(&c, &format!("/orgs/{org}/users/{id}"), body).await {
+    match state
+        .patch(&c, &format!("/orgs/{org}/users/{id}"), body)
+        .await
+    {
         Ok(_) => back(&format!("/admin/employees/{id}"), "saved"),
         Err(e) => {
             let error = vec![("error", Value::from(e.message))];

@@ -159,7 +159,10 @@ mod tests {
         let blocks = split_pem(two);
         assert_eq!(blocks.len(), 2);
         assert!(blocks[1].contains("BBB") && !blocks[1].contains("junk"));
-        assert_eq!(split_pem(" MIIBbase64== \n"), vec!["MIIBbase64==".to_string()]);
+        assert_eq!(
+            split_pem(" MIIBbase64== \n"),
+            vec!["MIIBbase64==".to_string()]
+        );
         assert!(split_pem("  ").is_empty());
     }
 }

@@ -56,7 +56,12 @@ async fn expiring(state: &ConsoleState, c: &Console, org: &str) -> Vec<serde_jso
     out
 }
 
-async fn stale_keys(state: &ConsoleState, c: &Console, org: &str, before: i64) -> Vec<serde_json::Value> {
+async fn stale_keys(
+    state: &ConsoleState,
+    c: &Console,
+    org: &str,
+    before: i64,
+) -> Vec<serde_json::Value> {
     let Ok(accounts) = state
         .get(c, &format!("/orgs/{org}/service-accounts?limit=200"))
         .await
@@ -105,7 +110,10 @@ pub async fn home(State(state): State<ConsoleState>, c: Console) -> Response {
             ("certificates", Value::from_serialize(&certificates)),
             ("tokens", Value::from_serialize(&tokens)),
             ("keys", Value::from_serialize(&keys)),
-            ("scim_endpoint", Value::from(state.app.public_url.scim_base())),
+            (
+                "scim_endpoint",
+                Value::from(state.app.public_url.scim_base()),
+            ),
         ],
     )
 }

@@ -18,7 +18,11 @@ pub fn from_fields(fields: &Fields) -> Option<String> {
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
-pub async fn serve(State(state): State<ConsoleState>, c: Console, Path(id): Path<String>) -> Response {
+pub async fn serve(
+    State(state): State<ConsoleState>,
+    c: Console,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(page) = require(&c, SSO_VIEW) {
         return page;
     }
@@ -33,12 +37,21 @@ pub async fn serve(State(state): State<ConsoleState>, c: Console, Path(id): Path
     };
     let mut response = svg.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     response
 }

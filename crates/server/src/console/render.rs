@@ -36,7 +36,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// The policy of every console page: scripts and styles from the console's own files only,
 /// no framing, forms posting back to Lanyard only.
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const POLICY: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A signed-in person at the console.
@@ -109,10 +110,18 @@ fn navigation(c: &Console) -> Vec<Value> {
     let entries: [(&str, &str, Option<&str>); 7] = [
         ("/admin", "nav-home", None),
         ("/admin/sso", "nav-sso", Some(permissions::SSO_VIEW)),
-        ("/admin/scim-tokens", "nav-scim-tokens", Some(permissions::TOKENS_MANAGE)),
+        (
+            "/admin/scim-tokens",
+            "nav-scim-tokens",
+            Some(permissions::TOKENS_MANAGE),
+        ),
         ("/admin/apps", "nav-apps", Some(permissions::APPS_MANAGE)),
         ("/admin/roles", "nav-roles", Some(permissions::ROLES_MANAGE)),
-        ("/admin/employees", "nav-employees", Some(permissions::EMPLOYEES_VIEW)),
+        (
+            "/admin/employees",
+            "nav-employees",
+            Some(permissions::EMPLOYEES_VIEW),
+        ),
         ("/admin/audit", "nav-audit", Some(permissions::AUDIT_VIEW)),
     ];
     let path = c.here.split('?').next().unwrap_or("");
@@ -230,11 +239,7 @@ pub fn page_with_status(
 }
 
 /// A page for someone not signed in (sign-in, choosing a language).
-pub fn public_page(
-    locale: Locale,
-    template: &str,
-    values: Vec<(&'static str, Value)>,
-) -> Response {
+pub fn public_page(locale: Locale, template: &str, values: Vec<(&'static str, Value)>) -> Response {
     let locales: Vec<Value> = Locale::ALL
         .into_iter()
         .map(|l| minijinja::context! { tag => l.tag(), name => l.native_name(), current => l == locale })
@@ -266,7 +271,12 @@ pub fn check_csrf(c: &Console, token: &str) -> Result<(), Response> {
         Ok(())
     } else {
         tracing::warn!(session = %c.session.id, "console form posted without its CSRF token");
-        Err(page_with_status(c, StatusCode::FORBIDDEN, "csrf.html", vec![]))
+        Err(page_with_status(
+            c,
+            StatusCode::FORBIDDEN,
+            "csrf.html",
+            vec![],
+        ))
     }
 }
 

@@ -21,7 +21,10 @@ pub struct NoticeQuery {
 fn groups(c: &Console) -> Vec<Value> {
     let grouped: [(&str, &[&str]); 4] = [
         ("perm-group-sso", &permissions::ALL[0..4]),
-        ("perm-group-general", &[permissions::SCIM, permissions::AUDIT_VIEW]),
+        (
+            "perm-group-general",
+            &[permissions::SCIM, permissions::AUDIT_VIEW],
+        ),
         (
             "perm-group-employees",
             &[

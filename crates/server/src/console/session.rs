@@ -130,9 +130,10 @@ fn unavailable(headers: &HeaderMap, e: &lanyard_store::StoreError) -> Response {
     let locale = Locale::of_request(headers);
     let mut response = public_page(locale, "unavailable.html", vec![]);
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    response
-        .headers_mut()
-        .insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        HeaderValue::from_static("5"),
+    );
     response
 }
 
@@ -208,9 +209,12 @@ pub async fn start(
     let app = &state.app;
     let asked = q.org.trim();
     let (found, hint) = match asked.rsplit_once('@') {
-        Some((_, domain)) if asked.len() <= 320 => {
-            (app.store.find_org_by_domain(&domain.to_ascii_lowercase()).await, Some(asked))
-        }
+        Some((_, domain)) if asked.len() <= 320 => (
+            app.store
+                .find_org_by_domain(&domain.to_ascii_lowercase())
+                .await,
+            Some(asked),
+        ),
         _ if asked.len() <= 200 => (app.store.find_org(asked).await, None),
         _ => (Ok(None), None),
     };
@@ -248,7 +252,10 @@ pub async fn start(
     if let Some(hint) = hint {
         params.push(("login_hint", hint));
     }
-    let mut response = see_other(&with_query(&app.public_url.join("/auth/authorize"), &params));
+    let mut response = see_other(&with_query(
+        &app.public_url.join("/auth/authorize"),
+        &params,
+    ));
     let sealed = app.secrets.seal(
         &seal_purpose(app),
         &serde_json::to_vec(&pending).expect("a sign-in serializes"),
@@ -324,7 +331,12 @@ pub async fn callback(
 }
 
 /// Opens a console session and sends the browser to `to`.
-async fn open(app: &AppState, headers: &HeaderMap, holder: ConsoleHolder<'_>, to: &str) -> Response {
+async fn open(
+    app: &AppState,
+    headers: &HeaderMap,
+    holder: ConsoleHolder<'_>,
+    to: &str,
+) -> Response {
     let secret = random_token("lyx_", 32);
     let csrf = random_token("", 24);
     let locale = Locale::of_request(headers);
@@ -369,7 +381,13 @@ pub async fn operator(
     }
     match auth::operator(app, form.key.trim()).await {
         Ok(Principal::Operator { key_id }) => {
-            open(app, &headers, ConsoleHolder::Operator { key_id: &key_id }, "/admin/orgs").await
+            open(
+                app,
+                &headers,
+                ConsoleHolder::Operator { key_id: &key_id },
+                "/admin/orgs",
+            )
+            .await
         }
         _ => login_form(app, &headers, Some("login-bad-key")),
     }
@@ -421,12 +439,18 @@ pub async fn language(
     };
     let Some(locale) = Locale::parse(&form.lang).filter(|_| allowed) else {
         return match signed {
-            Some(c) => check_csrf(&c, "").err().unwrap_or_else(|| see_other("/admin")),
+            Some(c) => check_csrf(&c, "")
+                .err()
+                .unwrap_or_else(|| see_other("/admin")),
             None => login_form(app, &headers, Some("form-expired")),
         };
     };
     if let Some(c) = &signed {
-        if let Err(e) = app.store.set_console_locale(&c.session.id, locale.tag()).await {
+        if let Err(e) = app
+            .store
+            .set_console_locale(&c.session.id, locale.tag())
+            .await
+        {
             return unavailable(&headers, &e);
         }
     }
@@ -455,7 +479,11 @@ pub async fn orgs(State(state): State<ConsoleState>, c: Console) -> Response {
         return render::forbidden(&c);
     }
     match state.get(&c, "/orgs?limit=200").await {
-        Ok(list) => page(&c, "orgs.html", vec![("orgs", Value::from_serialize(&list["items"]))]),
+        Ok(list) => page(
+            &c,
+            "orgs.html",
+            vec![("orgs", Value::from_serialize(&list["items"]))],
+        ),
         Err(e) => render::failure(&c, e),
     }
 }
@@ -479,7 +507,12 @@ pub async fn choose_org(
         return render::forbidden(&c);
     }
     match state.app.store.find_org(&form.org).await {
-        Ok(Some(org)) => match state.app.store.set_console_org(&c.session.id, &org.id).await {
+        Ok(Some(org)) => match state
+            .app
+            .store
+            .set_console_org(&c.session.id, &org.id)
+            .await
+        {
             Ok(()) => see_other("/admin"),
             Err(e) => unavailable(&HeaderMap::new(), &e),
         },

@@ -74,7 +74,10 @@ async fn list_page(
         Err(e) => return render::failure(c, e),
     };
     let tab = tab_of(kind);
-    let kinds = TABS.iter().find(|(t, _)| *t == tab).map_or(&[][..], |t| t.1);
+    let kinds = TABS
+        .iter()
+        .find(|(t, _)| *t == tab)
+        .map_or(&[][..], |t| t.1);
     let mut shown: Vec<serde_json::Value> = all["items"]
         .as_array()
         .into_iter()
@@ -204,7 +207,9 @@ pub async fn import(
             })
         }
         Err(e) => {
-            let message = c.locale.text("sso-import-failed", &[("reason", e.to_string())]);
+            let message = c
+                .locale
+                .text("sso-import-failed", &[("reason", e.to_string())]);
             return list_page(&state, &c, &kind, json!({}), Some(message), None).await;
         }
     };
@@ -403,8 +408,9 @@ pub async fn remove_certificate(
     let kept: Vec<String> = list
         .into_iter()
         .filter(|pem| {
-            lanyard_saml::certs::Certificate::parse(pem.as_bytes())
-                .map_or(true, |cert| cert.fingerprint_sha256.replace(':', "") != fingerprint)
+            lanyard_saml::certs::Certificate::parse(pem.as_bytes()).map_or(true, |cert| {
+                cert.fingerprint_sha256.replace(':', "") != fingerprint
+            })
         })
         .collect();
     change(&state, &c, &id, json!({ "certificates": kept }), "removed").await

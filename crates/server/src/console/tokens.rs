@@ -78,7 +78,10 @@ pub async fn scim_create(
     if let Some(expires) = day_start(fields.optional("expires_at")) {
         body["expires_at"] = json!(expires);
     }
-    match state.post(&c, &format!("/orgs/{org}/scim-tokens"), body).await {
+    match state
+        .post(&c, &format!("/orgs/{org}/scim-tokens"), body)
+        .await
+    {
         Ok(created) => page(
             &c,
             "scim_token_new.html",
@@ -111,7 +114,10 @@ async fn apps_page(
     let Some(org) = c.org.as_ref() else {
         return crate::urls::see_other("/admin/orgs");
     };
-    match state.get(c, &format!("/orgs/{}/oauth-clients", org.id)).await {
+    match state
+        .get(c, &format!("/orgs/{}/oauth-clients", org.id))
+        .await
+    {
         Ok(list) => page(
             c,
             "apps.html",
@@ -121,7 +127,10 @@ async fn apps_page(
                 ("business_unit_id", Value::from(org.business_unit_id)),
                 ("error", Value::from(error)),
                 ("notice", render::notice(c, notice)),
-                ("token_endpoint", Value::from(state.app.public_url.join("/auth/token"))),
+                (
+                    "token_endpoint",
+                    Value::from(state.app.public_url.join("/auth/token")),
+                ),
                 (
                     "authorization_endpoint",
                     Value::from(state.app.public_url.join("/auth/authorize")),
@@ -180,7 +189,10 @@ pub async fn apps_create(
     if fields.text("type") == "backend" {
         body.as_object_mut().map(|b| b.remove("redirect_uris"));
     }
-    match state.post(&c, &format!("/orgs/{org}/oauth-clients"), body.clone()).await {
+    match state
+        .post(&c, &format!("/orgs/{org}/oauth-clients"), body.clone())
+        .await
+    {
         Ok(created) => page(
             &c,
             "app_new.html",
@@ -204,7 +216,9 @@ pub async fn apps_rotate(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let hours: Option<i64> = fields.optional("previous_secret_valid_hours").and_then(|h| h.parse().ok());
+    let hours: Option<i64> = fields
+        .optional("previous_secret_valid_hours")
+        .and_then(|h| h.parse().ok());
     let body = json!({ "previous_secret_valid_hours": hours });
     match state
         .post(&c, &format!("/orgs/{org}/oauth-clients/{id}/secret"), body)
@@ -213,7 +227,10 @@ pub async fn apps_rotate(
         Ok(created) => page(
             &c,
             "app_new.html",
-            vec![("created", Value::from_serialize(&created)), ("rotated", Value::from(true))],
+            vec![
+                ("created", Value::from_serialize(&created)),
+                ("rotated", Value::from(true)),
+            ],
         ),
         Err(e) => apps_page(&state, &c, json!({}), Some(e.message), None).await,
     }

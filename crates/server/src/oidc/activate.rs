@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::page::{alert, error_page, escape, form_page, notice, store_failure};
+use super::page::{alert, error_page, escape, form_page, notice, say, store_failure};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -14,8 +14,7 @@ pub struct Link {
     token: Option<String>,
 }
 
-const UNUSABLE: &str =
-    "This activation link is unknown, already used or expired. Ask your admin for a new invitation.";
+const UNUSABLE: &str = "activate-unusable";
 
 fn link_unusable() -> Response {
     error_page(
@@ -33,18 +32,22 @@ fn set_password_page(
 ) -> Response {
     let error = alert(error);
     let inner = format!(
-        "<p>Choose a password of 12 to 256 characters.</p>{error}\
+        "<p>{intro}</p>{error}\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <p><label for=\"password\">New password</label><br>\
+         <p><label for=\"password\">{new}</label><br>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\" maxlength=\"256\" autofocus></p>\
-         <p><label for=\"confirm\">Repeat it</label><br>\
+         <p><label for=\"confirm\">{repeat}</label><br>\
          <input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required minlength=\"12\" maxlength=\"256\"></p>\
-         <p><button type=\"submit\">Set password</button></p></form>",
+         <p><button type=\"submit\">{go}</button></p></form>",
+        intro = say("activate-intro", &[]),
+        new = say("activate-new-password", &[]),
+        repeat = say("activate-repeat", &[]),
+        go = say("activate-submit", &[]),
         action = escape(&state.public_url.join("/auth/activate")),
         token = escape(token),
     );
-    form_page(status, "Activate your account", &inner)
+    form_page(status, "activate-title", &inner)
 }
 
 /// `GET /auth/activate?token=…`: the form, if the link is live.
@@ -87,10 +90,10 @@ pub async fn set_password(
         )
     };
     if crate::validate::password(&form.password).is_err() {
-        return retry("The password must be 12 to 256 characters long.");
+        return retry("activate-password-length");
     }
     if form.password != form.confirm {
-        return retry("The two passwords differ.");
+        return retry("activate-password-differ");
     }
     let hash_of_link = state.secrets.hash_secret(&form.token);
     // Checked before the slow hash, so a dead link costs nothing.
@@ -105,7 +108,7 @@ pub async fn set_password(
     let Some(Ok(password_hash)) = hashed else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
-            "The password could not be set just now; go back and try again in a few seconds.",
+            "activate-busy",
             "no turn for hashing the password, or hashing failed",
         );
     };
@@ -114,10 +117,7 @@ pub async fn set_password(
         .accept_invitation(&hash_of_link, &password_hash)
         .await
     {
-        Ok(Some(_)) => notice(
-            "Your account is active",
-            "Your password is set. Go back to the app and sign in with your e-mail address and this password.",
-        ),
+        Ok(Some(_)) => notice("activate-done-title", "activate-done"),
         Ok(None) => link_unusable(),
         Err(e) => store_failure(&e),
     }

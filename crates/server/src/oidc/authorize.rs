@@ -53,15 +53,10 @@ pub async fn authorize(
     headers: HeaderMap,
     query: Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Response {
-    let q =
-        match query {
-            Ok(Query(q)) => q,
-            Err(e) => return error_page(
-                StatusCode::BAD_REQUEST,
-                "The app's sign-in request is malformed (a parameter is repeated or unreadable).",
-                &e.body_text(),
-            ),
-        };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "signin-malformed", &e.body_text()),
+    };
     // An authorization request is a page the user opens, never an image, script or frame
     // another site embeds (which could start sign-ins in the background).
     if headers
@@ -70,7 +65,7 @@ pub async fn authorize(
     {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "Sign-in has to be opened as a page of its own.",
+            "signin-framed",
             "authorization request not fetched as a document",
         );
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::authorize::success;
 use super::cookies;
-use super::page::{error_page, escape, form_page, store_failure};
+use super::page::{error_page, escape, form_page, say, say_strong, store_failure};
 use super::step::{open_step, refuse_to_client, Step};
 use super::CODE_TTL_MS;
 use crate::secrets::random_token;
@@ -69,23 +69,30 @@ pub async fn consent_page(
         Err(e) => return store_failure(&e),
     };
     let inner = format!(
-        "<p><strong>{client}</strong> wants to manage <strong>{org}</strong>'s users and groups, \
-         acting as you ({who}). It can do what your role allows, until an admin revokes it.</p>\
+        "<p>{question}</p>\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"request\" value=\"{id}\">\
-         <p><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></p></form>",
-        client = escape(&step.client.name),
-        org = escape(&step.org.display_name),
-        who = escape(&who),
+         <p><button type=\"submit\" name=\"decision\" value=\"allow\">{allow}</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">{deny}</button></p></form>",
+        question = say_strong(
+            "consent-question",
+            &[
+                ("client", step.client.name.clone()),
+                ("org", step.org.display_name.clone()),
+                ("who", who),
+            ],
+            &["client", "org"],
+        ),
+        allow = say("consent-allow", &[]),
+        deny = say("consent-deny", &[]),
         action = escape(&state.public_url.join("/auth/consent")),
         id = escape(&step.pending.form_nonce),
     );
-    let mut response = form_page(StatusCode::OK, "Allow access?", &inner);
+    let mut response = form_page(StatusCode::OK, "consent-title", &inner);
     if !super::step::keep(state, headers, &mut response, &step) {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "The app's sign-in request is too large to keep while you answer.",
+            "signin-too-large-consent",
             "pending sign-in too large for its cookie",
         );
     }
@@ -173,11 +180,13 @@ pub async fn answer(
     let asked_in = step.pending.consent_session.as_deref();
     let session = match session {
         Ok(Some(s)) if s.org_id == step.org.id && asked_in == Some(s.id.as_str()) => s,
-        Ok(_) => return error_page(
-            StatusCode::BAD_REQUEST,
-            "Your sign-in session ended or changed before you answered. Start again from the app.",
-            "consent answer without the session it was asked in",
-        ),
+        Ok(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "consent-session-changed",
+                "consent answer without the session it was asked in",
+            )
+        }
         Err(e) => return store_failure(&e),
     };
     let user = match state.store.get_user(&step.org.id, &session.user_id).await {

@@ -18,7 +18,9 @@ use serde::Deserialize;
 
 use super::consent::finish;
 use super::cookies;
-use super::page::{alert, auto_post, error_page, escape, form_page, store_failure};
+use super::page::{
+    alert, auto_post, error_page, escape, form_page, say, say_strong, store_failure,
+};
 use super::step::{self, open_step, refuse_to_client, Step};
 use super::{see_other, OidcState, SESSION_TTL_MS};
 use crate::limits::{address_key, KeyedLimit};
@@ -51,24 +53,29 @@ pub fn identifier_page(
     sso: bool,
 ) -> Response {
     let alternative = if sso {
-        "<p><button type=\"submit\" name=\"method\" value=\"password\">Use a password instead</button></p>"
+        format!(
+            "<p><button type=\"submit\" name=\"method\" value=\"password\">{}</button></p>",
+            say("signin-use-password", &[])
+        )
     } else {
-        ""
+        String::new()
     };
     let inner = format!(
-        "<p>Sign in to <strong>{org}</strong>.</p>\
+        "<p>{intro}</p>\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"request\" value=\"{id}\">\
-         <p><label for=\"email\">E-mail address</label><br>\
+         <p><label for=\"email\">{label}</label><br>\
          <input id=\"email\" name=\"email\" type=\"text\" inputmode=\"email\" autocomplete=\"username\" required maxlength=\"320\" value=\"{email}\" autofocus></p>\
-         <p><button type=\"submit\" name=\"method\" value=\"{first}\">Continue</button></p>{alternative}</form>",
-        org = escape(&org.display_name),
+         <p><button type=\"submit\" name=\"method\" value=\"{first}\">{go}</button></p>{alternative}</form>",
+        intro = say_strong("signin-to", &[("org", org.display_name.clone())], &["org"]),
+        label = say("signin-email", &[]),
+        go = say("signin-continue", &[]),
         action = escape(&state.public_url.join("/auth/login")),
         id = escape(form_nonce),
         email = escape(email.unwrap_or("")),
         first = if sso { "sso" } else { "password" },
     );
-    form_page(StatusCode::OK, "Sign in", &inner)
+    form_page(StatusCode::OK, "signin-title", &inner)
 }
 
 /// The password page, with `error` above the form when an attempt failed.
@@ -81,19 +88,25 @@ fn password_page(
 ) -> Response {
     let error = alert(error);
     let inner = format!(
-        "<p>Sign in to <strong>{org}</strong> as {email}.</p>{error}\
+        "<p>{intro}</p>{error}\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"request\" value=\"{id}\">\
          <input type=\"hidden\" name=\"email\" value=\"{email}\">\
-         <p><label for=\"password\">Password</label><br>\
+         <p><label for=\"password\">{label}</label><br>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"256\" autofocus></p>\
-         <p><button type=\"submit\">Sign in</button></p></form>",
-        org = escape(&step.org.display_name),
+         <p><button type=\"submit\">{go}</button></p></form>",
+        intro = say_strong(
+            "signin-to-as",
+            &[("org", step.org.display_name.clone()), ("email", email.to_string())],
+            &["org"],
+        ),
+        label = say("signin-password", &[]),
+        go = say("signin-submit", &[]),
         email = escape(email),
         action = escape(&state.public_url.join("/auth/login/password")),
         id = escape(&step.pending.form_nonce),
     );
-    form_page(status, "Sign in", &inner)
+    form_page(status, "signin-title", &inner)
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,7 +194,7 @@ fn to_identity_provider(
     if !step::keep(state, headers, &mut response, &step) {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "The app's sign-in request is too large to keep while you sign in.",
+            "signin-too-large",
             "pending sign-in too large for its cookie",
         );
     }
@@ -203,13 +216,13 @@ impl std::fmt::Debug for PasswordForm {
     }
 }
 
-const WRONG: &str = "The e-mail address or the password is wrong.";
+const WRONG: &str = "signin-wrong-password";
 
 /// Too many password checks are waiting: the attempt is not counted as a failure.
 fn busy() -> Response {
     let mut response = error_page(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is busy right now. Go back and try again in a few seconds.",
+        "signin-busy",
         "no turn for a password check within its wait",
     );
     response.headers_mut().insert(
@@ -221,7 +234,7 @@ fn busy() -> Response {
 
 /// The password page saying the attempt was over the limit.
 fn too_many(state: &AppState, step: &Step, email: &str, seconds: u64) -> Response {
-    let message = format!("Too many sign-in attempts. Wait {seconds} seconds and try again.");
+    let message = crate::i18n::t_with("signin-too-many", &[("seconds", seconds.to_string())]);
     password_page(
         state,
         step,
@@ -288,7 +301,7 @@ pub async fn password(
     if !holder.active {
         return error_page(
             StatusCode::FORBIDDEN,
-            "Your account is deactivated in this organization. Ask your admin to reactivate it.",
+            "signin-deactivated",
             &format!("user {} is deactivated", holder.user_id),
         );
     }
@@ -297,7 +310,7 @@ pub async fn password(
             state,
             &step,
             email,
-            Some("Your organization signs in through its identity provider only: go back and continue with single sign-on."),
+            Some("signin-sso-only"),
             StatusCode::FORBIDDEN,
         );
     }
@@ -321,7 +334,7 @@ pub async fn password(
         Ok(Err(GrantRefusal::UserInactive)) | Ok(Err(GrantRefusal::Invalid)) => {
             return error_page(
                 StatusCode::FORBIDDEN,
-                "Your account cannot sign in right now. Ask your admin.",
+                "signin-cannot",
                 "session refused at opening",
             )
         }

@@ -133,4 +133,3 @@ async fn jwks(State(keys): State<Arc<IdTokenKeys>>) -> Response {
 fn clean(value: &str, max: usize) -> bool {
     value.len() <= max && !value.chars().any(char::is_control)
 }
-

@@ -8,6 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use crate::i18n::{current, t, t_with};
+
 /// The one script a page runs: submitting the SAML form. Allowed by its hash, so nothing
 /// injected could run.
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit()";
@@ -47,14 +49,27 @@ pub fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// An error page; `detail` goes to the log only, under the reference shown.
+/// An error page saying the message `message` (a catalogue key) in the request's language;
+/// `detail` goes to the log only, under the reference shown.
 pub fn error_page(status: StatusCode, message: &str, detail: &str) -> Response {
+    error_page_referenced(status, message, detail).0
+}
+
+/// As [`error_page`], with the reference it shows (for a record that names it).
+pub fn error_page_referenced(
+    status: StatusCode,
+    message: &str,
+    detail: &str,
+) -> (Response, String) {
     let reference = uuid::Uuid::new_v4().simple().to_string();
     tracing::warn!(reference = %reference, status = status.as_u16(), message, detail, "sign-in refused");
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
-         <body><h1>Sign-in failed</h1><p>{}</p><p>Reference: <code>{reference}</code></p></body></html>",
-        escape(message)
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{message}</p><p>{label}: <code>{reference}</code></p></body></html>",
+        lang = current().tag(),
+        title = escape(&t("signin-failed-title")),
+        message = escape(&t(message)),
+        label = escape(&t("reference")),
     );
     let mut response = (status, Html(body)).into_response();
     page_headers(
@@ -63,16 +78,18 @@ pub fn error_page(status: StatusCode, message: &str, detail: &str) -> Response {
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
     );
-    response
+    (response, reference)
 }
 
-/// A page that tells the person something that is not an error.
+/// A page that tells the person something that is not an error (`title` and `message` are
+/// catalogue keys).
 pub fn notice(title: &str, message: &str) -> Response {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head>\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{0}</title></head>\
          <body><h1>{0}</h1><p>{1}</p></body></html>",
-        escape(title),
-        escape(message)
+        escape(&t(title)),
+        escape(&t(message)),
+        lang = current().tag(),
     );
     let mut response = Html(body).into_response();
     page_headers(
@@ -97,33 +114,69 @@ pub fn auto_post(action: &str, fields: &[(&str, &str)]) -> Response {
         })
         .collect();
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
-         <body><form method=\"post\" action=\"{}\">{inputs}\
-         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><form method=\"post\" action=\"{action}\">{inputs}\
+         <noscript><button type=\"submit\">{go}</button></noscript></form>\
          <script>{SUBMIT_SCRIPT}</script></body></html>",
-        escape(action)
+        action = escape(action),
+        lang = current().tag(),
+        title = escape(&t("signin-signing-in")),
+        go = escape(&t("signin-continue")),
     );
     let mut response = Html(body).into_response();
     page_headers(response.headers_mut(), SUBMIT_CSP.clone());
     response
 }
 
-/// What went wrong with a form's last submission, shown above it (empty for none).
+/// What went wrong with a form's last submission (a catalogue key), shown above it (empty for
+/// none).
 pub fn alert(error: Option<&str>) -> String {
     error
-        .map(|e| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(e)))
+        .map(|e| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(&t(e))))
         .unwrap_or_default()
 }
 
-/// A page with a form of Lanyard's own (sign-in, consent, activation): `inner` is HTML whose
-/// every value was escaped. Forms post to this server, which may then send the browser on to
+/// A message with arguments in the request's language, escaped for a page.
+pub fn say(key: &str, args: &[(&str, String)]) -> String {
+    escape(&t_with(key, args))
+}
+
+/// As [`say`], with the arguments named in `strong` set in bold (names of apps and
+/// organizations): each is formatted as a private-use marker, the text escaped, then the
+/// markers replaced by the escaped argument.
+pub fn say_strong(key: &str, args: &[(&str, String)], strong: &[&str]) -> String {
+    let marker = |i: usize| format!("\u{E000}{i}\u{E001}");
+    let marked: Vec<(&str, String)> = args
+        .iter()
+        .enumerate()
+        .map(|(i, (name, value))| {
+            let shown = if strong.contains(name) {
+                marker(i)
+            } else {
+                value.clone()
+            };
+            (*name, shown)
+        })
+        .collect();
+    let mut html = escape(&t_with(key, &marked));
+    for (i, (name, value)) in args.iter().enumerate() {
+        if strong.contains(name) {
+            html = html.replace(&marker(i), &format!("<strong>{}</strong>", escape(value)));
+        }
+    }
+    html
+}
+
+/// A page with a form of Lanyard's own (sign-in, consent, activation): `title` is a catalogue
+/// key, `inner` HTML whose every value was escaped. Forms post to this server, which may then send the browser on to
 /// the app (so no `form-action` limit: browsers apply it to that redirect too).
 pub fn form_page(status: StatusCode, title: &str, inner: &str) -> Response {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{0}</title></head><body><main><h1>{0}</h1>{inner}</main></body></html>",
-        escape(title)
+        escape(&t(title)),
+        lang = current().tag(),
     );
     let mut response = (status, Html(body)).into_response();
     page_headers(
@@ -137,7 +190,7 @@ pub fn form_page(status: StatusCode, title: &str, inner: &str) -> Response {
 pub fn store_failure(e: &lanyard_store::StoreError) -> Response {
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable for a moment; try again.",
+        "signin-unavailable",
         &e.to_string(),
     )
 }

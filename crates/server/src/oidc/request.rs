@@ -67,7 +67,7 @@ pub enum Refusal {
 pub fn client_to_look_up(query: &AuthorizeQuery) -> Result<Option<&str>, Refusal> {
     let Some(client_id) = query.client_id.as_deref() else {
         return Err(Refusal::Page {
-            message: "The app's sign-in request names no client (client_id is missing).",
+            message: "signin-no-client",
             detail: "client_id missing".into(),
         });
     };
@@ -113,14 +113,14 @@ pub fn check<'q>(
     let looked_up = client_to_look_up(query)?.and(client);
     let Some(client) = looked_up.filter(|c| c.revoked_at.is_none()) else {
         return Err(Refusal::Page {
-            message: "The app's sign-in request names a client that is unknown or revoked.",
+            message: "signin-unknown-client",
             detail: query.client_id.clone().unwrap_or_default(),
         });
     };
     if client.client_type == "backend" {
         // No redirect URI can be verified for it, so the refusal is a page, never a redirect.
         return Err(Refusal::Page {
-            message: "unauthorized_client: this app is registered as a backend client, which uses client credentials only and cannot sign users in. Register it as a confidential or public client.",
+            message: "signin-backend-client",
             detail: format!("backend client {} in the code flow", client.id),
         });
     }
@@ -130,9 +130,12 @@ pub fn check<'q>(
         .and_then(|uri| Some((uri, client.redirect_uris.iter().position(|r| r == uri)?)));
     let Some((redirect_uri, redirect_index)) = registered else {
         return Err(Refusal::Page {
-            message:
-                "The app asked to return to an address that is not registered for it (redirect_uri).",
-            detail: query.redirect_uri.as_deref().unwrap_or("redirect_uri missing").into(),
+            message: "signin-bad-redirect",
+            detail: query
+                .redirect_uri
+                .as_deref()
+                .unwrap_or("redirect_uri missing")
+                .into(),
         });
     };
     // From here on refusals go back to the client.

@@ -123,10 +123,7 @@ fn a_missing_client_id_is_an_error_page() {
         client_id: None,
         ..query()
     };
-    let missing = page(
-        "The app's sign-in request names no client (client_id is missing).",
-        "client_id missing",
-    );
+    let missing = page("signin-no-client", "client_id missing");
     assert_eq!(client_to_look_up(&q).unwrap_err(), missing);
     assert_eq!(check(&q, Some(&client(true))).unwrap_err(), missing);
 }
@@ -142,20 +139,14 @@ fn an_unreadable_client_id_is_not_looked_up_and_names_no_client() {
         assert_eq!(client_to_look_up(&q), Ok(None));
         assert_eq!(
             check(&q, Some(&client(true))).unwrap_err(),
-            page(
-                "The app's sign-in request names a client that is unknown or revoked.",
-                &unreadable
-            )
+            page("signin-unknown-client", &unreadable)
         );
     }
 }
 
 #[test]
 fn an_unknown_or_revoked_client_is_an_error_page() {
-    let unknown = page(
-        "The app's sign-in request names a client that is unknown or revoked.",
-        "client-1",
-    );
+    let unknown = page("signin-unknown-client", "client-1");
     assert_eq!(check(&query(), None).unwrap_err(), unknown);
     let revoked = OAuthClient {
         revoked_at: Some(1),
@@ -174,8 +165,10 @@ fn a_backend_client_is_refused_in_the_code_flow_by_a_page() {
     let Refusal::Page { message, .. } = check(&query(), Some(&backend)).unwrap_err() else {
         panic!("a backend client has no redirect URI to return to");
     };
-    assert!(message.starts_with("unauthorized_client:"), "{message}");
-    assert!(message.contains("client credentials only"), "{message}");
+    assert_eq!(message, "signin-backend-client");
+    let english = crate::i18n::Locale::En.text(message, &[]);
+    assert!(english.starts_with("unauthorized_client:"), "{english}");
+    assert!(english.contains("client credentials only"), "{english}");
 }
 
 #[test]
@@ -201,8 +194,7 @@ fn a_scope_beyond_the_clients_registration_is_invalid_scope() {
 
 #[test]
 fn an_unregistered_redirect_uri_is_an_error_page_never_a_redirect() {
-    let message =
-        "The app asked to return to an address that is not registered for it (redirect_uri).";
+    let message = "signin-bad-redirect";
     for (uri, detail) in [
         (
             Some("https://app.example.com/callback/"),

@@ -47,14 +47,14 @@ pub async fn open_step(
     if !from_own_page(state, headers) {
         return Err(error_page(
             StatusCode::FORBIDDEN,
-            "This sign-in form was sent from another site. Start again from the app.",
+            "signin-cross-site",
             "form post from a foreign origin",
         ));
     }
     let expired = || {
         error_page(
             StatusCode::BAD_REQUEST,
-            "This sign-in has expired or was started in another browser. Start again from the app.",
+            "signin-expired",
             "no pending sign-in with that form nonce in this browser",
         )
     };
@@ -64,7 +64,7 @@ pub async fn open_step(
         Ok(_) => {
             return Err(error_page(
                 StatusCode::BAD_REQUEST,
-                "The app of this sign-in is no longer registered.",
+                "signin-client-gone",
                 "client gone or revoked",
             ))
         }
@@ -74,7 +74,7 @@ pub async fn open_step(
     let Some(uri) = client.redirect_uris.get(held.redirect_index) else {
         return Err(error_page(
             StatusCode::BAD_REQUEST,
-            "The app of this sign-in changed. Start again from the app.",
+            "signin-client-changed",
             "redirect index",
         ));
     };

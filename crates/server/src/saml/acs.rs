@@ -24,7 +24,7 @@ use lanyard_store::{
 };
 use serde::Deserialize;
 
-use crate::oidc::page::{error_page, notice, store_failure};
+use crate::oidc::page::{error_page, error_page_referenced, notice, store_failure};
 use crate::oidc::step::Step;
 use crate::oidc::{
     admits, consent, cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS,
@@ -72,42 +72,52 @@ fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
 }
 
+/// A sign-in through `connection` refused after the connection was known: the page, and a
+/// record in the organization's audit log with the page's reference and the reason, which the
+/// console shows as the connection's recent failures.
+async fn failed_through(
+    state: &AppState,
+    connection: &SsoConnection,
+    status: StatusCode,
+    message: &str,
+    detail: &str,
+) -> Response {
+    let (page, reference) = error_page_referenced(status, message, detail);
+    let actor = format!("sso_connection:{}", connection.id);
+    let mut event = lanyard_store::AuditEvent::success(&actor, "sso.sign_in_failed");
+    event.org_id = Some(connection.org_id.clone());
+    event.target = Some(connection.id.clone());
+    event.outcome = lanyard_store::Outcome::Failure;
+    event.detail = serde_json::json!({ "reference": reference, "reason": detail });
+    if let Err(e) = state.store.append_audit(&event).await {
+        tracing::error!(error = %e, "could not record a failed sign-in");
+    }
+    page
+}
+
 pub async fn acs(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(form): Form<AcsForm>,
 ) -> Response {
     let Some(encoded) = form.saml_response.as_deref() else {
-        return refused(
-            "The identity provider's message carries no SAMLResponse.",
-            "SAMLResponse missing",
-        );
+        return refused("saml-no-response", "SAMLResponse missing");
     };
     let limits = lanyard_saml::xml::Limits::default();
     let bytes = match response::decode_post(encoded, limits) {
         Ok(b) => b,
-        Err(e) => {
-            return refused(
-                "The identity provider's SAMLResponse could not be decoded.",
-                &e.to_string(),
-            )
-        }
+        Err(e) => return refused("saml-undecodable", &e.to_string()),
     };
     let hints = match response::peek(&bytes, limits) {
         Ok(h) => h,
-        Err(e) => {
-            return refused(
-                "The identity provider's SAMLResponse is not a readable SAML Response.",
-                &e.to_string(),
-            )
-        }
+        Err(e) => return refused("saml-unreadable", &e.to_string()),
     };
     match hints.in_response_to.as_deref() {
         Some(request_id) => {
             // Only the browser that started the sign-in holds it (no login CSRF).
             let Some(held) = cookies::pending(&state, &headers, request_id) else {
                 return refused(
-                    "This sign-in has expired, or was started in another browser, or the browser did not keep its cookie. Start again from the app in this browser.",
+                    "saml-no-pending",
                     &format!("request {request_id:?}: no live pending sign-in in this browser"),
                 );
             };
@@ -174,11 +184,11 @@ async fn find_user(
         .await
     {
         Ok(Some(id)) => Ok(id),
-        Ok(None) => Err(error_page(
-            StatusCode::FORBIDDEN,
-            "Your account was not found in this organization. Ask your admin to give you access.",
-            &format!("no user with {emails:?} (NameID {:?})", identity.name_id),
-        )),
+        Ok(None) => {
+            let detail = format!("no user with {emails:?} (NameID {:?})", identity.name_id);
+            let status = StatusCode::FORBIDDEN;
+            Err(failed_through(state, connection, status, "saml-no-user", &detail).await)
+        }
         Err(e) => Err(store_failure(&e)),
     }
 }
@@ -186,7 +196,7 @@ async fn find_user(
 fn deactivated(user_id: &str) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
-        "Your account is deactivated in this organization. Ask your admin to reactivate it.",
+        "signin-deactivated",
         &format!("user {user_id} is deactivated"),
     )
 }
@@ -200,19 +210,11 @@ async fn answered(
 ) -> Result<(OAuthClient, SsoConnection), Response> {
     let client = match state.store.oauth_client(&pending.client_id).await {
         Ok(Some((client, _))) => client,
-        Ok(None) => {
-            return Err(refused(
-                "The app of this sign-in is no longer registered.",
-                "client gone",
-            ))
-        }
+        Ok(None) => return Err(refused("signin-client-gone", "client gone")),
         Err(e) => return Err(store_failure(&e)),
     };
     let Some(redirect_uri) = client.redirect_uris.get(redirect_index) else {
-        return Err(refused(
-            "The app of this sign-in changed. Start again from the app.",
-            "redirect index",
-        ));
+        return Err(refused("signin-client-changed", "redirect index"));
     };
     pending.redirect_uri = redirect_uri.clone();
     let connection = match state
@@ -223,14 +225,16 @@ async fn answered(
         Ok(c) if c.enabled => c,
         Ok(c) => {
             return Err(refused(
-                "The organization turned off the SSO connection this sign-in went through. Start again from the app.",
+                "saml-connection-off",
                 &format!("connection {} is turned off", c.id),
             ))
         }
-        Err(StoreError::NotFound) => return Err(refused(
-            "The SSO connection this sign-in went through was removed. Start again from the app.",
-            &format!("connection {} is gone", pending.connection_id),
-        )),
+        Err(StoreError::NotFound) => {
+            return Err(refused(
+                "saml-connection-gone",
+                &format!("connection {} is gone", pending.connection_id),
+            ))
+        }
         Err(e) => return Err(store_failure(&e)),
     };
     Ok((client, connection))
@@ -256,17 +260,16 @@ async fn answer_request(
     let identity = match verify(state, bytes, &connection, Some(&pending.id)) {
         Ok(identity) => identity,
         Err(e) => {
-            return refused(
-                "The identity provider's response could not be verified. An admin can look up the reason with the reference below.",
-                &format!("connection {} ({}): {e}", connection.id, connection.name),
-            )
+            let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
+            let status = StatusCode::BAD_REQUEST;
+            return failed_through(state, &connection, status, "saml-unverified", &detail).await;
         }
     };
     if let Some(t) = pending.auth_not_before {
         if identity.authn_instant < t {
             return error_page(
                 StatusCode::FORBIDDEN,
-                "The app asked for a fresh sign-in, but the identity provider reused an earlier one. Sign in again; an admin may need to let the identity provider honour forced re-authentication.",
+                "saml-not-fresh",
                 &format!(
                     "connection {}: AuthnInstant {} is before the required {t}",
                     connection.id, identity.authn_instant
@@ -319,8 +322,11 @@ async fn answer_request(
         Ok(Err(GrantRefusal::UserInactive)) => return deactivated(&user_id),
         Ok(Err(GrantRefusal::Invalid)) => {
             return refused(
-                "This sign-in was already completed, or its connection or app changed meanwhile, or the identity provider's response was used before. Start again from the app.",
-                &format!("request {request_id:?} / assertion {:?} refused at completion", identity.assertion_id),
+                "saml-spent",
+                &format!(
+                    "request {request_id:?} / assertion {:?} refused at completion",
+                    identity.assertion_id
+                ),
             )
         }
         Err(e) => return store_failure(&e),
@@ -373,7 +379,7 @@ fn refuse_to_app(pending: &LoginRequest, error: &str, description: &str) -> Resp
 /// default app to sign in the ordinary way. Every refusal before the signature is checked
 /// reads the same, so the page tells nobody which organizations use which IdP.
 async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Response {
-    let not_accepted = "This sign-in from the identity provider could not be accepted. Open the app and sign in from there.";
+    let not_accepted = "saml-idp-initiated-refused";
     let Some(audience) = hints.audience.as_deref() else {
         return refused(not_accepted, "unsolicited Response without an Audience");
     };
@@ -397,10 +403,9 @@ async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Respon
     let identity = match verify(state, bytes, &connection, None) {
         Ok(identity) => identity,
         Err(e) => {
-            return refused(
-                not_accepted,
-                &format!("connection {} ({}): {e}", connection.id, connection.name),
-            )
+            let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
+            let status = StatusCode::BAD_REQUEST;
+            return failed_through(state, &connection, status, not_accepted, &detail).await;
         }
     };
     let user_id = match find_user(state, &connection, &identity).await {
@@ -426,10 +431,7 @@ async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Respon
                 &params,
             ))
         }
-        Ok(None) => notice(
-            "Open the app",
-            "Your organization has no app to open from the identity provider. Open the app directly, or ask your admin to set an app's initiate_login_uri.",
-        ),
+        Ok(None) => notice("saml-no-app-title", "saml-no-app"),
         Err(e) => store_failure(&e),
     }
 }

@@ -22,7 +22,7 @@ pub async fn sp_metadata(
         Ok(None) => {
             return error_page(
                 StatusCode::NOT_FOUND,
-                "There is no SSO connection at this address.",
+                "saml-no-connection",
                 "metadata of an unknown connection",
             )
         }
