@@ -106,6 +106,9 @@ await check("an Okta provider is made from a certificate file without BEGIN/END 
   assert.match(row, /\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC/, "the expiry date");
   assert.match(row, /expires within 30 days/, "a certificate expiring soon is flagged");
   await shot(page, "sso-show");
+  await page.goto(`${base}/admin`);
+  assert.match(await page.locator("ul.flags").first().innerText(), /CN=First IdP/, "the home page flags it");
+  await page.goto(connectionUrl);
 });
 
 await check("a second certificate is dropped on its box, and the first removed with its X", async () => {

@@ -84,7 +84,8 @@ impl Store {
     }
 
     /// The live console session whose cookie secret hashes to `secret_hash`: seen within
-    /// `idle_ms`, not past its absolute end, its user active (or its operator key unrevoked).
+    /// `idle_ms`, not past its absolute end, its sign-in session live and its user active (or its
+    /// operator key unrevoked).
     /// Being read marks it seen.
     pub async fn console_session(
         &self,
@@ -102,7 +103,7 @@ impl Store {
                      LEFT JOIN users u ON u.id = s.user_id \
                      LEFT JOIN operator_keys k ON k.id = c.operator_key_id \
                      WHERE c.secret_hash = $1 AND c.expires_at > $2 AND c.last_seen_at > $3 \
-                     AND ((s.id IS NOT NULL AND u.active) \
+                     AND ((s.id IS NOT NULL AND s.expires_at > $2 AND u.active) \
                           OR (k.id IS NOT NULL AND k.revoked_at IS NULL))",
                     &[secret_hash.into(), now.into(), (now - idle_ms).into()],
                 )

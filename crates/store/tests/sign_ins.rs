@@ -291,6 +291,24 @@ async fn console_sessions_end(db: TestDb) {
         .await
         .unwrap()
         .is_none());
+    // A sign-in session past its end (the IdP's SessionNotOnOrAfter) ends the console's too.
+    let ended = store
+        .open_password_session(&f.org_id, &f.user_id, "ended-hash", now_ms() - 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let holder = ConsoleHolder::SignIn {
+        session_id: &ended.id,
+    };
+    store
+        .open_console_session("after-end-hash", holder, "csrf", "en", 3_600_000)
+        .await
+        .unwrap();
+    let after_end = store
+        .console_session("after-end-hash", 60_000)
+        .await
+        .unwrap();
+    assert!(after_end.is_none());
     // Idle longer than the limit (here: any time at all) reads as ended.
     std::thread::sleep(std::time::Duration::from_millis(5));
     assert!(store
