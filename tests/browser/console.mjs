@@ -4,12 +4,16 @@
 //   node console.mjs --base http://127.0.0.1:PORT --key <operator key> --certs DIR --shots DIR
 //
 // Prints one line per check; exits non-zero at the first failure. Screenshots of every page go
-// to --shots.
+// to --shots, and every page screenshotted is audited with axe-core (WCAG 2.1 A and AA rules):
+// a serious or critical violation fails the walk.
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, v, i, all) => (i % 2 ? pairs : [...pairs, [v.replace(/^--/, ""), all[i + 1]]]), []),
@@ -45,8 +49,23 @@ async function api(method, path, body) {
   return { status: response.status, json: text ? JSON.parse(text) : null };
 }
 
+/** Fails on the page's serious and critical accessibility violations. */
+async function accessible(page, name) {
+  // Evaluated through the DevTools protocol, which the page's script policy does not govern.
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) {
+    await page.evaluate(axeSource);
+  }
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }),
+  );
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const said = bad.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ")).join("\n    ")}`);
+  assert.equal(bad.length, 0, `accessibility of ${name}:\n  ${said.join("\n  ")}`);
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  await accessible(page, name);
 }
 
 /** Signs in through Lanyard's own sign-in pages with a password. */
@@ -79,6 +98,21 @@ const page = await context.newPage();
 const pageErrors = [];
 page.on("pageerror", (e) => pageErrors.push(e));
 page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
+
+await check("/docs leads to the console, the API reference, discovery and SCIM's configuration", async () => {
+  const response = await page.goto(`${base}/docs`);
+  assert.equal(response.status(), 200);
+  assert.match(await page.locator("h1").innerText(), /Documentation/);
+  for (const href of ["/admin", "/api/v1/openapi.json", "/.well-known/openid-configuration", "/scim/v2/ServiceProviderConfig"]) {
+    const link = page.locator(`main a[href='${href}']`);
+    assert.equal(await link.count(), 1, `a link to ${href}`);
+    const target = await page.request.get(`${base}${href}`);
+    // SCIM's own description, like all of /scim/v2, asks for a SCIM credential.
+    const expected = href.startsWith("/scim/") ? 401 : 200;
+    assert.equal(target.status(), expected, `${href} answers`);
+  }
+  await shot(page, "docs");
+});
 
 await check("the admin signs in with a password through Lanyard's sign-in", async () => {
   await page.goto(`${base}/admin/login`);

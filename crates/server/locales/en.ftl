@@ -68,6 +68,7 @@ login-no-org = No organization matches that e-mail domain or short name. Check i
 login-failed = The sign-in did not complete. Start again.
 login-expired = The sign-in took too long or was started in another browser. Start again.
 login-bad-key = That operator key is unknown or revoked.
+login-too-many = Too many sign-in attempts from your network. Wait a minute, then try again.
 form-expired = The form had expired. Try again.
 
 ## Pages that stand alone
@@ -147,6 +148,7 @@ sso-organization-name = OrganizationName attribute value
 sso-organization-name-hint = Optional: send a SAML attribute named OrganizationName with this value.
 sso-failures = Recent sign-in failures
 sso-no-failures = No failed sign-ins through this provider.
+sso-failures-need-audit = Failed sign-ins are shown to those whose role may view the audit log.
 sso-delete = Delete this provider
 cert-subject = Subject
 cert-fingerprint = SHA-256 fingerprint
@@ -337,3 +339,16 @@ activate-intro = Choose a password of 12 to 256 characters.
 activate-new-password = New password
 activate-repeat = Repeat it
 activate-submit = Set password
+
+# /docs
+docs-title = Documentation
+docs-intro = Lanyard gives your product single sign-on from your customers' SAML identity providers, SCIM provisioning from them, and one OpenID Connect sign-in toward your product.
+docs-console = Admin console
+docs-console-text = Set up single sign-on, SCIM tokens, OAuth clients, roles and employees. Each page says what to enter where in your identity provider.
+docs-api = Admin API reference (OpenAPI)
+docs-api-text = Every request and answer of the admin API. Calls carry an operator key or an access key:
+docs-oidc = OpenID Connect discovery
+docs-oidc-text = The endpoints and keys your product's OpenID Connect library reads.
+docs-scim = SCIM 2.0 service provider configuration
+docs-scim-text = What the SCIM service supports (read with a SCIM token, like every SCIM request). Your identity provider's SCIM base URL:
+docs-readme = The README of the source repository covers installation, every request body and the step-by-step guides for Okta, Microsoft Entra ID and other identity providers.

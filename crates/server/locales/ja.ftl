@@ -67,6 +67,7 @@ login-no-org = そのメールのドメインまたは短縮名に一致する�
 login-failed = サインインが完了しませんでした。最初からやり直してください。
 login-expired = サインインに時間がかかりすぎたか、別のブラウザーで開始されました。最初からやり直してください。
 login-bad-key = そのオペレーターキーは不明か、無効化されています。
+login-too-many = お使いのネットワークからのサインインの試行が多すぎます。1 分ほど待ってから、もう一度お試しください。
 form-expired = フォームの有効期限が切れました。もう一度お試しください。
 
 ## Pages that stand alone
@@ -146,6 +147,7 @@ sso-organization-name = OrganizationName 属性の値
 sso-organization-name-hint = 任意: OrganizationName という名前の SAML 属性をこの値で送信します。
 sso-failures = 最近のサインイン失敗
 sso-no-failures = このプロバイダーでのサインイン失敗はありません。
+sso-failures-need-audit = サインインの失敗は、監査ログを閲覧できるロールのユーザーにのみ表示されます。
 sso-delete = このプロバイダーを削除
 cert-subject = サブジェクト
 cert-fingerprint = SHA-256 フィンガープリント
@@ -336,3 +338,16 @@ activate-intro = 12 文字以上 256 文字以下のパスワードを選んで�
 activate-new-password = 新しいパスワード
 activate-repeat = もう一度入力
 activate-submit = パスワードを設定
+
+# /docs
+docs-title = ドキュメント
+docs-intro = Lanyard は、お客様の SAML ID プロバイダーからのシングルサインオンと SCIM プロビジョニングを製品に提供し、製品に対しては一つの OpenID Connect サインインを提供します。
+docs-console = 管理コンソール
+docs-console-text = シングルサインオン、SCIM トークン、OAuth クライアント、ロール、従業員を設定します。各ページに ID プロバイダーのどこに何を入力するかが示されます。
+docs-api = 管理 API リファレンス（OpenAPI）
+docs-api-text = 管理 API のすべてのリクエストとレスポンス。呼び出しにはオペレーターキーまたはアクセスキーを付けます:
+docs-oidc = OpenID Connect ディスカバリー
+docs-oidc-text = 製品の OpenID Connect ライブラリが読み取るエンドポイントと鍵。
+docs-scim = SCIM 2.0 サービスプロバイダー構成
+docs-scim-text = SCIM サービスが対応している機能（他の SCIM リクエストと同じく SCIM トークンで読み取ります）。ID プロバイダーに設定する SCIM のベース URL:
+docs-readme = ソースリポジトリの README に、インストール方法、すべてのリクエスト本文、Okta・Microsoft Entra ID・その他の ID プロバイダー向けの手順ガイドがあります。

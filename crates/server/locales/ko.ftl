@@ -67,6 +67,7 @@ login-no-org = 해당 이메일 도메인 또는 약칭과 일치하는 조직�
 login-failed = 로그인이 완료되지 않았습니다. 처음부터 다시 시작하세요.
 login-expired = 로그인 시간이 너무 오래 걸렸거나 다른 브라우저에서 시작되었습니다. 처음부터 다시 시작하세요.
 login-bad-key = 알 수 없거나 취소된 운영자 키입니다.
+login-too-many = 사용 중인 네트워크에서 로그인 시도가 너무 많습니다. 1분 정도 기다린 후 다시 시도하세요.
 form-expired = 양식이 만료되었습니다. 다시 시도하세요.
 
 ## Pages that stand alone
@@ -146,6 +147,7 @@ sso-organization-name = OrganizationName 속성 값
 sso-organization-name-hint = 선택 사항: OrganizationName이라는 SAML 속성을 이 값으로 보냅니다.
 sso-failures = 최근 로그인 실패
 sso-no-failures = 이 공급자를 통한 로그인 실패가 없습니다.
+sso-failures-need-audit = 로그인 실패 내역은 감사 로그를 볼 수 있는 역할의 사용자에게만 표시됩니다.
 sso-delete = 이 공급자 삭제
 cert-subject = 주체
 cert-fingerprint = SHA-256 지문
@@ -336,3 +338,16 @@ activate-intro = 12~256자의 비밀번호를 정하세요.
 activate-new-password = 새 비밀번호
 activate-repeat = 비밀번호 확인
 activate-submit = 비밀번호 설정
+
+# /docs
+docs-title = 문서
+docs-intro = Lanyard는 고객의 SAML ID 공급자를 통한 싱글 사인온과 SCIM 프로비저닝을 제품에 제공하고, 제품에는 하나의 OpenID Connect 로그인을 제공합니다.
+docs-console = 관리 콘솔
+docs-console-text = 싱글 사인온, SCIM 토큰, OAuth 클라이언트, 역할, 직원을 설정합니다. 각 페이지에 ID 공급자의 어디에 무엇을 입력할지 안내되어 있습니다.
+docs-api = 관리 API 참조(OpenAPI)
+docs-api-text = 관리 API의 모든 요청과 응답. 호출에는 운영자 키 또는 액세스 키를 사용합니다:
+docs-oidc = OpenID Connect 디스커버리
+docs-oidc-text = 제품의 OpenID Connect 라이브러리가 읽는 엔드포인트와 키.
+docs-scim = SCIM 2.0 서비스 공급자 구성
+docs-scim-text = SCIM 서비스가 지원하는 기능(다른 SCIM 요청과 마찬가지로 SCIM 토큰으로 읽습니다). ID 공급자에 입력할 SCIM 기본 URL:
+docs-readme = 소스 저장소의 README에 설치 방법, 모든 요청 본문, Okta·Microsoft Entra ID·기타 ID 공급자용 단계별 안내가 있습니다.

@@ -42,6 +42,7 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
     let console_state = console::ConsoleState {
         app: state.clone(),
         api: api.clone().with_state(api_state.clone()),
+        limits: console::SignInLimits::default(),
     };
     Router::new()
         .merge(api.with_state(api_state))
@@ -57,7 +58,11 @@ pub fn build(state: AppState, scim_limits: ScimLimits, id_token_keys: IdTokenKey
                 .with_state(oidc_state)
                 .layer(middleware::from_fn(crate::i18n::choose)),
         )
-        .merge(saml::router().layer(middleware::from_fn(crate::i18n::choose)))
+        .merge(
+            saml::router()
+                .with_state(saml::SamlState::new(state.clone()))
+                .layer(middleware::from_fn(crate::i18n::choose)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))

@@ -157,6 +157,18 @@ async fn console_sign_in(db: TestDb) {
     let (status, log) = server.op(Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{log}");
     assert_eq!(log["items"][0]["action"], "role.create", "{log}");
+    // …and so is the sign-in itself.
+    let path = format!("/api/v1/orgs/acme/audit?actor={actor}&action=console.signed_in");
+    let (_, log) = server.op(Method::GET, &path, None).await;
+    assert_eq!(log["total"], 1, "{log}");
+
+    // An id in the URL stays one path segment of the API call: `..%2Froles` names no employee
+    // rather than reaching the roles.
+    let escaped = browser.get("/admin/employees/..%2Froles", &[]).await;
+    let status = escaped.status();
+    let html = escaped.text().await.unwrap();
+    assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+    assert!(!html.contains("Auditors"), "{html}");
 
     // The same form without its token, or with another, changes nothing.
     for token in ["", "forged"] {
@@ -246,6 +258,33 @@ async fn sign_out_and_operator(db: TestDb) {
     let sso = operator.get("/admin/sso", &[]).await;
     assert_eq!(sso.status(), StatusCode::OK);
     assert!(sso.text().await.unwrap().contains("Generic SSO Provider"));
+
+    // Operator keys tried from one address are limited: 10 at once, then 5 a minute.
+    let mut limited = None;
+    for _ in 0..12 {
+        let tried = operator
+            .post(
+                "/admin/login/operator",
+                &[("csrf", &token), ("key", "lyo_guess")],
+            )
+            .await;
+        if tried.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(tried);
+            break;
+        }
+    }
+    let limited = limited.expect("a stream of guesses is stopped");
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    assert!(limited
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many sign-in attempts"));
+    // The right key is refused too while the address waits.
+    let blocked = operator
+        .post("/admin/login/operator", &[("csrf", &token), ("key", &key)])
+        .await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 both_backends!(
     sign_out_ends_both_sessions_and_the_operator_signs_in_with_a_key,

@@ -2059,14 +2059,11 @@ both_backends!(integration_consent_after_saml, consent_through_saml);
 
 /// A connection turned off completes no sign-in started through it, and the sign-in page no
 /// longer offers it.
-async fn connection_turned_off(db: TestDb) {
-    if skip_without_xmlsec() {
-        return;
-    }
-    let server = Server::start(&db).await;
-    let (app, _, scim_auth) = setup(&server, "acme").await;
+/// Organization `acme` set up for sign-in, with one provisioned user, ada@acme.example; its app.
+async fn acme_with_ada(server: &Server) -> App {
+    let (app, _, scim_auth) = setup(server, "acme").await;
     scim(
-        &server,
+        server,
         &scim_auth,
         Method::POST,
         "/Users",
@@ -2074,6 +2071,15 @@ async fn connection_turned_off(db: TestDb) {
                "userName": "ada@acme.example", "active": true}),
     )
     .await;
+    app
+}
+
+async fn connection_turned_off(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let app = acme_with_ada(&server).await;
     let mut browser = Browser::new(&server);
     let pending = browser.start(&auth_params(&app, "n-1")).await;
     let (_, list) = server
@@ -2102,3 +2108,61 @@ both_backends!(
     a_connection_turned_off_signs_nobody_in,
     connection_turned_off
 );
+
+/// Failed sign-ins are recorded in the organization's audit log, within budgets: a Response
+/// replayed against the same pending request is one row, a stream of failures from one address
+/// stops being recorded after its burst, and no reason is longer than 200 characters and the
+/// mark where it was cut.
+async fn failure_records(db: TestDb) {
+    if skip_without_xmlsec() {
+        return;
+    }
+    let server = Server::start(&db).await;
+    let app = acme_with_ada(&server).await;
+    let failures = || async {
+        let (s, page) = server
+            .op(
+                Method::GET,
+                "/api/v1/orgs/acme/audit?action=sso.sign_in_failed&limit=100",
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        page["items"].as_array().unwrap().clone()
+    };
+    let mut browser = Browser::new(&server);
+    let pending = browser.start(&auth_params(&app, "n")).await;
+    let holding = browser.login_cookies.clone();
+    let mut forged = Assertion::new(&server, &pending, "ada@acme.example");
+    forged.key = "attacker";
+    let forged = forged.signed();
+    for _ in 0..5 {
+        browser.login_cookies = holding.clone();
+        let refused = browser.post_response(&forged).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+    let rows = failures().await;
+    assert_eq!(rows.len(), 1, "one row per request: {rows:?}");
+    assert!(rows[0]["detail"]["reference"].is_string(), "{rows:?}");
+
+    for i in 0..30 {
+        let pending = browser.start(&auth_params(&app, &format!("n{i}"))).await;
+        let mut forged = Assertion::new(&server, &pending, "ada@acme.example");
+        forged.key = "attacker";
+        let refused = browser.post_response(&forged.signed()).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "still refused");
+    }
+    let rows = failures().await;
+    // A burst of 20 per address, then 10 a minute: a few may refill while the test runs.
+    assert!(
+        (20..=24).contains(&rows.len()),
+        "{} rows for 31 failures",
+        rows.len()
+    );
+    for row in rows {
+        let reason = row["detail"]["reason"].as_str().unwrap();
+        assert!(reason.chars().count() <= 201, "{reason}");
+    }
+}
+
+both_backends!(failed_sign_ins_are_recorded_within_budgets, failure_records);

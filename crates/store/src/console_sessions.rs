@@ -174,6 +174,13 @@ impl Store {
     /// of these.
     pub async fn console_client(&self, org_id: &str, redirect_uri: &str) -> Result<OAuthClient> {
         let id = console_client_id(org_id);
+        // Read first: a sign-in start writes only when the client is missing or the public URL
+        // (hence its redirect URI) changed.
+        if let Some((client, _)) = self.oauth_client(&id).await? {
+            if client.redirect_uris == [redirect_uri] {
+                return Ok(client);
+            }
+        }
         let uris = serde_json::to_string(&[redirect_uri])?;
         self.write(async |tx| {
             tx.execute(

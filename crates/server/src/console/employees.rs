@@ -2,13 +2,14 @@
 //! deactivate; and each one's Security tab with access keys (a service account's; the secret
 //! shown once) and the invitation (seed 002).
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
 use minijinja::value::Value;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{delete_action, posted, Button, Fields};
+use super::ids::{Id, Ids};
 use super::render::{self, back, page, require, Console};
 use super::ConsoleState;
 use crate::permissions::{EMPLOYEES_CREATE, EMPLOYEES_EDIT, EMPLOYEES_VIEW, TOKENS_MANAGE};
@@ -192,7 +193,7 @@ async fn person_page(
 pub async fn show(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
     if let Err(page) = require(&c, EMPLOYEES_VIEW) {
@@ -205,7 +206,7 @@ pub async fn show(
 pub async fn security(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
     if let Err(page) = require(&c, EMPLOYEES_VIEW) {
@@ -218,7 +219,7 @@ pub async fn security(
 pub async fn save(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     multipart: Multipart,
 ) -> Response {
     let (fields, org) = match posted(&c, multipart, EMPLOYEES_EDIT).await {
@@ -248,7 +249,7 @@ pub async fn save(
 pub async fn add_key(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     multipart: Multipart,
 ) -> Response {
     let (fields, org) = match posted(&c, multipart, TOKENS_MANAGE).await {
@@ -274,7 +275,7 @@ pub async fn add_key(
 pub async fn delete_key(
     State(state): State<ConsoleState>,
     c: Console,
-    Path((id, key)): Path<(String, String)>,
+    Ids(id, key): Ids,
     axum::extract::Form(form): axum::extract::Form<Button>,
 ) -> Response {
     let path = format!("/service-accounts/{id}/access-keys/{key}");
@@ -287,7 +288,7 @@ pub async fn delete_key(
 pub async fn invite(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     multipart: Multipart,
 ) -> Response {
     let (_, org) = match posted(&c, multipart, EMPLOYEES_EDIT).await {

@@ -1,11 +1,12 @@
 //! A connection's logo: taken from the form's file picker, served back under a policy of its
 //! own (an SVG opened directly is a document: it gets no script, no network, a sandbox).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::forms::Fields;
+use super::ids::Id;
 use super::render::{require, Console};
 use super::ConsoleState;
 use crate::permissions::SSO_VIEW;
@@ -18,11 +19,7 @@ pub fn from_fields(fields: &Fields) -> Option<String> {
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
-pub async fn serve(
-    State(state): State<ConsoleState>,
-    c: Console,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn serve(State(state): State<ConsoleState>, c: Console, Id(id): Id) -> Response {
     if let Err(page) = require(&c, SSO_VIEW) {
         return page;
     }

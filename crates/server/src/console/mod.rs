@@ -14,9 +14,11 @@
 mod api_call;
 mod assets;
 mod audit;
+mod docs;
 mod employees;
 mod forms;
 mod home;
+mod ids;
 mod logo;
 mod render;
 mod roles;
@@ -30,6 +32,7 @@ use axum::Router;
 
 pub use api_call::ApiFailure;
 pub use render::Console;
+pub use session::SignInLimits;
 
 use crate::state::AppState;
 
@@ -39,6 +42,8 @@ use crate::state::AppState;
 pub struct ConsoleState {
     pub app: AppState,
     pub api: Router,
+    /// Sign-in attempts allowed per client address.
+    pub limits: session::SignInLimits,
 }
 
 impl FromRef<ConsoleState> for AppState {
@@ -55,6 +60,7 @@ pub const ABSOLUTE_MS: i64 = 12 * 60 * 60 * 1000;
 pub fn router() -> Router<ConsoleState> {
     Router::new()
         .route("/", get(session::root))
+        .route("/docs", get(docs::index))
         .route("/admin", get(home::home))
         .route("/admin/", get(home::home))
         .route("/admin/assets/{file}", get(assets::asset))

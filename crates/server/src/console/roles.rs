@@ -1,13 +1,14 @@
 //! Security > Roles and Permissions: each role with a toggle per permission (SCIM included),
 //! the role provisioned users receive marked as such, and a new role.
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
 use minijinja::value::Value;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{posted, Fields};
+use super::ids::Id;
 use super::render::{self, back, page, require, Console};
 use super::ConsoleState;
 use crate::permissions::{self, ROLES_MANAGE};
@@ -122,7 +123,7 @@ pub async fn create(
 pub async fn save(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     multipart: Multipart,
 ) -> Response {
     let (fields, org) = match posted(&c, multipart, ROLES_MANAGE).await {

@@ -4,12 +4,16 @@
 //! the sign-in session. The operator pastes an operator key once. Before sign-in, forms carry a
 //! double-submit token (a cookie and a field); after, the session's CSRF token.
 
-use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use lanyard_store::{console_client_id, ConsoleHolder, GrantRefusal, TokenDraft};
+use lanyard_store::{
+    console_client_id, AuditEvent, ConsoleHolder, GrantRefusal, Outcome, TokenDraft,
+};
 use minijinja::value::Value;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +22,7 @@ use super::{ConsoleState, ABSOLUTE_MS, IDLE_MS};
 use crate::auth::{self, Principal};
 use crate::extract::cookie;
 use crate::i18n::{Locale, LANG_COOKIE};
+use crate::limits::{address_key, KeyedLimit};
 use crate::oidc::pkce_matches;
 use crate::permissions;
 use crate::secrets::random_token;
@@ -26,6 +31,53 @@ use crate::urls::{see_other, with_query};
 
 /// A sign-in in flight stays this long.
 const SIGN_IN_MS: i64 = 10 * 60 * 1000;
+
+/// Sign-in attempts allowed per client address: starts (each looks an organization up), and
+/// operator keys tried.
+#[derive(Clone)]
+pub struct SignInLimits {
+    start: KeyedLimit,
+    operator: KeyedLimit,
+}
+
+impl Default for SignInLimits {
+    fn default() -> Self {
+        SignInLimits {
+            start: KeyedLimit::per_minute(20, 40),
+            operator: KeyedLimit::per_minute(5, 10),
+        }
+    }
+}
+
+fn client_address(extensions: &Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| address_key(c.0.ip()))
+}
+
+/// The sign-in page saying to wait `seconds`.
+fn too_many(state: &AppState, headers: &HeaderMap, seconds: u64) -> Response {
+    let mut response = login_form(state, headers, Some("login-too-many"));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// Records a console sign-in, or an operator key refused (whose actor is the client address).
+async fn audit_sign_in(app: &AppState, actor: &str, org_id: Option<&str>, outcome: Outcome) {
+    let action = match outcome {
+        Outcome::Success => "console.signed_in",
+        _ => "console.sign_in_failed",
+    };
+    let mut event = AuditEvent::success(actor, action);
+    event.org_id = org_id.map(str::to_string);
+    event.outcome = outcome;
+    if let Err(e) = app.store.append_audit(&event).await {
+        tracing::error!(error = %e, "console: could not audit a sign-in");
+    }
+}
 
 fn cookie_name(state: &AppState, base: &str) -> String {
     if state.public_url.is_https() {
@@ -204,9 +256,13 @@ pub struct StartQuery {
 pub async fn start(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Query(q): Query<StartQuery>,
 ) -> Response {
     let app = &state.app;
+    if let Err(seconds) = state.limits.start.check(&client_address(&extensions)) {
+        return too_many(app, &headers, seconds);
+    }
     let asked = q.org.trim();
     let (found, hint) = match asked.rsplit_once('@') {
         Some((_, domain)) if asked.len() <= 320 => (
@@ -314,18 +370,24 @@ pub async fn callback(
             &spent(),
         )
         .await;
-    let session_id = match redeemed {
-        Ok(Ok((code, _))) => code.session_id,
-        Ok(Err(GrantRefusal::Invalid | GrantRefusal::UserInactive)) => None,
+    let code = match redeemed {
+        Ok(Ok((code, _))) => code,
+        Ok(Err(GrantRefusal::Invalid | GrantRefusal::UserInactive)) => {
+            return see_other("/admin/login?error=login-failed")
+        }
         Err(e) => return unavailable(&headers, &e),
     };
-    let Some(session_id) = session_id else {
+    let Some(session_id) = code.session_id else {
         return see_other("/admin/login?error=login-failed");
     };
     let holder = ConsoleHolder::SignIn {
         session_id: &session_id,
     };
     let mut response = open(app, &headers, holder, "/admin").await;
+    if response.status() == StatusCode::SEE_OTHER {
+        let actor = format!("user:{}", code.user_id);
+        audit_sign_in(app, &actor, Some(&code.org_id), Outcome::Success).await;
+    }
     set_cookie(app, &mut response, SIGN_IN, "", 0);
     response
 }
@@ -373,23 +435,32 @@ fn pre_form_ok(app: &AppState, headers: &HeaderMap, token: &str) -> bool {
 pub async fn operator(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<OperatorForm>,
 ) -> Response {
     let app = &state.app;
     if !pre_form_ok(app, &headers, &form.csrf) {
         return login_form(app, &headers, Some("form-expired"));
     }
+    let address = client_address(&extensions);
+    if let Err(seconds) = state.limits.operator.check(&address) {
+        return too_many(app, &headers, seconds);
+    }
     match auth::operator(app, form.key.trim()).await {
         Ok(Principal::Operator { key_id }) => {
-            open(
-                app,
-                &headers,
-                ConsoleHolder::Operator { key_id: &key_id },
-                "/admin/orgs",
-            )
-            .await
+            let holder = ConsoleHolder::Operator { key_id: &key_id };
+            let response = open(app, &headers, holder, "/admin/orgs").await;
+            if response.status() == StatusCode::SEE_OTHER {
+                let actor = format!("operator:{key_id}");
+                audit_sign_in(app, &actor, None, Outcome::Success).await;
+            }
+            response
         }
-        _ => login_form(app, &headers, Some("login-bad-key")),
+        _ => {
+            let actor = format!("address:{address}");
+            audit_sign_in(app, &actor, None, Outcome::Failure).await;
+            login_form(app, &headers, Some("login-bad-key"))
+        }
     }
 }
 

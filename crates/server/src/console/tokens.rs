@@ -2,13 +2,14 @@
 //! endpoint, the list with last use, revoke) and the developer portal for OAuth clients
 //! (seed 001's fields; the secret shown once).
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
 use minijinja::value::Value;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{delete_action, posted, Button};
+use super::ids::Id;
 use super::render::{self, back, page, require, Console};
 use super::ConsoleState;
 use crate::permissions::{APPS_MANAGE, TOKENS_MANAGE};
@@ -94,7 +95,7 @@ pub async fn scim_create(
 pub async fn scim_revoke(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     axum::extract::Form(form): axum::extract::Form<Button>,
 ) -> Response {
     let path = format!("/scim-tokens/{id}");
@@ -209,7 +210,7 @@ pub async fn apps_create(
 pub async fn apps_rotate(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     multipart: Multipart,
 ) -> Response {
     let (fields, org) = match posted(&c, multipart, APPS_MANAGE).await {
@@ -239,7 +240,7 @@ pub async fn apps_rotate(
 pub async fn apps_revoke(
     State(state): State<ConsoleState>,
     c: Console,
-    Path(id): Path<String>,
+    Id(id): Id,
     axum::extract::Form(form): axum::extract::Form<Button>,
 ) -> Response {
     let path = format!("/oauth-clients/{id}");

@@ -15,7 +15,7 @@
 //! IdP, which already knows the user, without a prompt.
 
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
 use lanyard_saml::response::{self, Expected, Hints, Identity};
@@ -24,7 +24,9 @@ use lanyard_store::{
 };
 use serde::Deserialize;
 
-use crate::oidc::page::{error_page, error_page_referenced, notice, store_failure};
+use super::failures::{failed_through, Arrival, FailureLog};
+use super::SamlState;
+use crate::oidc::page::{error_page, notice, store_failure};
 use crate::oidc::step::Step;
 use crate::oidc::{
     admits, consent, cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS,
@@ -72,34 +74,39 @@ fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
 }
 
-/// A sign-in through `connection` refused after the connection was known: the page, and a
-/// record in the organization's audit log with the page's reference and the reason, which the
-/// console shows as the connection's recent failures.
-async fn failed_through(
-    state: &AppState,
-    connection: &SsoConnection,
-    status: StatusCode,
-    message: &str,
-    detail: &str,
-) -> Response {
-    let (page, reference) = error_page_referenced(status, message, detail);
-    let actor = format!("sso_connection:{}", connection.id);
-    let mut event = lanyard_store::AuditEvent::success(&actor, "sso.sign_in_failed");
-    event.org_id = Some(connection.org_id.clone());
-    event.target = Some(connection.id.clone());
-    event.outcome = lanyard_store::Outcome::Failure;
-    event.detail = serde_json::json!({ "reference": reference, "reason": detail });
-    if let Err(e) = state.store.append_audit(&event).await {
-        tracing::error!(error = %e, "could not record a failed sign-in");
+/// One Response's handling: the state, and what its failures are recorded against.
+struct Through<'a> {
+    state: &'a AppState,
+    log: &'a FailureLog,
+    arrival: &'a Arrival,
+}
+
+impl Through<'_> {
+    async fn failed(
+        &self,
+        connection: &SsoConnection,
+        refusal: (StatusCode, &str),
+        detail: &str,
+    ) -> Response {
+        failed_through(
+            self.state,
+            self.log,
+            self.arrival,
+            connection,
+            refusal,
+            detail,
+        )
+        .await
     }
-    page
 }
 
 pub async fn acs(
-    State(state): State<AppState>,
+    State(saml): State<SamlState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<AcsForm>,
 ) -> Response {
+    let state = &saml.app;
     let Some(encoded) = form.saml_response.as_deref() else {
         return refused("saml-no-response", "SAMLResponse missing");
     };
@@ -112,10 +119,16 @@ pub async fn acs(
         Ok(h) => h,
         Err(e) => return refused("saml-unreadable", &e.to_string()),
     };
+    let arrival = Arrival::new(&extensions, hints.in_response_to.as_deref());
+    let through = Through {
+        state,
+        log: &saml.failures,
+        arrival: &arrival,
+    };
     match hints.in_response_to.as_deref() {
         Some(request_id) => {
             // Only the browser that started the sign-in holds it (no login CSRF).
-            let Some(held) = cookies::pending(&state, &headers, request_id) else {
+            let Some(held) = cookies::pending(state, &headers, request_id) else {
                 return refused(
                     "saml-no-pending",
                     &format!("request {request_id:?}: no live pending sign-in in this browser"),
@@ -124,17 +137,17 @@ pub async fn acs(
             // Its cookie goes whatever the outcome (it is answered), unless the consent page
             // still needs it.
             let slot = held.slot;
-            let mut response = answer_request(&state, &headers, held, &bytes, request_id).await;
+            let mut response = answer_request(&through, &headers, held, &bytes, request_id).await;
             if response
                 .extensions()
                 .get::<consent::KeepsPending>()
                 .is_none()
             {
-                cookies::clear_pending(&state, &mut response, slot);
+                cookies::clear_pending(state, &mut response, slot);
             }
             response
         }
-        None => answer_nothing(&state, &bytes, &hints).await,
+        None => answer_nothing(&through, &bytes, &hints).await,
     }
 }
 
@@ -173,12 +186,13 @@ fn verify(
 
 /// The organization's user a verified identity names, or the page saying why there is none.
 async fn find_user(
-    state: &AppState,
+    through: &Through<'_>,
     connection: &SsoConnection,
     identity: &Identity,
 ) -> Result<String, Response> {
     let emails = identity_emails(identity);
-    match state
+    match through
+        .state
         .store
         .find_user_for_sign_in(&connection.org_id, &emails)
         .await
@@ -186,8 +200,8 @@ async fn find_user(
         Ok(Some(id)) => Ok(id),
         Ok(None) => {
             let detail = format!("no user with {emails:?} (NameID {:?})", identity.name_id);
-            let status = StatusCode::FORBIDDEN;
-            Err(failed_through(state, connection, status, "saml-no-user", &detail).await)
+            let refusal = (StatusCode::FORBIDDEN, "saml-no-user");
+            Err(through.failed(connection, refusal, &detail).await)
         }
         Err(e) => Err(store_failure(&e)),
     }
@@ -242,7 +256,7 @@ async fn answered(
 
 /// An SP-initiated sign-in's Response.
 async fn answer_request(
-    state: &AppState,
+    through: &Through<'_>,
     headers: &HeaderMap,
     held: cookies::Held,
     bytes: &[u8],
@@ -253,6 +267,7 @@ async fn answer_request(
         redirect_index,
         slot,
     } = held;
+    let state = through.state;
     let (client, connection) = match answered(state, &mut pending, redirect_index).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -261,8 +276,8 @@ async fn answer_request(
         Ok(identity) => identity,
         Err(e) => {
             let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let status = StatusCode::BAD_REQUEST;
-            return failed_through(state, &connection, status, "saml-unverified", &detail).await;
+            let refusal = (StatusCode::BAD_REQUEST, "saml-unverified");
+            return through.failed(&connection, refusal, &detail).await;
         }
     };
     if let Some(t) = pending.auth_not_before {
@@ -277,7 +292,7 @@ async fn answer_request(
             );
         }
     }
-    let user_id = match find_user(state, &connection, &identity).await {
+    let user_id = match find_user(through, &connection, &identity).await {
         Ok(id) => id,
         Err(page) => return page,
     };
@@ -378,7 +393,8 @@ fn refuse_to_app(pending: &LoginRequest, error: &str, description: &str) -> Resp
 /// An IdP-initiated Response: checked, then the browser is sent to the organization's
 /// default app to sign in the ordinary way. Every refusal before the signature is checked
 /// reads the same, so the page tells nobody which organizations use which IdP.
-async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Response {
+async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &Hints) -> Response {
+    let state = through.state;
     let not_accepted = "saml-idp-initiated-refused";
     let Some(audience) = hints.audience.as_deref() else {
         return refused(not_accepted, "unsolicited Response without an Audience");
@@ -404,11 +420,11 @@ async fn answer_nothing(state: &AppState, bytes: &[u8], hints: &Hints) -> Respon
         Ok(identity) => identity,
         Err(e) => {
             let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let status = StatusCode::BAD_REQUEST;
-            return failed_through(state, &connection, status, not_accepted, &detail).await;
+            let refusal = (StatusCode::BAD_REQUEST, not_accepted);
+            return through.failed(&connection, refusal, &detail).await;
         }
     };
-    let user_id = match find_user(state, &connection, &identity).await {
+    let user_id = match find_user(through, &connection, &identity).await {
         Ok(id) => id,
         Err(page) => return page,
     };

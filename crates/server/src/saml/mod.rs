@@ -5,15 +5,39 @@
 
 mod acs;
 pub mod cli;
+mod failures;
 mod metadata;
 
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
 
 use crate::state::AppState;
 
+/// What the SAML handlers reach: the shared state, and the budgets of failure records.
+#[derive(Clone)]
+pub struct SamlState {
+    pub app: AppState,
+    failures: failures::FailureLog,
+}
+
+impl SamlState {
+    pub fn new(app: AppState) -> SamlState {
+        SamlState {
+            app,
+            failures: failures::FailureLog::default(),
+        }
+    }
+}
+
+impl FromRef<SamlState> for AppState {
+    fn from_ref(state: &SamlState) -> AppState {
+        state.app.clone()
+    }
+}
+
 /// The routes under `/saml`.
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<SamlState> {
     Router::new()
         .route("/saml", post(acs::acs))
         .route("/saml/{connection}", get(metadata::sp_metadata))
