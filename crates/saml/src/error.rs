@@ -52,6 +52,10 @@ pub enum Error {
     UnsolicitedNotAllowed,
     #[error("the assertion has no bearer subject confirmation for this service")]
     NoBearerConfirmation,
+    /// SAML profiles §4.1.4.2: an SSO Response's assertions carry at least one AuthnStatement.
+    /// Without one there is no authentication instant, which `max_age` and `prompt=login` need.
+    #[error("the assertion has no AuthnStatement, so it says nothing of when or how the user signed in; configure the IdP to include the authentication statement (in Keycloak, use the SAML client's default settings rather than an attribute-only assertion)")]
+    NoAuthnStatement,
     #[error("the encrypted assertion could not be decrypted and verified; check the SP encryption certificate configured at the IdP, and the IdP signing certificate configured here")]
     Decryption,
 }

@@ -579,7 +579,7 @@ fn read_session(
 ) -> Result<Session, Error> {
     let authn = children_named(assertion, NS_ASSERTION, "AuthnStatement")
         .next()
-        .ok_or_else(|| Error::Malformed("the assertion has no AuthnStatement".into()))?;
+        .ok_or(Error::NoAuthnStatement)?;
     // Required by SAML core §2.7.2.
     let authn_instant = time_attr(authn, "AuthnInstant")?
         .ok_or_else(|| Error::Malformed("the AuthnStatement has no AuthnInstant".into()))?;

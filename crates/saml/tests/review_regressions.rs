@@ -183,3 +183,21 @@ fn status_messages_are_marked_unverified() {
     };
     assert!(e.to_string().contains("not verified"), "{e}");
 }
+
+/// SAML profiles §4.1.4.2 requires an AuthnStatement in an SSO assertion. One without it (as an
+/// attribute-only Keycloak client sends) is refused with that reason, not as malformed XML.
+#[test]
+fn an_assertion_without_an_authn_statement_is_refused_as_such() {
+    let text = signed_variant(|a| {
+        let start = a.find("<saml2:AuthnStatement").unwrap();
+        let end_tag = "</saml2:AuthnStatement>";
+        let end = a.find(end_tag).unwrap() + end_tag.len();
+        format!("{}{}", &a[..start], &a[end..])
+    });
+    let f = Fixture::load("unsigned");
+    let refused = run(&f, &text).unwrap_err();
+    assert_eq!(refused, Error::NoAuthnStatement);
+    assert!(refused.to_string().contains("AuthnStatement"));
+    // Control: the same assertion with its statement, signed the same way, is accepted.
+    run(&f, &signed_variant(str::to_string)).expect("control");
+}

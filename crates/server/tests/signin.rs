@@ -1006,6 +1006,16 @@ async fn sign_in_attacks(db: TestDb) {
         let response = browser.post_response(garbage).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{garbage}");
     }
+    // Past 512 KiB the form is not read (413); past the XML limit after decoding, neither.
+    for (what, size) in [
+        ("a 600 KB form", 600 * 1024),
+        ("300 KiB of XML", 400 * 1024),
+    ] {
+        let response = browser.post_response(&"A".repeat(size)).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{what}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("512 KB"), "{what}: {page}");
+    }
     // The pending sign-in is sealed: a changed cookie, or one moved to another request's
     // name, is no pending sign-in.
     let mut forger = Browser::new(&server);
@@ -1851,9 +1861,8 @@ async fn idp_initiated(db: TestDb) {
         secret: tile_app["client_secret"].as_str().map(str::to_string),
     };
     let mut browser = Browser::new(&server);
-    let response = browser
-        .post_response(&unsolicited(&acme_audience, "idp1"))
-        .await;
+    let tile = unsolicited(&acme_audience, "idp1");
+    let response = browser.post_response(&tile).await;
     assert!(
         response.headers().get(header::SET_COOKIE).is_none(),
         "no session from a tile Response"
@@ -1866,6 +1875,11 @@ async fn idp_initiated(db: TestDb) {
     );
     assert_eq!(back.param("iss"), Some(server.base.as_str()));
     assert_eq!(back.param("login_hint"), Some("ada@acme.example"));
+    // Its assertion is spent: the same Response posted again, from any browser, is refused.
+    refused(
+        Browser::new(&server).post_response(&tile).await,
+        "a replayed tile Response",
+    );
     let code = sign_in(&mut browser, &tile_app, "ada@acme.example").await;
     let (s, tokens) = token(&server, &tile_app, &redeem(&code)).await;
     assert_eq!(s, StatusCode::OK, "{tokens}");

@@ -118,6 +118,27 @@ fn keeps_writes(outcome: &std::result::Result<(), GrantRefusal>) -> bool {
 }
 
 impl Store {
+    /// Remembers a verified assertion that opens no session (IdP-initiated); false when it was
+    /// seen already, so a Response posted twice is acted on once.
+    pub async fn spend_assertion(
+        &self,
+        audience: &str,
+        assertion_id: &str,
+        expires_at: i64,
+    ) -> Result<bool> {
+        let fresh = self
+            .write(async |tx| {
+                tx.execute(
+                    "INSERT INTO saml_replay (audience, assertion_id, expires_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[audience.into(), assertion_id.into(), expires_at.into()],
+                )
+                .await
+            })
+            .await?;
+        Ok(fresh != 0)
+    }
+
     /// Records a verified SAML sign-in in one transaction: spends the request it answers
     /// (once), remembers the assertion (a replay is refused), checks the connection still
     /// trusts what verified the Response, the user may sign in and the client is live, opens a

@@ -14,6 +14,7 @@
 //! third-party-initiated login), whose own sign-in then goes by the SP-initiated path — at the
 //! IdP, which already knows the user, without a prompt.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -74,6 +75,14 @@ fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
 }
 
+/// The largest form `/saml` reads: a Response at the XML limit (256 KiB), base64-encoded and
+/// form-encoded, with room to spare.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+fn too_large(detail: &str) -> Response {
+    error_page(StatusCode::PAYLOAD_TOO_LARGE, "saml-too-large", detail)
+}
+
 /// One Response's handling: the state, and what its failures are recorded against.
 struct Through<'a> {
     state: &'a AppState,
@@ -104,15 +113,23 @@ pub async fn acs(
     State(saml): State<SamlState>,
     headers: HeaderMap,
     extensions: Extensions,
-    Form(form): Form<AcsForm>,
+    form: Result<Form<AcsForm>, FormRejection>,
 ) -> Response {
     let state = &saml.app;
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return too_large(&format!("the form is larger than {MAX_BODY_BYTES} bytes"))
+        }
+        Err(e) => return refused("saml-no-response", &e.body_text()),
+    };
     let Some(encoded) = form.saml_response.as_deref() else {
         return refused("saml-no-response", "SAMLResponse missing");
     };
     let limits = lanyard_saml::xml::Limits::default();
     let bytes = match response::decode_post(encoded, limits) {
         Ok(b) => b,
+        Err(e @ lanyard_saml::Error::TooLarge { .. }) => return too_large(&e.to_string()),
         Err(e) => return refused("saml-undecodable", &e.to_string()),
     };
     let hints = match response::peek(&bytes, limits) {
@@ -424,6 +441,25 @@ async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &Hints) -> R
             return through.failed(&connection, refusal, &detail).await;
         }
     };
+    // Spent like any other assertion: posted twice, it is acted on once.
+    let now = lanyard_store::now_ms();
+    let expires_at = identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS;
+    match state
+        .store
+        .spend_assertion(&connection.sp_entity_id, &identity.assertion_id, expires_at)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            let detail = format!(
+                "connection {}: assertion {:?} was already used",
+                connection.id, identity.assertion_id
+            );
+            let refusal = (StatusCode::BAD_REQUEST, "saml-spent");
+            return through.failed(&connection, refusal, &detail).await;
+        }
+        Err(e) => return store_failure(&e),
+    }
     let user_id = match find_user(through, &connection, &identity).await {
         Ok(id) => id,
         Err(page) => return page,

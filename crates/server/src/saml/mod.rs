@@ -8,7 +8,7 @@ pub mod cli;
 mod failures;
 mod metadata;
 
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -39,6 +39,9 @@ impl FromRef<SamlState> for AppState {
 /// The routes under `/saml`.
 pub fn router() -> Router<SamlState> {
     Router::new()
-        .route("/saml", post(acs::acs))
+        .route(
+            "/saml",
+            post(acs::acs).layer(DefaultBodyLimit::max(acs::MAX_BODY_BYTES)),
+        )
         .route("/saml/{connection}", get(metadata::sp_metadata))
 }
