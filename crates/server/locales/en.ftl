@@ -309,6 +309,7 @@ saml-connection-gone = The SSO connection this sign-in went through was removed.
 saml-unverified = The identity provider's response could not be verified. An admin can look up the reason with the reference below.
 saml-not-fresh = The app asked for a fresh sign-in, but the identity provider reused an earlier one. Sign in again; an admin may need to let the identity provider honour forced re-authentication.
 saml-spent = This sign-in was already completed, or its connection or app changed meanwhile, or the identity provider's response was used before. Start again from the app.
+saml-wrong-organization = The identity provider's response is for another organization than the one this sign-in is for. Ask your administrator to check the OrganizationName the identity provider sends.
 saml-too-large = The identity provider sent a sign-in response larger than this service reads (512 KB). Ask your administrator to send fewer attributes or groups in the assertion.
 saml-no-user = Your account was not found in this organization. Ask your admin to give you access.
 saml-idp-initiated-refused = This sign-in from the identity provider could not be accepted. Open the app and sign in from there.

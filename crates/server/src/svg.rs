@@ -2,8 +2,11 @@
 //! stored and served can run nothing and fetch nothing: no script, no event handlers, no
 //! `foreignObject`, no style sheets or `style` attributes (CSS can fetch, e.g. through
 //! `image-set()`), no reference outside the document. `use` and `symbol` are left out too:
-//! nested references multiply the work of drawing a small file without bound. Anything else
-//! (an editor's metadata, say) is left out rather than refused.
+//! nested references multiply the work of drawing a small file without bound, and for the same
+//! reason a mask or clip path may not itself be masked or clipped. Paint values are a colour,
+//! `rgb()`/`hsl()` or a reference inside the document: presentation attributes are parsed as CSS,
+//! and CSS has other functions that fetch. Anything else (an editor's metadata, say) is left
+//! out rather than refused.
 
 use std::fmt::Write;
 
@@ -113,6 +116,33 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Attributes whose value is a paint (or a reference to a paint server, mask or clip path).
+const PAINTS: &[&str] = &["fill", "stroke", "stop-color", "color", "clip-path", "mask"];
+
+/// The CSS functions a paint may use (`url` only with a `#` reference).
+const PAINT_FUNCTIONS: &[&str] = &["url", "rgb", "rgba", "hsl", "hsla"];
+
+/// Whether a paint value is a colour keyword, a hex colour, `rgb()`/`hsl()`, or `url(#id)`
+/// (with an optional fallback colour), and nothing else.
+fn plain_paint(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let charset_ok = lower
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " #%.,-_()\t".contains(c));
+    if !charset_ok {
+        return false;
+    }
+    let bytes = lower.as_bytes();
+    lower.match_indices('(').all(|(open, _)| {
+        let start = lower[..open]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .map_or(0, |i| i + 1);
+        let function = &lower[start..open];
+        PAINT_FUNCTIONS.contains(&function)
+            && (function != "url" || bytes.get(open + 1) == Some(&b'#'))
+    })
+}
+
 /// A value that points outside the document, or could run something.
 fn unsafe_value(value: &str) -> bool {
     let lower: String = value
@@ -145,7 +175,8 @@ fn escape(text: &str, out: &mut String) {
     }
 }
 
-fn write_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
+/// Writes `node` if allowed; `in_mask` says an ancestor is a mask or clip path.
+fn write_node(node: roxmltree::Node<'_, '_>, in_mask: bool, out: &mut String) {
     if node.is_text() {
         escape(node.text().unwrap_or_default(), out);
         return;
@@ -174,7 +205,15 @@ fn write_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
         };
         let value = attr.value();
         let reference_ok = local != "href" || value.starts_with('#');
-        if !allowed || !reference_ok || unsafe_value(value) || (local == "href" && wrote_href) {
+        let paint_ok = !PAINTS.contains(&local) || plain_paint(value);
+        let nested_mask = in_mask && (local == "mask" || local == "clip-path");
+        if !allowed
+            || !reference_ok
+            || !paint_ok
+            || nested_mask
+            || unsafe_value(value)
+            || (local == "href" && wrote_href)
+        {
             continue;
         }
         wrote_href |= local == "href";
@@ -183,8 +222,9 @@ fn write_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
         out.push('"');
     }
     out.push('>');
+    let in_mask = in_mask || matches!(name.name(), "mask" | "clipPath");
     for child in node.children() {
-        write_node(child, out);
+        write_node(child, in_mask, out);
     }
     let _ = write!(out, "</{}>", name.name());
 }
@@ -203,7 +243,7 @@ pub fn sanitize(input: &str) -> Result<String, Refusal> {
         ));
     }
     let mut out = String::with_capacity(input.len());
-    write_node(root, &mut out);
+    write_node(root, false, &mut out);
     Ok(out)
 }
 
@@ -275,6 +315,33 @@ mod tests {
         let clean = sanitize(&svg).unwrap();
         assert_eq!(clean.matches("href=").count(), 1, "{clean}");
         roxmltree::Document::parse(&clean).expect("the sanitized logo is well-formed");
+    }
+
+    #[test]
+    fn paints_are_colours_or_inner_references_and_masks_do_not_nest() {
+        let svg = format!(
+            "<svg {NS}>\
+             <rect fill=\"image(&quot;https://evil/x.png&quot;)\" stroke=\"rgb(1, 2, 3)\"/>\
+             <rect fill=\"src(x)\" stroke=\"var(--x)\" stop-color=\"hsl(10 20% 30%)\"/>\
+             <rect fill=\"url(#g) red\" stroke=\"url( https://evil)\" color=\"#0a0b0c\"/>\
+             <mask id=\"m\"><rect mask=\"url(#m)\" clip-path=\"url(#c)\" fill=\"white\"/></mask>\
+             <clipPath id=\"c\"><g clip-path=\"url(#c)\"><rect/></g></clipPath>\
+             <rect mask=\"url(#m)\" width=\"2\"/></svg>"
+        );
+        let clean = sanitize(&svg).unwrap();
+        for bad in ["evil", "image(", "src(", "var(", "url(#c)"] {
+            assert!(!clean.contains(bad), "{bad} left in {clean}");
+        }
+        for good in [
+            "stroke=\"rgb(1, 2, 3)\"",
+            "stop-color=\"hsl(10 20% 30%)\"",
+            "fill=\"url(#g) red\"",
+            "color=\"#0a0b0c\"",
+            "<rect fill=\"white\"></rect>",
+            "<rect mask=\"url(#m)\" width=\"2\">",
+        ] {
+            assert!(clean.contains(good), "{good} missing from {clean}");
+        }
     }
 
     #[test]

@@ -67,6 +67,26 @@ impl PublicUrl {
         self.sp_metadata(connection_id)
     }
 
+    /// The audience a connection's assertions must name and its requests are issued by: the
+    /// ACS URL when the connection shares it (seed 000), its own entity ID otherwise.
+    pub fn audience_of(&self, connection: &lanyard_store::SsoConnection) -> String {
+        if connection.shared_audience {
+            self.acs()
+        } else {
+            connection.sp_entity_id.clone()
+        }
+    }
+
+    /// The key an assertion is spent under: its audience, and for the shared audience the
+    /// organization too (several organizations' IdPs may issue to it).
+    pub fn replay_audience_of(&self, connection: &lanyard_store::SsoConnection) -> String {
+        if connection.shared_audience {
+            format!("{}#{}", self.acs(), connection.org_id)
+        } else {
+            connection.sp_entity_id.clone()
+        }
+    }
+
     /// What every [`PublicUrl::sp_metadata`] address starts with.
     pub fn sp_metadata_prefix(&self) -> String {
         self.join("/saml/")

@@ -33,12 +33,16 @@ pub struct SsoConnection {
     pub enabled: bool,
     /// The provider's logo, a sanitized SVG document (the server sanitizes before storing).
     pub logo_svg: Option<String>,
+    /// The audience is the deployment's ACS URL, shared with other connections (seed 000),
+    /// rather than `sp_entity_id`, which is kept for when the choice is undone.
+    pub shared_audience: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
-     sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg";
+     sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg, \
+     shared_audience";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -51,7 +55,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
         );
         let binds = [
             (&c.id).into(),
@@ -67,6 +71,7 @@ impl Store {
             c.enabled.into(),
             now_ms().into(),
             c.logo_svg.as_deref().into(),
+            c.shared_audience.into(),
         ];
         self.write(async |tx| {
             tx.execute(&sql, &binds).await?;
@@ -91,7 +96,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 13] = [
+        let binds: [Bind; 14] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -105,6 +110,7 @@ impl Store {
             (&c.id).into(),
             c.enabled.into(),
             c.logo_svg.as_deref().into(),
+            c.shared_audience.into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -128,7 +134,8 @@ impl Store {
             tx.change(
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, \
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
-                 updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13 \
+                 updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13, \
+                 shared_audience = $14 \
                  WHERE org_id = $10 AND id = $11",
                 &binds,
             )
@@ -159,6 +166,17 @@ impl Store {
         sp_entity_id: &str,
     ) -> Result<Option<SsoConnection>> {
         self.connection_where("sp_entity_id = $1", &[sp_entity_id.into()])
+            .await
+    }
+
+    /// The enabled connections that share the ACS URL as their audience and trust the IdP
+    /// `issuer`: for a Response to the shared audience that names no organization.
+    pub async fn shared_connections_by_issuer(&self, issuer: &str) -> Result<Vec<SsoConnection>> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM sso_connections \
+             WHERE shared_audience AND enabled AND idp_entity_id = $1 ORDER BY created_at, id LIMIT 2"
+        );
+        self.read(async |tx| tx.all(&sql, &[issuer.into()]).await)
             .await
     }
 

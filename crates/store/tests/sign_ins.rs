@@ -65,6 +65,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         allow_idp_initiated: false,
         enabled: true,
         logo_svg: None,
+        shared_audience: false,
         created_at: now,
         updated_at: now,
     };

@@ -47,8 +47,12 @@ pub struct SsoConnectionView {
     /// Paste into the IdP: where it posts Responses ("Single sign-on URL", "Reply URL").
     pub acs_url: String,
     /// Paste into the IdP: the audience ("Audience URI", "Identifier (Entity ID)"). Each
-    /// connection has its own, so an IdP's assertions for one organization are good for no other.
+    /// connection has its own, so an IdP's assertions for one organization are good for no
+    /// other; or, when set to `acs_url` (seed 000), the ACS URL shared with other connections,
+    /// the organization then told by the signed `OrganizationName` attribute.
     pub sp_entity_id: String,
+    /// Whether `sp_entity_id` is the shared ACS URL.
+    pub shared_audience: bool,
     /// Our SP metadata for this connection, for IdPs that import it.
     pub sp_metadata_url: String,
     pub endpoint_compression: bool,
@@ -75,6 +79,8 @@ pub struct CreateSsoConnection {
     pub certificates: Vec<String>,
     /// Our entity ID toward this IdP, when the IdP needs a particular one ("relying party
     /// identifier"); unique across the deployment. Default: `{public_url}/saml/{connection id}`.
+    /// The ACS URL `{public_url}/saml` makes it the audience shared with other connections
+    /// (seed 000): the IdP must then send the `OrganizationName` attribute.
     pub sp_entity_id: Option<String>,
     /// Send AuthnRequests by HTTP-Redirect with DEFLATE; HTTP-POST otherwise (default false).
     pub endpoint_compression: Option<bool>,
@@ -103,7 +109,8 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         })
         .collect();
     SsoConnectionView {
-        sp_entity_id: c.sp_entity_id,
+        sp_entity_id: state.public_url.audience_of(&c),
+        shared_audience: c.shared_audience,
         sp_metadata_url: state.public_url.sp_metadata(&c.id),
         acs_url,
         id: c.id,
@@ -184,16 +191,18 @@ pub async fn create(
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
             enabled: input.enabled.unwrap_or(true),
             logo_svg: input.logo_svg.as_deref().map(logo).transpose()?,
+            shared_audience: false,
             created_at: now,
             updated_at: now,
         },
         input.sp_entity_id,
     )?;
+    shared_without_twin(&state, &draft).await?;
     let mut audit = who.audit("sso_connection.create");
     audit.detail = serde_json::json!({
         "name": draft.name,
         "idp_entity_id": draft.idp_entity_id,
-        "sp_entity_id": draft.sp_entity_id,
+        "sp_entity_id": state.public_url.audience_of(&draft),
         "certificates": fingerprints(&draft.certificates),
     });
     let created = state.store.create_sso_connection(&draft, &audit).await?;
@@ -204,6 +213,25 @@ pub async fn create(
         Json(view(&state, created)),
     )
         .into_response())
+}
+
+/// On the shared audience, a Response is routed by its organization and Issuer: two
+/// connections of one organization sharing it for the same IdP could not be told apart.
+async fn shared_without_twin(state: &AppState, c: &SsoConnection) -> ApiResult<()> {
+    if !c.shared_audience {
+        return Ok(());
+    }
+    let all = state.store.list_sso_connections(&c.org_id).await?;
+    if let Some(twin) = all
+        .iter()
+        .find(|o| o.id != c.id && o.shared_audience && o.idp_entity_id == c.idp_entity_id)
+    {
+        return Err(ApiError::invalid(format!(
+            "sp_entity_id: connection {:?} of this organization already shares the ACS URL with the IdP {:?}; give this one its own entity ID",
+            twin.name, c.idp_entity_id
+        )));
+    }
+    Ok(())
 }
 
 /// An uploaded logo as it will be stored: sanitized, or refused with why.
@@ -244,18 +272,25 @@ fn checked(
         // The shared ACS URL, the bare public URL, or the form of every connection's own
         // entity ID, would let one IdP's assertions count for two organizations. This
         // connection's own default may be restored.
+        // The ACS URL itself is the shared audience (seed 000): the connection keeps its
+        // own entity ID for when that choice is undone.
         let own_default = state.public_url.default_sp_entity_id(&c.id);
         let generated = state.public_url.sp_metadata_prefix();
         let bare = sp.trim_end_matches('/');
-        let reserved = bare == state.public_url.acs()
-            || bare == state.public_url.as_str()
-            || (sp.starts_with(&generated) && sp != own_default);
-        if reserved && sp != c.sp_entity_id {
-            return Err(ApiError::invalid(format!(
-                "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, or choose another"
-            )));
+        if bare == state.public_url.acs() {
+            c.shared_audience = true;
+        } else {
+            let reserved = bare == state.public_url.as_str()
+                || (sp.starts_with(&generated) && sp != own_default);
+            if reserved && sp != c.sp_entity_id {
+                return Err(ApiError::invalid(format!(
+                    "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, give the ACS URL {} to share it, or choose another",
+                    state.public_url.acs()
+                )));
+            }
+            c.shared_audience = false;
+            c.sp_entity_id = sp;
         }
-        c.sp_entity_id = sp;
     }
     if !(1..=5).contains(&c.certificates.len()) {
         return Err(ApiError::invalid(
@@ -278,7 +313,14 @@ fn checked(
             )));
         }
         use base64::Engine;
-        certificates.push(base64::engine::general_purpose::STANDARD.encode(&cert.der));
+        let der = base64::engine::general_purpose::STANDARD.encode(&cert.der);
+        if certificates.contains(&der) {
+            return Err(ApiError::invalid(format!(
+                "certificates[{i}] ({}) is already in the list",
+                cert.subject
+            )));
+        }
+        certificates.push(der);
     }
     c.certificates = certificates;
     Ok(c)
@@ -345,6 +387,7 @@ pub async fn update(
         },
         input.sp_entity_id,
     )?;
+    shared_without_twin(&state, &changed).await?;
     // A certificate taken off, or another IdP, ends what the connection let in: the reason
     // may be a compromised key. Adding the IdP's next certificate ends nothing.
     // Turning the connection off ends them too.
@@ -359,7 +402,7 @@ pub async fn update(
         "name": changed.name,
         "idp_entity_id": changed.idp_entity_id,
         "sso_url": changed.sso_url,
-        "sp_entity_id": changed.sp_entity_id,
+        "sp_entity_id": state.public_url.audience_of(&changed),
         "allow_idp_initiated": changed.allow_idp_initiated,
         "enabled": changed.enabled,
         "certificates": fingerprints(&changed.certificates),

@@ -167,11 +167,12 @@ fn to_identity_provider(
     step.pending.connection_id = connection.id.clone();
     let pending = &step.pending;
     let acs_url = state.public_url.acs();
+    let sp_entity_id = state.public_url.audience_of(connection);
     let authn_request = lanyard_saml::requests::AuthnRequest {
         id: &pending.id,
         issue_instant: now,
         destination: &connection.sso_url,
-        sp_entity_id: &connection.sp_entity_id,
+        sp_entity_id: &sp_entity_id,
         acs_url: &acs_url,
         name_id_format: None,
         force_authn: pending.auth_not_before.is_some(),

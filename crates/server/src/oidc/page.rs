@@ -49,6 +49,18 @@ pub fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The most characters of a refusal's detail a log line or audit row keeps: a detail may quote
+/// what the client sent (an unsigned status message, say).
+pub const DETAIL_CHARS: usize = 200;
+
+/// `detail` cut to at most `DETAIL_CHARS` characters, marked where it was cut.
+pub fn shortened(detail: &str) -> String {
+    match detail.char_indices().nth(DETAIL_CHARS) {
+        Some((at, _)) => format!("{}…", &detail[..at]),
+        None => detail.to_string(),
+    }
+}
+
 /// An error page saying the message `message` (a catalogue key) in the request's language;
 /// `detail` goes to the log only, under the reference shown.
 pub fn error_page(status: StatusCode, message: &str, detail: &str) -> Response {
@@ -62,6 +74,7 @@ pub fn error_page_referenced(
     detail: &str,
 ) -> (Response, String) {
     let reference = uuid::Uuid::new_v4().simple().to_string();
+    let detail = shortened(detail);
     tracing::warn!(reference = %reference, status = status.as_u16(), message, detail, "sign-in refused");
     let body = format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
@@ -193,4 +206,20 @@ pub fn store_failure(e: &lanyard_store::StoreError) -> Response {
         "signin-unavailable",
         &e.to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_details_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(DETAIL_CHARS + 50);
+        let cut = shortened(&long);
+        assert_eq!(cut.chars().count(), DETAIL_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(shortened("short"), "short");
+        let exact = "a".repeat(DETAIL_CHARS);
+        assert_eq!(shortened(&exact), exact);
+    }
 }

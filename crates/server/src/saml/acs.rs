@@ -6,28 +6,24 @@
 //! checks that the connection still trusts what verified it, that the user is active and the
 //! client live — opens a session and sends the code back to the client.
 //!
-//! A Response answering nothing (IdP-initiated, from the IdP's app tile) is accepted only by a
-//! connection that allows it, found by the Response's Audience (each connection's entity ID is
-//! its own) and verified with its certificates alone. It opens no session: nothing ties it to
-//! the browser it arrives in, so letting it in would let anyone sign a victim's browser in as
-//! someone else. It sends the browser to the organization's default app (OIDC
-//! third-party-initiated login), whose own sign-in then goes by the SP-initiated path — at the
-//! IdP, which already knows the user, without a prompt.
+//! A Response answering nothing (IdP-initiated, from the IdP's app tile) goes to
+//! `unsolicited.rs`. It opens no session: nothing ties it to the browser it arrives in, so
+//! letting it in would let anyone sign a victim's browser in as someone else.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use lanyard_saml::certs::Certificate;
-use lanyard_saml::response::{self, Expected, Hints, Identity};
+use lanyard_saml::response::{self, Expected, Identity};
 use lanyard_store::{
     GrantRefusal, LoginRequest, OAuthClient, Session, SignIn, SsoConnection, StoreError,
 };
 use serde::Deserialize;
 
-use super::failures::{failed_through, Arrival, FailureLog};
+use super::failures::{failed_through, Arrival, FailureLog, Signed};
 use super::SamlState;
-use crate::oidc::page::{error_page, notice, store_failure};
+use crate::oidc::page::{error_page, store_failure};
 use crate::oidc::step::Step;
 use crate::oidc::{
     admits, consent, cookies, see_other, success, with_query, CODE_TTL_MS, SESSION_TTL_MS,
@@ -71,7 +67,7 @@ fn identity_emails(identity: &Identity) -> Vec<String> {
     out
 }
 
-fn refused(message: &str, detail: &str) -> Response {
+pub(super) fn refused(message: &str, detail: &str) -> Response {
     error_page(StatusCode::BAD_REQUEST, message, detail)
 }
 
@@ -84,25 +80,27 @@ fn too_large(detail: &str) -> Response {
 }
 
 /// One Response's handling: the state, and what its failures are recorded against.
-struct Through<'a> {
-    state: &'a AppState,
+pub(super) struct Through<'a> {
+    pub state: &'a AppState,
     log: &'a FailureLog,
     arrival: &'a Arrival,
 }
 
 impl Through<'_> {
-    async fn failed(
+    /// A refusal through `connection`: `signed` says whether the Response had verified.
+    pub async fn failed(
         &self,
         connection: &SsoConnection,
-        refusal: (StatusCode, &str),
+        (status, message, signed): (StatusCode, &str, Signed),
         detail: &str,
     ) -> Response {
+        let arrival = (self.arrival, signed);
         failed_through(
             self.state,
             self.log,
-            self.arrival,
+            arrival,
             connection,
-            refusal,
+            (status, message),
             detail,
         )
         .await
@@ -164,13 +162,13 @@ pub async fn acs(
             }
             response
         }
-        None => answer_nothing(&through, &bytes, &hints).await,
+        None => super::unsolicited::answer_nothing(&through, &bytes, &hints).await,
     }
 }
 
 /// Verifies a Response with a connection's current certificates, as the answer to the
 /// request `answering` (none: IdP-initiated).
-fn verify(
+pub(super) fn verify(
     state: &AppState,
     bytes: &[u8],
     connection: &SsoConnection,
@@ -182,8 +180,9 @@ fn verify(
         .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
         .collect();
     let acs_url = state.public_url.acs();
+    let audience = state.public_url.audience_of(connection);
     let expected = response::Connection {
-        sp_entity_id: &connection.sp_entity_id,
+        sp_entity_id: &audience,
         acs_url: &acs_url,
         idp_issuer: &connection.idp_entity_id,
         certificates: &certificates,
@@ -202,7 +201,7 @@ fn verify(
 }
 
 /// The organization's user a verified identity names, or the page saying why there is none.
-async fn find_user(
+pub(super) async fn find_user(
     through: &Through<'_>,
     connection: &SsoConnection,
     identity: &Identity,
@@ -217,14 +216,14 @@ async fn find_user(
         Ok(Some(id)) => Ok(id),
         Ok(None) => {
             let detail = format!("no user with {emails:?} (NameID {:?})", identity.name_id);
-            let refusal = (StatusCode::FORBIDDEN, "saml-no-user");
+            let refusal = (StatusCode::FORBIDDEN, "saml-no-user", Signed::Verified);
             Err(through.failed(connection, refusal, &detail).await)
         }
         Err(e) => Err(store_failure(&e)),
     }
 }
 
-fn deactivated(user_id: &str) -> Response {
+pub(super) fn deactivated(user_id: &str) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "signin-deactivated",
@@ -293,10 +292,17 @@ async fn answer_request(
         Ok(identity) => identity,
         Err(e) => {
             let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let refusal = (StatusCode::BAD_REQUEST, "saml-unverified");
+            let refusal = (
+                StatusCode::BAD_REQUEST,
+                "saml-unverified",
+                Signed::Unverified,
+            );
             return through.failed(&connection, refusal, &detail).await;
         }
     };
+    if let Err(page) = same_organization(through, &connection, &identity, false).await {
+        return page;
+    }
     if let Some(t) = pending.auth_not_before {
         if identity.authn_instant < t {
             return error_page(
@@ -327,6 +333,7 @@ async fn answer_request(
     let code = random_token("lyc_", 32);
     let session_hash = state.secrets.hash_secret(&session_secret);
     let code_hash = state.secrets.hash_secret(&code);
+    let replay_audience = state.public_url.replay_audience_of(&connection);
     let session_expires_at = identity
         .session_not_on_or_after
         .map_or(now + SESSION_TTL_MS, |t| t.min(now + SESSION_TTL_MS));
@@ -337,7 +344,7 @@ async fn answer_request(
         connection_id: &connection.id,
         idp_entity_id: &connection.idp_entity_id,
         certificates: &connection.certificates,
-        audience: &connection.sp_entity_id,
+        audience: &replay_audience,
         assertion_id: &identity.assertion_id,
         assertion_expires_at: identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS,
         session_hash: &session_hash,
@@ -407,83 +414,48 @@ fn refuse_to_app(pending: &LoginRequest, error: &str, description: &str) -> Resp
     see_other(&with_query(&pending.redirect_uri, &params))
 }
 
-/// An IdP-initiated Response: checked, then the browser is sent to the organization's
-/// default app to sign in the ordinary way. Every refusal before the signature is checked
-/// reads the same, so the page tells nobody which organizations use which IdP.
-async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &Hints) -> Response {
-    let state = through.state;
-    let not_accepted = "saml-idp-initiated-refused";
-    let Some(audience) = hints.audience.as_deref() else {
-        return refused(not_accepted, "unsolicited Response without an Audience");
-    };
-    let connection = match state.store.sso_connection_by_sp_entity_id(audience).await {
-        Ok(Some(c)) if c.allow_idp_initiated && c.enabled => c,
-        Ok(found) => {
-            return refused(
-                not_accepted,
-                &format!(
-                    "unsolicited Response for {audience:?}: {}",
-                    match found {
-                        Some(c) =>
-                            format!("connection {} does not accept IdP-initiated sign-in", c.id),
-                        None => "no such connection".into(),
-                    }
-                ),
+/// The attribute that names the organization on the shared audience (seed 000).
+pub(super) const ORGANIZATION_NAME: &str = "OrganizationName";
+
+/// For a connection on the shared audience, checks that the signed `OrganizationName` (when
+/// present, or always when `required`) names the connection's own organization: an IdP trusted
+/// by one organization cannot sign people into another by naming it.
+pub(super) async fn same_organization(
+    through: &Through<'_>,
+    connection: &SsoConnection,
+    identity: &Identity,
+    required: bool,
+) -> Result<(), Response> {
+    if !connection.shared_audience {
+        return Ok(());
+    }
+    let named = identity
+        .attribute(ORGANIZATION_NAME)
+        .and_then(|values| values.first());
+    let detail = match named {
+        None if !required => return Ok(()),
+        None => format!(
+            "connection {}: the signed assertion carries no {ORGANIZATION_NAME}",
+            connection.id
+        ),
+        Some(name) => {
+            let org = match through.state.store.get_org(&connection.org_id).await {
+                Ok(org) => org,
+                Err(e) => return Err(store_failure(&e)),
+            };
+            if name == &org.id || name.eq_ignore_ascii_case(&org.short_name) {
+                return Ok(());
+            }
+            format!(
+                "connection {} of organization {:?}: the signed {ORGANIZATION_NAME} is {name:?}",
+                connection.id, org.short_name
             )
         }
-        Err(e) => return store_failure(&e),
     };
-    let identity = match verify(state, bytes, &connection, None) {
-        Ok(identity) => identity,
-        Err(e) => {
-            let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let refusal = (StatusCode::BAD_REQUEST, not_accepted);
-            return through.failed(&connection, refusal, &detail).await;
-        }
-    };
-    // Spent like any other assertion: posted twice, it is acted on once.
-    let now = lanyard_store::now_ms();
-    let expires_at = identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS;
-    match state
-        .store
-        .spend_assertion(&connection.sp_entity_id, &identity.assertion_id, expires_at)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            let detail = format!(
-                "connection {}: assertion {:?} was already used",
-                connection.id, identity.assertion_id
-            );
-            let refusal = (StatusCode::BAD_REQUEST, "saml-spent");
-            return through.failed(&connection, refusal, &detail).await;
-        }
-        Err(e) => return store_failure(&e),
-    }
-    let user_id = match find_user(through, &connection, &identity).await {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
-    match state.store.get_user(&connection.org_id, &user_id).await {
-        Ok(user) if crate::claims::sign_in_refusal(&user).is_some() => {
-            return deactivated(&user_id)
-        }
-        Ok(_) => {}
-        Err(e) => return store_failure(&e),
-    }
-    match state.store.default_app_client(&connection.org_id).await {
-        // OIDC Core §4: the app is asked to start a sign-in at this issuer.
-        Ok(Some(app)) => {
-            let mut params = vec![("iss", state.public_url.issuer())];
-            if identity.name_id.contains('@') {
-                params.push(("login_hint", identity.name_id.as_str()));
-            }
-            see_other(&with_query(
-                app.initiate_login_uri.as_deref().unwrap_or_default(),
-                &params,
-            ))
-        }
-        Ok(None) => notice("saml-no-app-title", "saml-no-app"),
-        Err(e) => store_failure(&e),
-    }
+    let refusal = (
+        StatusCode::FORBIDDEN,
+        "saml-wrong-organization",
+        Signed::Verified,
+    );
+    Err(through.failed(connection, refusal, &detail).await)
 }

@@ -29,9 +29,10 @@ pub async fn sp_metadata(
         Err(e) => return store_failure(&e),
     };
     let acs_url = state.public_url.acs();
+    let entity_id = state.public_url.audience_of(&connection);
     let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
         id: None,
-        entity_id: &connection.sp_entity_id,
+        entity_id: &entity_id,
         acs_url: &acs_url,
         slo_url: None,
         signing_cert: None,

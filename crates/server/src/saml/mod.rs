@@ -7,6 +7,7 @@ mod acs;
 pub mod cli;
 mod failures;
 mod metadata;
+mod unsolicited;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
