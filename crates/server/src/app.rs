@@ -108,14 +108,24 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
-        Some(handle) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            handle.render(),
-        )
-            .into_response(),
+        Some(handle) => {
+            let mut text = handle.render();
+            match state.store.all_sso_connections().await {
+                Ok(connections) => text.push_str(&metrics::certificate_expiry(
+                    &connections,
+                    lanyard_store::now_ms(),
+                )),
+                Err(e) => tracing::error!(error = %e, "metrics: reading SSO connections"),
+            }
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response()
+        }
         None => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -229,6 +229,22 @@ async fn health_metrics_openapi_shutdown(db: TestDb) {
     assert_eq!((s, r["status"].as_str()), (StatusCode::OK, Some("ready")));
     server.create_org("acme").await;
     server.op(Method::GET, "/api/v1/orgs/acme", None).await;
+    let cert_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../saml/tests/fixtures/keys/idp1.cert.pem"
+    );
+    let cert = std::fs::read_to_string(cert_path).unwrap();
+    let (s, connection) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/sso-connections",
+            Some(
+                serde_json::json!({"name": "Okta", "idp_entity_id": "https://idp.example",
+                                    "sso_url": "https://idp.example/sso", "certificates": [cert]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{connection}");
 
     let metrics = reqwest::get(server.url("/metrics"))
         .await
@@ -242,6 +258,30 @@ async fn health_metrics_openapi_shutdown(db: TestDb) {
         ),
         "{metrics}"
     );
+    // Each IdP certificate's time left, labelled by connection and fingerprint.
+    let expiry = metrics
+        .lines()
+        .find(|l| l.starts_with("lanyard_sso_certificate_expiry_seconds{"))
+        .unwrap_or_else(|| panic!("no certificate expiry: {metrics}"));
+    let fingerprint = connection["certificates"][0]["fingerprint_sha256"]
+        .as_str()
+        .unwrap();
+    assert!(
+        expiry.contains(&format!(
+            "connection=\"{}\"",
+            connection["id"].as_str().unwrap()
+        )) && expiry.contains(&format!("fingerprint_sha256=\"{fingerprint}\"")),
+        "{expiry}"
+    );
+    let not_after = time::OffsetDateTime::parse(
+        connection["certificates"][0]["not_after"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .unix_timestamp();
+    let left: i64 = expiry.rsplit(' ').next().unwrap().parse().unwrap();
+    let expected = not_after - time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!((left - expected).abs() < 60, "{expiry} vs {expected}");
     assert!(
         metrics.contains(r#"route="/api/v1/orgs/{org}",status="200""#),
         "routes are templates: {metrics}"

@@ -70,6 +70,14 @@ pub(crate) fn conflict_message(constraint: Option<&str>, message: &str) -> Strin
     let haystack = format!("{} {}", constraint.unwrap_or_default(), message);
     let field = [
         (
+            "shared_issuer",
+            "another SSO connection of this organization already shares the ACS URL with this IdP",
+        ),
+        (
+            "sso_connections.idp_entity_id",
+            "another SSO connection of this organization already shares the ACS URL with this IdP",
+        ),
+        (
             "sp_entity_id",
             "another SSO connection already uses this sp_entity_id; each connection needs its own",
         ),

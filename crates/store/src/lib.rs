@@ -53,7 +53,7 @@ pub use scim::{rfc3339, ScimLink, ScimList, ScimQuery, ScimResource};
 pub use sessions::Session;
 pub use sign_ins::{LoginRequest, SignIn};
 pub use signing_keys::SigningKey;
-pub use sso_connections::SsoConnection;
+pub use sso_connections::{AttributeMapping, SsoConnection};
 
 /// Result of every store call.
 pub type Result<T> = std::result::Result<T, StoreError>;

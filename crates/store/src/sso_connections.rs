@@ -36,13 +36,33 @@ pub struct SsoConnection {
     /// The audience is the deployment's ACS URL, shared with other connections (seed 000),
     /// rather than `sp_entity_id`, which is kept for when the choice is undone.
     pub shared_audience: bool,
+    /// The attributes a just-in-time provisioned user's details are read from.
+    #[record(json)]
+    pub attribute_mapping: AttributeMapping,
+    /// How far the IdP's clock may be from ours when times in its assertions are checked.
+    pub clock_skew_seconds: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+/// The SAML attribute names a connection reads a new user's details from; each left out
+/// falls back to the names IdPs commonly use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeMapping {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<String>,
+}
+
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
      sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg, \
-     shared_audience";
+     shared_audience, attribute_mapping, clock_skew_seconds";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -55,7 +75,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)"
         );
         let binds = [
             (&c.id).into(),
@@ -72,6 +92,8 @@ impl Store {
             now_ms().into(),
             c.logo_svg.as_deref().into(),
             c.shared_audience.into(),
+            serde_json::to_string(&c.attribute_mapping)?.into(),
+            c.clock_skew_seconds.into(),
         ];
         self.write(async |tx| {
             tx.execute(&sql, &binds).await?;
@@ -96,7 +118,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 14] = [
+        let binds: [Bind; 16] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -111,6 +133,8 @@ impl Store {
             c.enabled.into(),
             c.logo_svg.as_deref().into(),
             c.shared_audience.into(),
+            serde_json::to_string(&c.attribute_mapping)?.into(),
+            c.clock_skew_seconds.into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -135,7 +159,7 @@ impl Store {
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, \
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
                  updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13, \
-                 shared_audience = $14 \
+                 shared_audience = $14, attribute_mapping = $15, clock_skew_seconds = $16 \
                  WHERE org_id = $10 AND id = $11",
                 &binds,
             )
@@ -169,17 +193,6 @@ impl Store {
             .await
     }
 
-    /// The enabled connections that share the ACS URL as their audience and trust the IdP
-    /// `issuer`: for a Response to the shared audience that names no organization.
-    pub async fn shared_connections_by_issuer(&self, issuer: &str) -> Result<Vec<SsoConnection>> {
-        let sql = format!(
-            "SELECT {CONNECTION_COLUMNS} FROM sso_connections \
-             WHERE shared_audience AND enabled AND idp_entity_id = $1 ORDER BY created_at, id LIMIT 2"
-        );
-        self.read(async |tx| tx.all(&sql, &[issuer.into()]).await)
-            .await
-    }
-
     async fn connection_where(
         &self,
         condition: &str,
@@ -187,6 +200,13 @@ impl Store {
     ) -> Result<Option<SsoConnection>> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE {condition}");
         self.read(async |tx| tx.optional(&sql, binds).await).await
+    }
+
+    /// Every organization's SAML connections (for certificate-expiry metrics), oldest first.
+    pub async fn all_sso_connections(&self) -> Result<Vec<SsoConnection>> {
+        let sql =
+            format!("SELECT {CONNECTION_COLUMNS} FROM sso_connections ORDER BY created_at, id");
+        self.read(async |tx| tx.all(&sql, &[]).await).await
     }
 
     /// This organization's SAML connections, oldest first.

@@ -66,6 +66,8 @@ async fn fixture(db: &TestDb) -> Fixture {
         enabled: true,
         logo_svg: None,
         shared_audience: false,
+        attribute_mapping: Default::default(),
+        clock_skew_seconds: 180,
         created_at: now,
         updated_at: now,
     };

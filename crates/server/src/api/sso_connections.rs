@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use lanyard_saml::certs::Certificate;
-use lanyard_store::SsoConnection;
+use lanyard_store::{AttributeMapping, SsoConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,6 +21,10 @@ use crate::validate;
 
 const KINDS: &[&str] = &["okta", "entra", "pureconnect", "generic"];
 
+/// Clock skew allowed by default, and at most (SAML profiles §4.1.4.3 leaves it to the SP).
+const DEFAULT_SKEW_SECONDS: i64 = 180;
+const MAX_SKEW_SECONDS: i64 = 600;
+
 /// A signing certificate of the IdP.
 #[derive(Serialize, ToSchema)]
 pub struct CertificateView {
@@ -30,6 +34,21 @@ pub struct CertificateView {
     /// SHA-256 of the DER, hex with colons.
     pub fingerprint_sha256: String,
     pub not_after: String,
+}
+
+/// A connection's `attribute_mapping` as it will be stored: each name given must be a label.
+fn mapping(m: AttributeMapping) -> ApiResult<AttributeMapping> {
+    for (field, name) in [
+        ("email", &m.email),
+        ("given_name", &m.given_name),
+        ("family_name", &m.family_name),
+        ("groups", &m.groups),
+    ] {
+        if let Some(name) = name {
+            validate::label(&format!("attribute_mapping.{field}"), name, 500)?;
+        }
+    }
+    Ok(m)
 }
 
 /// An SSO connection.
@@ -63,6 +82,16 @@ pub struct SsoConnectionView {
     pub enabled: bool,
     /// The provider's logo, an SVG document as sanitized when stored.
     pub logo_svg: Option<String>,
+    /// The SAML attributes a just-in-time provisioned user's details are read from (the
+    /// organization's `jit_provisioning` setting): `email`, `given_name`, `family_name`,
+    /// `groups`, each an attribute name. Each left out falls back to the common names: the
+    /// NameID or `email`/`mail`/Entra's e-mail claim; `firstName`/`givenName`;
+    /// `lastName`/`surname`; `groups`/`memberOf`/Entra's groups claim. Groups join the
+    /// organization's groups of those display names; others are passed over.
+    #[schema(value_type = Object)]
+    pub attribute_mapping: AttributeMapping,
+    /// How far the IdP's clock may be from ours, in seconds (0–600).
+    pub clock_skew_seconds: i64,
     pub created_at: String,
 }
 
@@ -93,6 +122,11 @@ pub struct CreateSsoConnection {
     /// The provider's logo: an SVG document of at most 25 KB. Scripts, event handlers and
     /// references outside the document are taken out before it is stored.
     pub logo_svg: Option<String>,
+    /// Where just-in-time provisioning reads a new user's details (default: common names).
+    #[schema(value_type = Option<Object>)]
+    pub attribute_mapping: Option<AttributeMapping>,
+    /// How far the IdP's clock may be from ours, in seconds: 0 to 600 (default 180).
+    pub clock_skew_seconds: Option<i64>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
@@ -123,6 +157,8 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         allow_idp_initiated: c.allow_idp_initiated,
         enabled: c.enabled,
         logo_svg: c.logo_svg,
+        attribute_mapping: c.attribute_mapping,
+        clock_skew_seconds: c.clock_skew_seconds,
         created_at: timestamp(c.created_at),
     }
 }
@@ -192,6 +228,8 @@ pub async fn create(
             enabled: input.enabled.unwrap_or(true),
             logo_svg: input.logo_svg.as_deref().map(logo).transpose()?,
             shared_audience: false,
+            attribute_mapping: mapping(input.attribute_mapping.unwrap_or_default())?,
+            clock_skew_seconds: input.clock_skew_seconds.unwrap_or(DEFAULT_SKEW_SECONDS),
             created_at: now,
             updated_at: now,
         },
@@ -266,6 +304,11 @@ fn checked(
     c.idp_entity_id = c.idp_entity_id.trim().to_string();
     validate::label("idp_entity_id", &c.idp_entity_id, 1000)?;
     validate::browser_url("sso_url", &c.sso_url)?;
+    if !(0..=MAX_SKEW_SECONDS).contains(&c.clock_skew_seconds) {
+        return Err(ApiError::invalid(format!(
+            "clock_skew_seconds must be 0 to {MAX_SKEW_SECONDS} (default {DEFAULT_SKEW_SECONDS}); fix the IdP's clock rather than allowing more"
+        )));
+    }
     if let Some(sp) = sp_entity_id {
         let sp = sp.trim().to_string();
         validate::label("sp_entity_id", &sp, 1000)?;
@@ -275,13 +318,13 @@ fn checked(
         // The ACS URL itself is the shared audience (seed 000): the connection keeps its
         // own entity ID for when that choice is undone.
         let own_default = state.public_url.default_sp_entity_id(&c.id);
-        let generated = state.public_url.sp_metadata_prefix();
         let bare = sp.trim_end_matches('/');
         if bare == state.public_url.acs() {
             c.shared_audience = true;
         } else {
+            // Anything under the ACS URL (`/saml/…`, `/saml#…`) is the deployment's own.
             let reserved = bare == state.public_url.as_str()
-                || (sp.starts_with(&generated) && sp != own_default);
+                || (sp.starts_with(&state.public_url.acs()) && sp != own_default);
             if reserved && sp != c.sp_entity_id {
                 return Err(ApiError::invalid(format!(
                     "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, give the ACS URL {} to share it, or choose another",
@@ -346,6 +389,10 @@ pub struct UpdateSsoConnection {
     #[serde(default, deserialize_with = "crate::validate::present")]
     #[schema(value_type = Option<String>)]
     pub logo_svg: Option<Option<String>>,
+    /// The whole new mapping (`{}` for the common names).
+    #[schema(value_type = Option<Object>)]
+    pub attribute_mapping: Option<AttributeMapping>,
+    pub clock_skew_seconds: Option<i64>,
 }
 
 /// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
@@ -381,6 +428,13 @@ pub async fn update(
                 Some(new) => new.as_deref().map(logo).transpose()?,
                 None => current.logo_svg.clone(),
             },
+            attribute_mapping: match input.attribute_mapping {
+                Some(new) => mapping(new)?,
+                None => current.attribute_mapping.clone(),
+            },
+            clock_skew_seconds: input
+                .clock_skew_seconds
+                .unwrap_or(current.clock_skew_seconds),
             // Later than the stored one even within the same millisecond.
             updated_at: lanyard_store::now_ms().max(current.updated_at + 1),
             ..current.clone()

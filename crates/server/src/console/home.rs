@@ -117,3 +117,25 @@ pub async fn home(State(state): State<ConsoleState>, c: Console) -> Response {
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unused_means_live_and_neither_used_nor_made_since() {
+        let before = millis(&json!("2026-09-01T00:00:00Z")).unwrap();
+        let items = json!([
+            {"id": "used-long-ago", "last_used_at": "2026-05-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "revoked_at": null},
+            {"id": "used-lately", "last_used_at": "2026-11-30T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "revoked_at": null},
+            {"id": "never-used-old", "last_used_at": null, "created_at": "2026-02-01T00:00:00Z", "revoked_at": null},
+            {"id": "never-used-new", "last_used_at": null, "created_at": "2026-11-01T00:00:00Z", "revoked_at": null},
+            {"id": "revoked", "last_used_at": "2026-05-01T00:00:00Z", "created_at": "2026-01-01T00:00:00Z", "revoked_at": "2026-06-01T00:00:00Z"},
+        ]);
+        let ids: Vec<_> = unused(&items, before)
+            .into_iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, ["used-long-ago", "never-used-old"]);
+    }
+}

@@ -166,6 +166,11 @@ pub async fn acs(
     }
 }
 
+/// The clock skew a connection allows, in ms.
+pub(super) fn skew_ms(connection: &SsoConnection) -> i64 {
+    connection.clock_skew_seconds.saturating_mul(1000)
+}
+
 /// Verifies a Response with a connection's current certificates, as the answer to the
 /// request `answering` (none: IdP-initiated).
 pub(super) fn verify(
@@ -189,7 +194,7 @@ pub(super) fn verify(
         policy: Default::default(),
         allow_idp_initiated: answering.is_none(),
         allow_expired_certificate: false,
-        clock_skew_ms: response::DEFAULT_CLOCK_SKEW_MS,
+        clock_skew_ms: skew_ms(connection),
         limits: lanyard_saml::xml::Limits::default(),
         decryption_keys: &[],
     };
@@ -215,7 +220,17 @@ pub(super) async fn find_user(
     {
         Ok(Some(id)) => Ok(id),
         Ok(None) => {
-            let detail = format!("no user with {emails:?} (NameID {:?})", identity.name_id);
+            let org = match through.state.store.get_org(&connection.org_id).await {
+                Ok(org) => org,
+                Err(e) => return Err(store_failure(&e)),
+            };
+            if org.settings.jit_provisioning {
+                return super::jit::provisioned(through, connection, identity, &emails).await;
+            }
+            let detail = format!(
+                "no user with {emails:?} (NameID {:?}), and just-in-time provisioning is off",
+                identity.name_id
+            );
             let refusal = (StatusCode::FORBIDDEN, "saml-no-user", Signed::Verified);
             Err(through.failed(connection, refusal, &detail).await)
         }
@@ -300,7 +315,7 @@ async fn answer_request(
             return through.failed(&connection, refusal, &detail).await;
         }
     };
-    if let Err(page) = same_organization(through, &connection, &identity, false).await {
+    if let Err(page) = same_organization(through, &connection, &identity).await {
         return page;
     }
     if let Some(t) = pending.auth_not_before {
@@ -346,7 +361,7 @@ async fn answer_request(
         certificates: &connection.certificates,
         audience: &replay_audience,
         assertion_id: &identity.assertion_id,
-        assertion_expires_at: identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS,
+        assertion_expires_at: identity.not_on_or_after.max(now) + skew_ms(&connection),
         session_hash: &session_hash,
         session_expires_at,
     };
@@ -417,40 +432,43 @@ fn refuse_to_app(pending: &LoginRequest, error: &str, description: &str) -> Resp
 /// The attribute that names the organization on the shared audience (seed 000).
 pub(super) const ORGANIZATION_NAME: &str = "OrganizationName";
 
-/// For a connection on the shared audience, checks that the signed `OrganizationName` (when
-/// present, or always when `required`) names the connection's own organization: an IdP trusted
-/// by one organization cannot sign people into another by naming it.
+/// For a connection on the shared audience, checks that the signed assertion carries exactly
+/// one `OrganizationName` value and that it names the connection's own organization (its short
+/// name or id, exactly): an IdP trusted by one organization cannot sign people into another by
+/// naming it, nor by naming nobody.
 pub(super) async fn same_organization(
     through: &Through<'_>,
     connection: &SsoConnection,
     identity: &Identity,
-    required: bool,
 ) -> Result<(), Response> {
     if !connection.shared_audience {
         return Ok(());
     }
-    let named = identity
-        .attribute(ORGANIZATION_NAME)
-        .and_then(|values| values.first());
-    let detail = match named {
-        None if !required => return Ok(()),
-        None => format!(
-            "connection {}: the signed assertion carries no {ORGANIZATION_NAME}",
-            connection.id
-        ),
-        Some(name) => {
+    let named: Vec<&String> = identity
+        .attributes
+        .iter()
+        .filter(|a| a.name == ORGANIZATION_NAME)
+        .flat_map(|a| &a.values)
+        .collect();
+    let detail = match named.as_slice() {
+        [name] => {
             let org = match through.state.store.get_org(&connection.org_id).await {
                 Ok(org) => org,
                 Err(e) => return Err(store_failure(&e)),
             };
-            if name == &org.id || name.eq_ignore_ascii_case(&org.short_name) {
+            if **name == org.id || **name == org.short_name {
                 return Ok(());
             }
             format!(
-                "connection {} of organization {:?}: the signed {ORGANIZATION_NAME} is {name:?}",
+                "connection {} of organization {:?} shares the ACS URL: the signed {ORGANIZATION_NAME} is {name:?}",
                 connection.id, org.short_name
             )
         }
+        names => format!(
+            "connection {} shares the ACS URL: the signed assertion must carry exactly one {ORGANIZATION_NAME} value naming its organization; it carries {}",
+            connection.id,
+            names.len()
+        ),
     };
     let refusal = (
         StatusCode::FORBIDDEN,

@@ -165,6 +165,8 @@ mod tests {
             enabled: true,
             logo_svg: None,
             shared_audience: false,
+            attribute_mapping: Default::default(),
+            clock_skew_seconds: 180,
             created_at: 0,
             updated_at: 0,
         }

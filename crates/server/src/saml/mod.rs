@@ -6,6 +6,7 @@
 mod acs;
 pub mod cli;
 mod failures;
+mod jit;
 mod metadata;
 mod unsolicited;
 

@@ -7,11 +7,11 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use lanyard_saml::response::{self, Hints};
+use lanyard_saml::response::Hints;
 use lanyard_store::{SsoConnection, StoreError};
 
 use super::acs::{
-    deactivated, find_user, refused, same_organization, verify, Through, ORGANIZATION_NAME,
+    deactivated, find_user, refused, same_organization, skew_ms, verify, Through, ORGANIZATION_NAME,
 };
 use super::failures::Signed;
 use crate::oidc::page::{notice, store_failure};
@@ -22,19 +22,12 @@ use crate::state::AppState;
 /// which organizations use which IdP.
 const NOT_ACCEPTED: &str = "saml-idp-initiated-refused";
 
-/// How the connection was chosen: whether by the (unverified) `OrganizationName`, which the
-/// verified assertion must then carry too.
-struct Addressed {
-    connection: SsoConnection,
-    by_name: bool,
-}
-
 /// The connection an unsolicited Response is addressed to, or (in `Err(Ok(_))`) why none is,
 /// for the log.
 async fn addressed(
     state: &AppState,
     hints: &Hints,
-) -> Result<Addressed, Result<String, StoreError>> {
+) -> Result<SsoConnection, Result<String, StoreError>> {
     let Some(audience) = hints.audience.as_deref() else {
         return Err(Ok("unsolicited Response without an Audience".into()));
     };
@@ -43,20 +36,16 @@ async fn addressed(
     } else {
         // A connection on the shared audience no longer answers to its own entity ID.
         let found = state.store.sso_connection_by_sp_entity_id(audience).await;
-        let connection = found
+        found
             .map_err(Err)?
             .filter(|c| !c.shared_audience)
             .ok_or_else(|| {
                 Ok(format!(
                     "unsolicited Response for {audience:?}: no such connection"
                 ))
-            })?;
-        Addressed {
-            connection,
-            by_name: false,
-        }
+            })?
     };
-    let c = &found.connection;
+    let c = &found;
     if !(c.allow_idp_initiated && c.enabled) {
         return Err(Ok(format!(
             "unsolicited Response for {audience:?}: connection {} does not accept IdP-initiated sign-in",
@@ -67,50 +56,39 @@ async fn addressed(
 }
 
 /// On the shared audience: the organization the `OrganizationName` names, and its one shared
-/// connection that trusts the Issuer; without the attribute, the one shared connection in the
-/// deployment that trusts the Issuer.
+/// connection that trusts the Issuer. The Issuer alone never chooses an organization: any
+/// organization can register any IdP's public certificate, so an IdP that names nobody could
+/// otherwise be made to sign people into whichever organization registered it.
 async fn on_shared_audience(
     state: &AppState,
     hints: &Hints,
-) -> Result<Addressed, Result<String, StoreError>> {
+) -> Result<SsoConnection, Result<String, StoreError>> {
     let issuer = hints
         .assertion_issuer
         .as_deref()
         .or(hints.response_issuer.as_deref())
         .unwrap_or_default();
-    let (candidates, by_name) = match hints.organization_name.as_deref() {
-        Some(name) => {
-            let org = state.store.find_org(name).await.map_err(Err)?.ok_or_else(|| {
-                Ok(format!(
-                    "unsolicited Response to the shared audience: {ORGANIZATION_NAME} {name:?} names no organization"
-                ))
-            })?;
-            let all = state.store.list_sso_connections(&org.id).await;
-            let shared = all
-                .map_err(Err)?
-                .into_iter()
-                .filter(|c| c.shared_audience && c.enabled && c.idp_entity_id == issuer)
-                .collect::<Vec<_>>();
-            (shared, true)
-        }
-        None => {
-            let shared = state.store.shared_connections_by_issuer(issuer).await;
-            (shared.map_err(Err)?, false)
-        }
+    let Some(name) = hints.organization_name.as_deref() else {
+        return Err(Ok(format!(
+            "unsolicited Response to the shared audience from {issuer:?} without {ORGANIZATION_NAME}"
+        )));
     };
+    let org = state.store.find_org(name).await.map_err(Err)?.ok_or_else(|| {
+        Ok(format!(
+            "unsolicited Response to the shared audience: {ORGANIZATION_NAME} {name:?} names no organization"
+        ))
+    })?;
+    let all = state.store.list_sso_connections(&org.id).await;
+    let candidates = all
+        .map_err(Err)?
+        .into_iter()
+        .filter(|c| c.shared_audience && c.enabled && c.idp_entity_id == issuer)
+        .collect::<Vec<_>>();
     match <[SsoConnection; 1]>::try_from(candidates) {
-        Ok([connection]) => Ok(Addressed {
-            connection,
-            by_name,
-        }),
+        Ok([connection]) => Ok(connection),
         Err(candidates) => Err(Ok(format!(
-            "unsolicited Response to the shared audience from {issuer:?}{}: {} connections share the audience with that issuer (exactly one must)",
-            hints
-                .organization_name
-                .as_deref()
-                .map(|n| format!(" naming {n:?}"))
-                .unwrap_or_default(),
-            if candidates.is_empty() { "no" } else { "several" }
+            "unsolicited Response to the shared audience from {issuer:?} naming {name:?}: {} of its connections share the audience with that issuer (exactly one must)",
+            if candidates.is_empty() { "none" } else { "several" }
         ))),
     }
 }
@@ -119,10 +97,7 @@ async fn on_shared_audience(
 /// default app to sign in the ordinary way.
 pub(super) async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &Hints) -> Response {
     let state = through.state;
-    let Addressed {
-        connection,
-        by_name,
-    } = match addressed(state, hints).await {
+    let connection = match addressed(state, hints).await {
         Ok(found) => found,
         Err(Ok(detail)) => return refused(NOT_ACCEPTED, &detail),
         Err(Err(e)) => return store_failure(&e),
@@ -135,12 +110,12 @@ pub(super) async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &
             return through.failed(&connection, refusal, &detail).await;
         }
     };
-    if let Err(page) = same_organization(through, &connection, &identity, by_name).await {
+    if let Err(page) = same_organization(through, &connection, &identity).await {
         return page;
     }
     // Spent like any other assertion: posted twice, it is acted on once.
     let now = lanyard_store::now_ms();
-    let expires_at = identity.not_on_or_after.max(now) + response::DEFAULT_CLOCK_SKEW_MS;
+    let expires_at = identity.not_on_or_after.max(now) + skew_ms(&connection);
     let replay_audience = state.public_url.replay_audience_of(&connection);
     match state
         .store

@@ -7,6 +7,7 @@ mod credential;
 mod discovery;
 mod error;
 mod extensions;
+pub mod provision;
 mod resources;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod jit;
 mod shared_acs;
 
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ struct Assertion<'a> {
     in_response_to: Option<&'a str>,
     /// An `OrganizationName` attribute, as IdP-initiated Responses may carry.
     organization_name: Option<&'a str>,
+    /// Other attributes, with their values.
+    attributes: Vec<(&'a str, Vec<&'a str>)>,
     name_id: &'a str,
     audience: String,
     /// When the IdP says the user authenticated.
@@ -65,6 +68,7 @@ impl<'a> Assertion<'a> {
         Assertion {
             in_response_to: Some(&pending.id),
             organization_name: None,
+            attributes: Vec::new(),
             name_id,
             audience: pending.audience.clone(),
             authn_instant: rfc3339(-30),
@@ -87,14 +91,31 @@ impl<'a> Assertion<'a> {
             id,
             authn_instant,
             organization_name,
+            attributes,
             ..
         } = self;
         let in_response_to = in_response_to
             .map(|id| format!(" InResponseTo=\"{id}\""))
             .unwrap_or_default();
-        let attributes = organization_name
-            .map(|name| format!("<saml:AttributeStatement><saml:Attribute Name=\"OrganizationName\"><saml:AttributeValue>{name}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>"))
-            .unwrap_or_default();
+        let mut all: Vec<(&str, Vec<&str>)> = attributes.clone();
+        if let Some(name) = organization_name {
+            all.push(("OrganizationName", vec![name]));
+        }
+        let attributes = if all.is_empty() {
+            String::new()
+        } else {
+            let each: String = all
+                .iter()
+                .map(|(name, values)| {
+                    let values: String = values
+                        .iter()
+                        .map(|v| format!("<saml:AttributeValue>{v}</saml:AttributeValue>"))
+                        .collect();
+                    format!("<saml:Attribute Name=\"{name}\">{values}</saml:Attribute>")
+                })
+                .collect();
+            format!("<saml:AttributeStatement>{each}</saml:AttributeStatement>")
+        };
         let xml = format!(
             r##"<?xml version="1.0" encoding="UTF-8"?>
 <samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r{id}" Version="2.0" IssueInstant="{now}" Destination="{recipient}"{in_response_to}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="{id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{after}" Recipient="{recipient}"{in_response_to}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{after}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{authn_instant}" SessionIndex="_s{id}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{attributes}</saml:Assertion></samlp:Response>"##

@@ -124,6 +124,21 @@ async fn shared_acs(db: TestDb) {
     );
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     assert!(wrong.text().await.unwrap().contains("OrganizationName"));
+    for (attributes, what) in [
+        (vec![], "no OrganizationName"),
+        (
+            vec![("OrganizationName", vec!["acme", "globex"])],
+            "two values",
+        ),
+        (vec![("OrganizationName", vec!["ACME"])], "another spelling"),
+    ] {
+        let mut browser = Browser::new(&server);
+        let pending = browser.start(&auth_params(&acme_app, "n-1")).await;
+        let mut assertion = Assertion::new(&server, &pending, "ada@acme.example");
+        assertion.attributes = attributes;
+        let wrong = refused(browser.post_response(&assertion.signed()).await, what);
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN, "{what}");
+    }
     let mut browser = Browser::new(&server);
     let pending = browser.start(&auth_params(&acme_app, "n-1")).await;
     let mut assertion = Assertion::new(&server, &pending, "ada@acme.example");
@@ -141,9 +156,12 @@ async fn shared_acs(db: TestDb) {
     let back = redirect(&post(named.clone()).await);
     assert!(back.location.starts_with("http://127.0.0.1:9/login?"));
     refused(post(named).await, "the same tile Response again");
-    // Without OrganizationName, the one connection sharing the audience with that Issuer.
-    let back = redirect(&post(tile(&server, &acs, None, "idp1")).await);
-    assert!(back.location.starts_with("http://127.0.0.1:9/login?"));
+    // Without OrganizationName nothing is chosen: the Issuer alone never picks an
+    // organization (any organization may register any IdP's public certificate).
+    refused(
+        post(tile(&server, &acs, None, "idp1")).await,
+        "no OrganizationName",
+    );
 
     // Tenant confusion: globex does not share the audience, so nothing routes there; another
     // key naming acme fails acme's certificates; an unknown organization names nothing; the
@@ -167,7 +185,7 @@ async fn shared_acs(db: TestDb) {
 
     // Globex shares the audience too, trusting another IdP key under the same Issuer. The
     // IdP acme trusts cannot reach globex by naming it, nor acme's by naming acme with
-    // globex's key; and without a name the Issuer no longer tells one connection.
+    // globex's key.
     let (globex_path, _) = first_connection(&server, "globex").await;
     let idp2 = std::fs::read_to_string(keys().join("idp2.cert.pem")).unwrap();
     patch(
@@ -183,10 +201,6 @@ async fn shared_acs(db: TestDb) {
     refused(
         post(tile(&server, &acs, Some("acme"), "idp2")).await,
         "globex's IdP naming acme",
-    );
-    refused(
-        post(tile(&server, &acs, None, "idp1")).await,
-        "no name, and two connections share the audience with that Issuer",
     );
 
     // What was refused after globex's connection was chosen is in globex's log, not acme's.
@@ -215,13 +229,28 @@ async fn shared_acs(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{twin}");
     assert!(twin.to_string().contains("already shares"), "{twin}");
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &acme_path,
+            Some(json!({ "sp_entity_id": format!("{acs}#globex") })),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "under the ACS URL: {body}"
+    );
     let view = patch(&server, &acme_path, json!({"sp_entity_id": own_entity_id})).await;
     assert_eq!(view["shared_audience"], json!(false));
     assert_eq!(view["sp_entity_id"], json!(own_entity_id));
     redirect(&post(tile(&server, &own_entity_id, None, "idp1")).await);
 }
 
-both_backends!(certificates_are_not_listed_twice, duplicate_certificate);
+both_backends!(
+    certificates_are_not_listed_twice_and_clock_skew_is_bounded,
+    duplicate_certificate
+);
 
 async fn duplicate_certificate(db: TestDb) {
     let server = Server::start(&db).await;
@@ -239,4 +268,32 @@ async fn duplicate_certificate(db: TestDb) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.to_string().contains("certificates[1]"), "{body}");
     assert!(body.to_string().contains("already in the list"), "{body}");
+    let (s, created) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/sso-connections",
+            Some(json!({"name": "Okta", "idp_entity_id": IDP_ISSUER, "sso_url": "http://127.0.0.1:9/idp/sso",
+                        "certificates": [pem]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["clock_skew_seconds"], json!(180), "the default");
+    let path = format!(
+        "/api/v1/orgs/acme/sso-connections/{}",
+        created["id"].as_str().unwrap()
+    );
+    for (skew, status) in [
+        (601, StatusCode::UNPROCESSABLE_ENTITY),
+        (-1, StatusCode::UNPROCESSABLE_ENTITY),
+        (600, StatusCode::OK),
+    ] {
+        let (s, body) = server
+            .op(
+                Method::PATCH,
+                &path,
+                Some(json!({ "clock_skew_seconds": skew })),
+            )
+            .await;
+        assert_eq!(s, status, "{skew}: {body}");
+    }
 }

@@ -98,6 +98,29 @@ fn display_name_of(doc: &Value) -> Result<String> {
 }
 
 impl Store {
+    /// The ids of this organization's groups named (case-insensitively) in `names`: for a new
+    /// user's groups as an IdP's assertion lists them. At most 100 names are looked at.
+    pub async fn group_ids_named(&self, org_id: &str, names: &[String]) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for name in names.iter().take(100) {
+            let found: Vec<String> = self
+                .read(async |tx| {
+                    tx.values(
+                        "SELECT id FROM org_groups WHERE org_id = $1 AND display_name_key = $2",
+                        &[org_id.into(), name.to_lowercase().into()],
+                    )
+                    .await
+                })
+                .await?;
+            for id in found {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Creates a group with the members its document lists (each must be a user of this
     /// organization, or nothing is created).
     pub async fn scim_create_group(
