@@ -326,7 +326,15 @@ pub fn verify<'a, 'i>(
     #[allow(deprecated)]
     let same = constant_time::verify_slices_are_equal(actual.as_ref(), &expected_digest).is_ok();
     if !same {
-        return Err(Error::DigestMismatch);
+        let signed = match element.tag_name().name() {
+            "Response" => "Response",
+            "Assertion" => "Assertion",
+            "LogoutRequest" => "LogoutRequest",
+            "LogoutResponse" => "LogoutResponse",
+            "AuthnRequest" => "AuthnRequest",
+            _ => "signed element",
+        };
+        return Err(Error::DigestMismatch { signed });
     }
     Ok(Some(Verified {
         node: element,

@@ -14,8 +14,9 @@ pub enum Error {
     SignatureStructure(String),
     #[error("the signature uses {0}, which this connection does not accept")]
     AlgorithmNotAllowed(String),
-    #[error("the signed content was changed after signing (digest mismatch)")]
-    DigestMismatch,
+    /// `signed` names the element whose signature failed: `Response` or `Assertion`.
+    #[error("the {signed}'s signature does not match its content: it was changed after signing (digest mismatch)")]
+    DigestMismatch { signed: &'static str },
     #[error("no configured certificate verifies the signature; upload the IdP's current signing certificate")]
     UnknownSigner,
     #[error("the certificate could not be read: {0}")]

@@ -108,6 +108,9 @@ pub struct Hints {
     pub in_response_to: Option<String>,
     /// The `OrganizationName` attribute, when present in a plain assertion.
     pub organization_name: Option<String>,
+    /// The Response's Destination and IssueInstant, as written (for the support tool's notes).
+    pub destination: Option<String>,
+    pub issue_instant: Option<String>,
     /// The first Audience of a plain assertion: for a Response no request asked for, the one
     /// SP entity ID (and so the one connection) it claims to be for.
     pub audience: Option<String>,
@@ -168,6 +171,8 @@ pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
         response_issuer: issuer_text(response).ok().flatten(),
         assertion_issuer: assertion.and_then(|a| issuer_text(a).ok().flatten()),
         in_response_to: xml::attr(response, "InResponseTo").map(str::to_string),
+        destination: xml::attr(response, "Destination").map(str::to_string),
+        issue_instant: xml::attr(response, "IssueInstant").map(str::to_string),
         organization_name,
     })
 }

@@ -49,7 +49,7 @@ fn a_unicode_space_in_a_prefix_cannot_hide_signed_elements() {
     // space but an XML name character). The prefix is now read whole, so the canonical bytes
     // change and the digest no longer matches.
     let e = run(&f, &review("dflt-evil.xml")).unwrap_err();
-    assert_eq!(e, Error::DigestMismatch);
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e:?}");
     let doc = xml::parse(
         "<p\u{1680}q:a xmlns:p\u{1680}q=\"urn:x\"/>".as_bytes(),
         Limits::default(),
@@ -134,7 +134,8 @@ fn namespaced_look_alike_attributes_are_not_read() {
     );
     // The edit changes signed bytes, so it fails — but as a digest mismatch, having read the
     // right ID, not as a reference to "_other".
-    assert_eq!(run(&f, &attack).unwrap_err(), Error::DigestMismatch);
+    let e = run(&f, &attack).unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e:?}");
 }
 
 #[test]

@@ -325,6 +325,7 @@ signin-title = Вход
 signin-failed-title = Неуспешен вход
 signin-signing-in = Влизане…
 signin-continue = Продължаване
+signin-continue-with = Продължаване с { $provider }
 signin-use-password = Използване на парола
 signin-to = Вход в { $org }.
 signin-to-as = Вход в { $org } като { $email }.

@@ -326,6 +326,7 @@ signin-title = Sign in
 signin-failed-title = Sign-in failed
 signin-signing-in = Signing in…
 signin-continue = Continue
+signin-continue-with = Continue with { $provider }
 signin-use-password = Use a password instead
 signin-to = Sign in to { $org }.
 signin-to-as = Sign in to { $org } as { $email }.

@@ -325,6 +325,7 @@ signin-title = サインイン
 signin-failed-title = サインインに失敗しました
 signin-signing-in = サインインしています…
 signin-continue = 続行
+signin-continue-with = { $provider } で続行
 signin-use-password = パスワードを使用する
 signin-to = { $org } にサインインします。
 signin-to-as = { $email } として { $org } にサインインします。

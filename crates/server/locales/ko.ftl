@@ -325,6 +325,7 @@ signin-title = 로그인
 signin-failed-title = 로그인 실패
 signin-signing-in = 로그인 중…
 signin-continue = 계속
+signin-continue-with = { $provider }(으)로 계속
 signin-use-password = 대신 비밀번호 사용
 signin-to = { $org }에 로그인합니다.
 signin-to-as = { $email }(으)로 { $org }에 로그인합니다.

@@ -26,21 +26,34 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "LANYARD_DATA_DIR",
         default_value = "./lanyard-data"
     )]
     data_dir: PathBuf,
     /// `sqlite://<path>` or `postgres://user@host/db`; default `sqlite://<data-dir>/lanyard.db`.
-    #[arg(long, global = true, env = "LANYARD_DATABASE_URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "LANYARD_DATABASE_URL"
+    )]
     database_url: Option<String>,
     /// Print command results as JSON.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     /// Log format.
-    #[arg(long, global = true, env = "LANYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true,
+        help_heading = "Global options", env = "LANYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Log filter, such as `info` or `lanyard=debug,tower_http=debug`.
-    #[arg(long, global = true, env = "LANYARD_LOG", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "LANYARD_LOG",
+        default_value = "info"
+    )]
     log_level: String,
     #[command(subcommand)]
     command: Command,
@@ -71,7 +84,10 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum SamlCommand {
-    /// Print the verdict on a saved SAML response: the identity, or exactly why it is refused.
+    /// Print the verdict on a saved SAML response: the identity, or every reason it is refused.
+    ///
+    /// Reads files only: of the global options it uses `--json` alone (clap cannot leave the
+    /// others out of this list).
     Verify(crate::saml::cli::VerifyArgs),
 }
 

@@ -94,3 +94,107 @@ fn names_the_exact_failure() {
     assert!(!ok);
     assert_eq!(body["error"]["kind"], "Expired", "{body}");
 }
+
+#[test]
+fn lists_every_failure_with_hints_and_what_the_response_says() {
+    let f = fixtures();
+    let (ok, body) = verify(&[
+        "--response",
+        f.join("entra/response.xml").to_str().unwrap(),
+        "--cert",
+        f.join("keys/idp1.cert.pem").to_str().unwrap(),
+        "--acs-url",
+        "https://elsewhere.test/saml",
+        "--now",
+        "2026-02-01T00:00:00Z",
+    ]);
+    assert!(!ok);
+    let kinds: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"Mismatch"), "{body}");
+    assert!(kinds.contains(&"Expired"), "{body}");
+    let expired = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "Expired")
+        .unwrap();
+    assert!(
+        expired["hint"].as_str().unwrap().contains("--now "),
+        "{body}"
+    );
+    // With those relaxed, the signature verifies: the identity is shown for the engineer.
+    assert!(body["identity"]["name_id"].as_str().is_some(), "{body}");
+}
+
+#[test]
+fn says_which_signature_was_changed() {
+    let f = fixtures();
+    let edited = std::fs::read_to_string(f.join("entra/response.xml"))
+        .unwrap()
+        .replacen(">Lovelace<", ">Lovelacf<", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.xml");
+    std::fs::write(&path, edited).unwrap();
+    let (ok, body) = verify(&[
+        "--response",
+        path.to_str().unwrap(),
+        "--cert",
+        f.join("keys/idp1.cert.pem").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(body["error"]["kind"], "DigestMismatch", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Assertion's signature"),
+        "{body}"
+    );
+    assert!(
+        body.get("identity").is_none(),
+        "nothing past a broken signature"
+    );
+}
+
+#[test]
+fn another_request_id_is_met_with_a_hint_and_the_acs_comes_from_the_destination() {
+    let f = fixtures();
+    let out = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args([
+            "saml",
+            "verify",
+            "--sp-entity-id",
+            "https://sp.lanyard.test/saml",
+        ])
+        .arg("--response")
+        .arg(f.join("okta/response.b64"))
+        .arg("--idp-metadata")
+        .arg(f.join("metadata/okta.xml"))
+        .args([
+            "--in-response-to",
+            "_some_other_request",
+            "--now",
+            "2026-01-01T00:01:00Z",
+        ])
+        .env_remove("LANYARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.starts_with("REFUSED:"), "{text}");
+    assert!(text.contains("hint: it answers request"), "{text}");
+    assert!(
+        text.contains("taken from the response's Destination"),
+        "{text}"
+    );
+    assert!(text.contains("with those checks relaxed"), "{text}");
+    assert!(
+        text.contains("attribute "),
+        "attributes in text mode: {text}"
+    );
+}

@@ -11,6 +11,7 @@ mod roles;
 mod scim_extensions;
 mod scim_tokens;
 mod sso_connections;
+pub(crate) mod sso_fields;
 mod users;
 
 use axum::extract::FromRef;

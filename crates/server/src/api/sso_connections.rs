@@ -11,19 +11,16 @@ use lanyard_store::{AttributeMapping, SsoConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::sso_fields::{
+    checked, fingerprints, imported, logo, mapping, required, shared_without_twin,
+    DEFAULT_SKEW_SECONDS,
+};
 use super::timestamp;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Body;
 use crate::permissions::{SSO_ADD, SSO_DELETE, SSO_EDIT, SSO_VIEW};
 use crate::state::AppState;
-use crate::validate;
-
-const KINDS: &[&str] = &["okta", "entra", "pureconnect", "generic"];
-
-/// Clock skew allowed by default, and at most (SAML profiles §4.1.4.3 leaves it to the SP).
-const DEFAULT_SKEW_SECONDS: i64 = 180;
-const MAX_SKEW_SECONDS: i64 = 600;
 
 /// A signing certificate of the IdP.
 #[derive(Serialize, ToSchema)]
@@ -34,21 +31,6 @@ pub struct CertificateView {
     /// SHA-256 of the DER, hex with colons.
     pub fingerprint_sha256: String,
     pub not_after: String,
-}
-
-/// A connection's `attribute_mapping` as it will be stored: each name given must be a label.
-fn mapping(m: AttributeMapping) -> ApiResult<AttributeMapping> {
-    for (field, name) in [
-        ("email", &m.email),
-        ("given_name", &m.given_name),
-        ("family_name", &m.family_name),
-        ("groups", &m.groups),
-    ] {
-        if let Some(name) = name {
-            validate::label(&format!("attribute_mapping.{field}"), name, 500)?;
-        }
-    }
-    Ok(m)
 }
 
 /// An SSO connection.
@@ -102,10 +84,15 @@ pub struct CreateSsoConnection {
     pub name: String,
     /// okta, entra, pureconnect or generic (default).
     pub kind: Option<String>,
-    pub idp_entity_id: String,
-    pub sso_url: String,
-    /// 1–5 signing certificates, PEM or base64 DER.
-    pub certificates: Vec<String>,
+    /// Required unless `idp_metadata` gives it.
+    pub idp_entity_id: Option<String>,
+    /// Required unless `idp_metadata` gives it.
+    pub sso_url: Option<String>,
+    /// 1–5 signing certificates, PEM or base64 DER; required unless `idp_metadata` gives them.
+    pub certificates: Option<Vec<String>>,
+    /// The IdP's SAML metadata XML: gives `idp_entity_id`, `sso_url` (HTTP-Redirect preferred,
+    /// with `endpoint_compression`) and `certificates`, each unless given too.
+    pub idp_metadata: Option<String>,
     /// Our entity ID toward this IdP, when the IdP needs a particular one ("relying party
     /// identifier"); unique across the deployment. Default: `{public_url}/saml/{connection id}`.
     /// The ACS URL `{public_url}/saml` makes it the audience shared with other connections
@@ -212,6 +199,7 @@ pub async fn create(
         .await?;
     let id = uuid::Uuid::now_v7().to_string();
     let now = lanyard_store::now_ms();
+    let from = imported(input.idp_metadata.as_deref())?;
     let draft = checked(
         &state,
         SsoConnection {
@@ -220,10 +208,13 @@ pub async fn create(
             org_id: org.id.clone(),
             name: input.name,
             kind: input.kind.unwrap_or_else(|| "generic".into()),
-            idp_entity_id: input.idp_entity_id,
-            sso_url: input.sso_url,
-            certificates: input.certificates,
-            endpoint_compression: input.endpoint_compression.unwrap_or(false),
+            idp_entity_id: required("idp_entity_id", input.idp_entity_id, from.idp_entity_id)?,
+            sso_url: required("sso_url", input.sso_url, from.sso_url)?,
+            certificates: required("certificates", input.certificates, from.certificates)?,
+            endpoint_compression: input
+                .endpoint_compression
+                .or(from.endpoint_compression)
+                .unwrap_or(false),
             allow_idp_initiated: input.allow_idp_initiated.unwrap_or(false),
             enabled: input.enabled.unwrap_or(true),
             logo_svg: input.logo_svg.as_deref().map(logo).transpose()?,
@@ -242,6 +233,9 @@ pub async fn create(
         "idp_entity_id": draft.idp_entity_id,
         "sp_entity_id": state.public_url.audience_of(&draft),
         "certificates": fingerprints(&draft.certificates),
+        "shared_audience": draft.shared_audience,
+        "attribute_mapping": draft.attribute_mapping,
+        "clock_skew_seconds": draft.clock_skew_seconds,
     });
     let created = state.store.create_sso_connection(&draft, &audit).await?;
     let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
@@ -251,122 +245,6 @@ pub async fn create(
         Json(view(&state, created)),
     )
         .into_response())
-}
-
-/// On the shared audience, a Response is routed by its organization and Issuer: two
-/// connections of one organization sharing it for the same IdP could not be told apart.
-async fn shared_without_twin(state: &AppState, c: &SsoConnection) -> ApiResult<()> {
-    if !c.shared_audience {
-        return Ok(());
-    }
-    let all = state.store.list_sso_connections(&c.org_id).await?;
-    if let Some(twin) = all
-        .iter()
-        .find(|o| o.id != c.id && o.shared_audience && o.idp_entity_id == c.idp_entity_id)
-    {
-        return Err(ApiError::invalid(format!(
-            "sp_entity_id: connection {:?} of this organization already shares the ACS URL with the IdP {:?}; give this one its own entity ID",
-            twin.name, c.idp_entity_id
-        )));
-    }
-    Ok(())
-}
-
-/// An uploaded logo as it will be stored: sanitized, or refused with why.
-fn logo(svg: &str) -> ApiResult<String> {
-    crate::svg::sanitize(svg).map_err(|e| ApiError::invalid(format!("logo_svg: {e}")))
-}
-
-/// The SHA-256 fingerprints of stored certificates, for the audit log.
-fn fingerprints(certificates: &[String]) -> Vec<String> {
-    certificates
-        .iter()
-        .filter_map(|c| Certificate::parse(c.as_bytes()).ok())
-        .map(|c| c.fingerprint_sha256)
-        .collect()
-}
-
-/// The connection as it will be stored, once every field passes: certificates re-encoded as
-/// base64 DER; `sp_entity_id`, when given, replacing the connection's own.
-fn checked(
-    state: &AppState,
-    mut c: SsoConnection,
-    sp_entity_id: Option<String>,
-) -> ApiResult<SsoConnection> {
-    validate::label("name", &c.name, 100)?;
-    if !KINDS.contains(&c.kind.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "kind {:?} is not one of {}",
-            c.kind,
-            KINDS.join(", ")
-        )));
-    }
-    c.idp_entity_id = c.idp_entity_id.trim().to_string();
-    validate::label("idp_entity_id", &c.idp_entity_id, 1000)?;
-    validate::browser_url("sso_url", &c.sso_url)?;
-    if !(0..=MAX_SKEW_SECONDS).contains(&c.clock_skew_seconds) {
-        return Err(ApiError::invalid(format!(
-            "clock_skew_seconds must be 0 to {MAX_SKEW_SECONDS} (default {DEFAULT_SKEW_SECONDS}); fix the IdP's clock rather than allowing more"
-        )));
-    }
-    if let Some(sp) = sp_entity_id {
-        let sp = sp.trim().to_string();
-        validate::label("sp_entity_id", &sp, 1000)?;
-        // The shared ACS URL, the bare public URL, or the form of every connection's own
-        // entity ID, would let one IdP's assertions count for two organizations. This
-        // connection's own default may be restored.
-        // The ACS URL itself is the shared audience (seed 000): the connection keeps its
-        // own entity ID for when that choice is undone.
-        let own_default = state.public_url.default_sp_entity_id(&c.id);
-        let bare = sp.trim_end_matches('/');
-        if bare == state.public_url.acs() {
-            c.shared_audience = true;
-        } else {
-            // Anything under the ACS URL (`/saml/…`, `/saml#…`) is the deployment's own.
-            let reserved = bare == state.public_url.as_str()
-                || (sp.starts_with(&state.public_url.acs()) && sp != own_default);
-            if reserved && sp != c.sp_entity_id {
-                return Err(ApiError::invalid(format!(
-                    "sp_entity_id {sp:?} is reserved: leave it out to keep this connection's own, give the ACS URL {} to share it, or choose another",
-                    state.public_url.acs()
-                )));
-            }
-            c.shared_audience = false;
-            c.sp_entity_id = sp;
-        }
-    }
-    if !(1..=5).contains(&c.certificates.len()) {
-        return Err(ApiError::invalid(
-            "certificates must hold 1 to 5 of the IdP's signing certificates (PEM or base64)",
-        ));
-    }
-    let now = lanyard_store::now_ms();
-    let mut certificates = Vec::new();
-    for (i, text) in c.certificates.iter().enumerate() {
-        let cert = Certificate::parse(text.as_bytes()).map_err(|e| {
-            ApiError::invalid(format!(
-                "certificates[{i}] is not a usable certificate: {e}"
-            ))
-        })?;
-        if cert.not_after.saturating_mul(1000) <= now {
-            return Err(ApiError::invalid(format!(
-                "certificates[{i}] ({}) expired on {}; download the IdP's current certificate",
-                cert.subject,
-                timestamp(cert.not_after.saturating_mul(1000))
-            )));
-        }
-        use base64::Engine;
-        let der = base64::engine::general_purpose::STANDARD.encode(&cert.der);
-        if certificates.contains(&der) {
-            return Err(ApiError::invalid(format!(
-                "certificates[{i}] ({}) is already in the list",
-                cert.subject
-            )));
-        }
-        certificates.push(der);
-    }
-    c.certificates = certificates;
-    Ok(c)
 }
 
 /// Changes an SSO connection; fields left out stay as they are.
@@ -393,6 +271,9 @@ pub struct UpdateSsoConnection {
     #[schema(value_type = Option<Object>)]
     pub attribute_mapping: Option<AttributeMapping>,
     pub clock_skew_seconds: Option<i64>,
+    /// The IdP's current metadata XML: replaces `idp_entity_id`, `sso_url`,
+    /// `endpoint_compression` and `certificates`, each unless given too.
+    pub idp_metadata: Option<String>,
 }
 
 /// Change an SSO connection, such as rolling its certificates over (sso.provider.edit).
@@ -409,16 +290,18 @@ pub async fn update(
     who.require(&state, &org, "sso_connection.update", SSO_EDIT)
         .await?;
     let current = state.store.get_sso_connection(&org.id, &id).await?;
+    let from = imported(input.idp_metadata.as_deref())?;
     let changed = checked(
         &state,
         SsoConnection {
             name: input.name.unwrap_or(current.name.clone()),
             kind: input.kind.unwrap_or(current.kind.clone()),
-            idp_entity_id: input.idp_entity_id.unwrap_or(current.idp_entity_id.clone()),
-            sso_url: input.sso_url.unwrap_or(current.sso_url.clone()),
-            certificates: input.certificates.unwrap_or(current.certificates.clone()),
-            endpoint_compression: input
-                .endpoint_compression
+            idp_entity_id: (input.idp_entity_id.or(from.idp_entity_id))
+                .unwrap_or(current.idp_entity_id.clone()),
+            sso_url: (input.sso_url.or(from.sso_url)).unwrap_or(current.sso_url.clone()),
+            certificates: (input.certificates.or(from.certificates))
+                .unwrap_or(current.certificates.clone()),
+            endpoint_compression: (input.endpoint_compression.or(from.endpoint_compression))
                 .unwrap_or(current.endpoint_compression),
             allow_idp_initiated: input
                 .allow_idp_initiated
@@ -460,6 +343,9 @@ pub async fn update(
         "allow_idp_initiated": changed.allow_idp_initiated,
         "enabled": changed.enabled,
         "certificates": fingerprints(&changed.certificates),
+        "shared_audience": changed.shared_audience,
+        "attribute_mapping": changed.attribute_mapping,
+        "clock_skew_seconds": changed.clock_skew_seconds,
         "ended_sign_ins": end_sign_ins,
     });
     let updated = state

@@ -4,6 +4,7 @@
 
 use axum::extract::{Multipart, Query, State};
 use axum::response::Response;
+use base64::Engine;
 use lanyard_store::AuditFilter;
 use minijinja::value::Value;
 use serde::Deserialize;
@@ -187,30 +188,27 @@ pub async fn import(
         .first()
         .map(|f| f.to_vec())
         .unwrap_or_else(|| fields.text("metadata").into_bytes());
-    let limits = lanyard_saml::xml::Limits::default();
-    let form = match lanyard_saml::metadata::read_idp(&xml, limits) {
-        Ok(meta) => {
-            const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-            const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
-            let redirect = meta.sso_url(REDIRECT);
-            let sso_url = redirect.or(meta.sso_url(POST)).unwrap_or_default();
-            let pems: Vec<String> = meta
-                .signing_certs
+    let text = String::from_utf8_lossy(&xml);
+    let form = match crate::api::sso_fields::imported(Some(&text)) {
+        Ok(found) => {
+            let pems: Vec<String> = found
+                .certificates
+                .unwrap_or_default()
                 .iter()
-                .map(|cert| pem(&cert.der))
+                .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .map(|der| pem(&der))
                 .collect();
             json!({
                 "kind": kind,
-                "idp_entity_id": meta.entity_id,
-                "sso_url": sso_url,
-                "endpoint_compression": redirect.is_some(),
+                "idp_entity_id": found.idp_entity_id,
+                "sso_url": found.sso_url,
+                "endpoint_compression": found.endpoint_compression,
                 "certificate_text": pems.join("\n"),
             })
         }
         Err(e) => {
-            let message = c
-                .locale
-                .text("sso-import-failed", &[("reason", e.to_string())]);
+            let reason = e.message.trim_start_matches("idp_metadata: ").to_string();
+            let message = c.locale.text("sso-import-failed", &[("reason", reason)]);
             return list_page(&state, &c, &kind, json!({}), Some(message), None).await;
         }
     };
@@ -218,7 +216,6 @@ pub async fn import(
 }
 
 fn pem(der: &[u8]) -> String {
-    use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()

@@ -113,7 +113,7 @@ pub async fn authorize(
         &org,
         &pending.form_nonce,
         request.login_hint,
-        connections.iter().any(|c| c.enabled),
+        connections.iter().find(|c| c.enabled),
     );
     if cookies::set_pending(
         &state,

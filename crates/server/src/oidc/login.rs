@@ -50,15 +50,23 @@ pub fn identifier_page(
     org: &Organization,
     form_nonce: &str,
     email: Option<&str>,
-    sso: bool,
+    sso: Option<&SsoConnection>,
 ) -> Response {
-    let alternative = if sso {
+    let alternative = if sso.is_some() {
         format!(
             "<p><button type=\"submit\" name=\"method\" value=\"password\">{}</button></p>",
             say("signin-use-password", &[])
         )
     } else {
         String::new()
+    };
+    let go = match sso {
+        Some(c) => format!(
+            "{logo}{label}",
+            logo = provider_logo(c),
+            label = say("signin-continue-with", &[("provider", c.name.clone())])
+        ),
+        None => say("signin-continue", &[]),
     };
     let inner = format!(
         "<p>{intro}</p>\
@@ -69,13 +77,29 @@ pub fn identifier_page(
          <p><button type=\"submit\" name=\"method\" value=\"{first}\">{go}</button></p>{alternative}</form>",
         intro = say_strong("signin-to", &[("org", org.display_name.clone())], &["org"]),
         label = say("signin-email", &[]),
-        go = say("signin-continue", &[]),
         action = escape(&state.public_url.join("/auth/login")),
         id = escape(form_nonce),
         email = escape(email.unwrap_or("")),
-        first = if sso { "sso" } else { "password" },
+        first = if sso.is_some() { "sso" } else { "password" },
     );
     form_page(StatusCode::OK, "signin-title", &inner)
+}
+
+/// The provider's logo as an image (an SVG shown through `<img>` runs nothing and fetches
+/// nothing), sanitized again on the way out; empty without one.
+fn provider_logo(connection: &SsoConnection) -> String {
+    use base64::Engine;
+    let Some(svg) = connection
+        .logo_svg
+        .as_deref()
+        .and_then(|stored| crate::svg::sanitize(stored).ok())
+    else {
+        return String::new();
+    };
+    format!(
+        "<img alt=\"\" width=\"20\" height=\"20\" src=\"data:image/svg+xml;base64,{}\"> ",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    )
 }
 
 /// The password page, with `error` above the form when an attempt failed.
@@ -141,7 +165,7 @@ pub async fn identifier(
             &step.org,
             &step.pending.form_nonce,
             None,
-            connections.iter().any(|c| c.enabled),
+            connections.iter().find(|c| c.enabled),
         );
     };
     // The organization's oldest connection that is turned on.

@@ -194,7 +194,10 @@ pub fn form_page(status: StatusCode, title: &str, inner: &str) -> Response {
     let mut response = (status, Html(body)).into_response();
     page_headers(
         response.headers_mut(),
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        // Images only as data: URLs (a provider's sanitized logo).
+        HeaderValue::from_static(
+            "default-src 'none'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
     response
 }

@@ -50,9 +50,20 @@ const EMAIL_ATTRIBUTES: &[&str] = &[
     "mail",
 ];
 
-/// The addresses a verified identity may be found by: the NameID if it is one, then the
+/// The addresses a verified identity is found (and, just in time, made) by: with the
+/// connection's `attribute_mapping.email`, that attribute's first address only, so what is
+/// found and what is made are the same; otherwise the NameID if it is one, then the common
 /// e-mail attributes.
-fn identity_emails(identity: &Identity) -> Vec<String> {
+fn identity_emails(identity: &Identity, connection: &SsoConnection) -> Vec<String> {
+    if let Some(name) = connection.attribute_mapping.email.as_deref() {
+        return identity
+            .attribute(name)
+            .unwrap_or(&[])
+            .iter()
+            .find(|v| v.contains('@'))
+            .map(|v| vec![v.trim().to_string()])
+            .unwrap_or_default();
+    }
     let mut out = Vec::new();
     if identity.name_id.contains('@') {
         out.push(identity.name_id.clone());
@@ -211,7 +222,7 @@ pub(super) async fn find_user(
     connection: &SsoConnection,
     identity: &Identity,
 ) -> Result<String, Response> {
-    let emails = identity_emails(identity);
+    let emails = identity_emails(identity, connection);
     match through
         .state
         .store

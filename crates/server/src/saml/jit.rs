@@ -31,13 +31,6 @@ const FAMILY_NAME: &[&str] = &[
     "urn:oid:2.5.4.4",
 ];
 
-const GROUPS: &[&str] = &[
-    "groups",
-    "Groups",
-    "memberOf",
-    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
-];
-
 /// The first value of the mapped attribute, or of the first common name present.
 fn first<'a>(identity: &'a Identity, mapped: Option<&str>, common: &[&str]) -> Option<&'a str> {
     let names: Vec<&str> = match mapped {
@@ -51,29 +44,27 @@ fn first<'a>(identity: &'a Identity, mapped: Option<&str>, common: &[&str]) -> O
         .filter(|v| !v.is_empty())
 }
 
-/// What the assertion says of the new user; `emails` are the addresses found by default.
+/// What the assertion says of the new user; `emails` are the addresses the user was looked
+/// up by (the mapped attribute's, or the common ones'), the first of which they are made with.
+/// Groups are read only from an attribute the mapping names: joining a group by its name is a
+/// grant the organization chooses to give a connection, not a default.
 pub(super) fn profile(
     identity: &Identity,
     mapping: &AttributeMapping,
     emails: &[String],
 ) -> Option<Profile> {
-    let email = match mapping.email.as_deref() {
-        Some(name) => identity
-            .attribute(name)
-            .and_then(|v| v.iter().find(|e| e.contains('@')))
-            .cloned(),
-        None => emails.first().cloned(),
-    }?;
-    let groups_attribute = match mapping.groups.as_deref() {
-        Some(name) => identity.attribute(name),
-        None => GROUPS.iter().find_map(|n| identity.attribute(n)),
-    };
+    let email = emails.first()?.clone();
+    let groups = mapping
+        .groups
+        .as_deref()
+        .and_then(|name| identity.attribute(name))
+        .unwrap_or(&[]);
     Some(Profile {
         email,
         given_name: first(identity, mapping.given_name.as_deref(), GIVEN_NAME).map(str::to_string),
         family_name: first(identity, mapping.family_name.as_deref(), FAMILY_NAME)
             .map(str::to_string),
-        groups: groups_attribute.unwrap_or(&[]).to_vec(),
+        groups: groups.to_vec(),
     })
 }
 
@@ -89,9 +80,11 @@ pub(super) async fn provisioned(
         let refusal = (StatusCode::FORBIDDEN, "saml-jit-failed", Signed::Verified);
         through.failed(connection, refusal, &detail).await
     };
-    let Some(profile) = profile(identity, &connection.attribute_mapping, emails) else {
+    let profile = profile(identity, &connection.attribute_mapping, emails)
+        .filter(|p| crate::validate::email(&p.email).is_ok());
+    let Some(profile) = profile else {
         let detail = format!(
-            "connection {}: no e-mail address in the assertion (NameID {:?}) to make a user with",
+            "connection {}: no usable e-mail address in the assertion (NameID {:?}) to make a user with",
             connection.id, identity.name_id
         );
         return Err(refuse(detail).await);
@@ -101,6 +94,12 @@ pub(super) async fn provisioned(
         "user.provisioned_at_sign_in",
     );
     audit.org_id = Some(connection.org_id.clone());
+    audit.detail = serde_json::json!({
+        "name_id": identity.name_id,
+        "assertion_id": identity.assertion_id,
+        "email": profile.email,
+        "groups_asserted": profile.groups,
+    });
     match provision(state, &connection.org_id, &profile, &audit).await {
         Ok(user) => Ok(user.id),
         // Made meanwhile by a sign-in or provisioning running at the same time.
@@ -153,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn common_names_are_read_when_nothing_is_mapped() {
+    fn common_names_are_read_when_nothing_is_mapped_and_groups_only_when_mapped() {
         let id = identity(&[
             (
                 "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
@@ -167,13 +166,21 @@ mod tests {
         assert_eq!(p.email, "ada@acme.example");
         assert_eq!(p.given_name.as_deref(), Some("Ada"));
         assert_eq!(p.family_name.as_deref(), Some("Lovelace"));
+        assert!(
+            p.groups.is_empty(),
+            "no groups unless the mapping names their attribute"
+        );
+        let mapped = AttributeMapping {
+            groups: Some("groups".into()),
+            ..AttributeMapping::default()
+        };
+        let p = profile(&id, &mapped, &emails).unwrap();
         assert_eq!(p.groups, ["Engineering", "Admins"]);
     }
 
     #[test]
     fn a_mapping_names_the_only_attribute_read() {
         let id = identity(&[
-            ("mail2", &["not-an-address", "ada.l@acme.example"]),
             ("fn", &["Augusta"]),
             ("firstName", &["Ada"]),
             ("teams", &["Math"]),
@@ -185,15 +192,14 @@ mod tests {
             family_name: Some("ln".into()),
             groups: Some("teams".into()),
         };
-        let p = profile(&id, &mapping, &["ada@acme.example".into()]).unwrap();
+        let p = profile(&id, &mapping, &["ada.l@acme.example".into()]).unwrap();
         assert_eq!(p.email, "ada.l@acme.example");
         assert_eq!(p.given_name.as_deref(), Some("Augusta"));
         assert_eq!(p.family_name, None);
         assert_eq!(p.groups, ["Math"]);
-        let unmapped = AttributeMapping {
-            email: Some("absent".into()),
-            ..AttributeMapping::default()
-        };
-        assert!(profile(&id, &unmapped, &["ada@acme.example".into()]).is_none());
+        assert!(
+            profile(&id, &mapping, &[]).is_none(),
+            "no address, nobody made"
+        );
     }
 }

@@ -65,7 +65,7 @@ pub async fn provision(
         from_request(&document(profile), &USERS.schema).map_err(|e| Refused::Invalid(e.message))?;
     let user = state.store.scim_create_user(org_id, &doc, audit).await?;
     let groups = state.store.group_ids_named(org_id, &profile.groups).await?;
-    let mut joined = AuditEvent::success(&audit.actor, "scim.group.update");
+    let mut joined = AuditEvent::success(&audit.actor, "group.joined_at_sign_in");
     joined.org_id = audit.org_id.clone();
     for group in groups {
         let add = |before: &Value| -> Result<Value, std::convert::Infallible> {

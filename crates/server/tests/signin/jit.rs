@@ -70,7 +70,17 @@ async fn jit(db: TestDb) {
         json!(0)
     );
 
-    // On: the verified assertion makes her, and the sign-in completes.
+    // On, with groups read from the attribute the mapping names: the verified assertion makes
+    // her, and the sign-in completes.
+    let (path, _) = first_connection(&server, "acme").await;
+    let (s, view) = server
+        .op(
+            Method::PATCH,
+            &path,
+            Some(json!({"attribute_mapping": {"groups": "groups"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{view}");
     let (s, org) = server
         .op(
             Method::PATCH,
@@ -122,24 +132,17 @@ async fn jit(db: TestDb) {
 
     // A mapping names the attribute the e-mail comes from; without it, nobody is made and
     // the page says the mapping needs looking at.
-    let (path, _) = {
-        let (_, list) = server
-            .op(Method::GET, "/api/v1/orgs/acme/sso-connections", None)
-            .await;
-        let id = list["items"][0]["id"].as_str().unwrap().to_string();
-        (format!("/api/v1/orgs/acme/sso-connections/{id}"), id)
-    };
     let (s, view) = server
         .op(
             Method::PATCH,
             &path,
-            Some(json!({"attribute_mapping": {"email": "mail", "given_name": "fn"}})),
+            Some(json!({"attribute_mapping": {"email": "upn", "given_name": "fn"}})),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{view}");
     assert_eq!(
         view["attribute_mapping"],
-        json!({"email": "mail", "given_name": "fn"})
+        json!({"email": "upn", "given_name": "fn"})
     );
     let (s, bad) = server
         .op(
@@ -152,15 +155,26 @@ async fn jit(db: TestDb) {
     let missing = attempt(&server, &app, "opaque-id-123", vec![]).await;
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     assert!(missing.text().await.unwrap().contains("attribute mapping"));
-    let mapped = attempt(
-        &server,
-        &app,
-        "opaque-id-456",
-        vec![("mail", vec!["linus@acme.example"]), ("fn", vec!["Linus"])],
-    )
-    .await;
-    redirect(&mapped);
+    // The mapped attribute (one no IdP sends by default) both makes him and finds him again;
+    // an `email` attribute beside it is not what he is known by.
+    let linus_says = || {
+        vec![
+            ("upn", vec!["linus@acme.example"]),
+            ("fn", vec!["Linus"]),
+            ("email", vec!["grace@acme.example"]),
+        ]
+    };
+    for _ in 0..2 {
+        let mapped = attempt(&server, &app, "opaque-id-456", linus_says()).await;
+        let back = redirect(&mapped);
+        let code = back.param("code").expect("a code").to_string();
+        let (s, tokens) = token(&server, &app, &redeem(&code)).await;
+        assert_eq!(s, StatusCode::OK, "{tokens}");
+        let claims = verify_id_token(&server, tokens["id_token"].as_str().unwrap(), &app.id).await;
+        assert_eq!(claims["email"], "linus@acme.example", "{claims}");
+    }
     let linus = users_named(&server, &scim_auth, "linus@acme.example").await;
+    assert_eq!(linus["totalResults"], json!(1), "{linus}");
     assert_eq!(
         linus["Resources"][0]["name"]["givenName"], "Linus",
         "{linus}"

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod jit;
+mod provider_page;
 mod shared_acs;
 
 use std::path::PathBuf;
@@ -1742,6 +1743,23 @@ async fn certificate_rollover(db: TestDb) {
     }
     let (_, after) = server.op(Method::GET, &path, None).await;
     assert_eq!(after["name"], json!("Okta (new)"));
+}
+
+/// The first SSO connection of `org`: its API path and its view.
+async fn first_connection(server: &Server, org: &str) -> (String, Value) {
+    let (_, list) = server
+        .op(
+            Method::GET,
+            &format!("/api/v1/orgs/{org}/sso-connections"),
+            None,
+        )
+        .await;
+    let c = list["items"][0].clone();
+    let path = format!(
+        "/api/v1/orgs/{org}/sso-connections/{}",
+        c["id"].as_str().unwrap()
+    );
+    (path, c)
 }
 
 /// An app of `org` with an `initiate_login_uri`: where sign-ins started at the IdP go.

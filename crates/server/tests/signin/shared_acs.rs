@@ -5,23 +5,6 @@
 
 use super::*;
 
-/// The first SSO connection of `org`: its API path and its view.
-async fn first_connection(server: &Server, org: &str) -> (String, Value) {
-    let (_, list) = server
-        .op(
-            Method::GET,
-            &format!("/api/v1/orgs/{org}/sso-connections"),
-            None,
-        )
-        .await;
-    let c = list["items"][0].clone();
-    let path = format!(
-        "/api/v1/orgs/{org}/sso-connections/{}",
-        c["id"].as_str().unwrap()
-    );
-    (path, c)
-}
-
 async fn patch(server: &Server, path: &str, body: Value) -> Value {
     let (s, view) = server.op(Method::PATCH, path, Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{view}");
@@ -248,7 +231,7 @@ async fn shared_acs(db: TestDb) {
 }
 
 both_backends!(
-    certificates_are_not_listed_twice_and_clock_skew_is_bounded,
+    connection_fields_certificates_once_skew_bounded_metadata_imported,
     duplicate_certificate
 );
 
@@ -296,4 +279,45 @@ async fn duplicate_certificate(db: TestDb) {
             .await;
         assert_eq!(s, status, "{skew}: {body}");
     }
+
+    // The IdP's metadata fills in what it knows; a field given too wins; without either,
+    // the answer names what is missing.
+    let metadata = std::fs::read_to_string(keys().join("../metadata/okta.xml")).unwrap();
+    let (s, imported) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/sso-connections",
+            Some(json!({"name": "From metadata", "idp_metadata": metadata,
+                        "sso_url": "https://acme.okta.com/explicit"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{imported}");
+    assert_eq!(imported["idp_entity_id"], "http://www.okta.com/exk1fixture");
+    assert_eq!(imported["sso_url"], "https://acme.okta.com/explicit");
+    assert_eq!(
+        imported["endpoint_compression"], true,
+        "the Redirect binding"
+    );
+    assert_eq!(imported["certificates"].as_array().unwrap().len(), 1);
+    let (s, missing) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/sso-connections",
+            Some(json!({"name": "Nothing", "sso_url": "https://idp.example/sso"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{missing}");
+    assert!(
+        missing.to_string().contains("idp_entity_id is required"),
+        "{missing}"
+    );
+    let (s, broken) = server
+        .op(
+            Method::POST,
+            "/api/v1/orgs/acme/sso-connections",
+            Some(json!({"name": "Broken", "idp_metadata": "<not metadata/>"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{broken}");
+    assert!(broken.to_string().contains("idp_metadata"), "{broken}");
 }
