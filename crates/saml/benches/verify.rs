@@ -34,6 +34,7 @@ fn bench(c: &mut Criterion) {
         clock_skew_ms: DEFAULT_CLOCK_SKEW_MS,
         limits: Limits::default(),
         decryption_keys: &[],
+        require_encryption: false,
     };
     let now = lanyard_saml::time::parse("2026-01-01T00:01:00Z", "now").unwrap();
     validate(

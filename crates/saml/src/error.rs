@@ -57,6 +57,8 @@ pub enum Error {
     /// Without one there is no authentication instant, which `max_age` and `prompt=login` need.
     #[error("the assertion has no AuthnStatement, so it says nothing of when or how the user signed in; configure the IdP to include the authentication statement (in Keycloak, use the SAML client's default settings rather than an attribute-only assertion)")]
     NoAuthnStatement,
+    #[error("the assertion is not encrypted, and this connection requires encrypted assertions; configure the IdP to encrypt them with the encryption certificate in the connection's SP metadata")]
+    NotEncrypted,
     #[error("the encrypted assertion could not be decrypted and verified; check the SP encryption certificate configured at the IdP, and the IdP signing certificate configured here")]
     Decryption,
 }

@@ -155,8 +155,10 @@ pub struct SpMetadata<'a> {
     pub acs_url: &'a str,
     /// Single logout, offered on both bindings.
     pub slo_url: Option<&'a str>,
-    pub signing_cert: Option<&'a Certificate>,
-    pub encryption_cert: Option<&'a Certificate>,
+    /// Our signing certificates: the current one, and the next one during a rotation.
+    pub signing_certs: &'a [Certificate],
+    /// Our encryption certificates, likewise.
+    pub encryption_certs: &'a [Certificate],
     pub name_id_format: Option<&'a str>,
     pub authn_requests_signed: bool,
     pub want_assertions_signed: bool,
@@ -198,11 +200,13 @@ pub fn write_sp(sp: &SpMetadata<'_>) -> String {
             ),
         ],
     );
-    for (usage, cert) in [
-        ("signing", sp.signing_cert),
-        ("encryption", sp.encryption_cert),
-    ] {
-        if let Some(cert) = cert {
+    let keys = sp
+        .signing_certs
+        .iter()
+        .map(|c| ("signing", c))
+        .chain(sp.encryption_certs.iter().map(|c| ("encryption", c)));
+    for (usage, cert) in keys {
+        {
             x.open("md:KeyDescriptor", &[("use", Some(usage))]);
             x.open("ds:KeyInfo", &[("xmlns:ds", Some(NS_DSIG))]);
             x.open("ds:X509Data", &[]);
@@ -258,8 +262,8 @@ mod tests {
             entity_id: "https://sp.example/saml",
             acs_url: "https://sp.example/saml",
             slo_url: Some("https://sp.example/saml/slo"),
-            signing_cert: None,
-            encryption_cert: None,
+            signing_certs: &[],
+            encryption_certs: &[],
             name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
             authn_requests_signed: false,
             want_assertions_signed: true,
@@ -293,8 +297,8 @@ mod tests {
             entity_id: "https://sp.example/saml?a=1&b=\"2\"",
             acs_url: "https://sp.example/<acs>",
             slo_url: None,
-            signing_cert: None,
-            encryption_cert: None,
+            signing_certs: &[],
+            encryption_certs: &[],
             name_id_format: None,
             authn_requests_signed: true,
             want_assertions_signed: true,

@@ -40,6 +40,8 @@ pub struct Connection<'c> {
     /// The SP's private keys for encrypted assertions (tried in turn); empty when the IdP does
     /// not encrypt.
     pub decryption_keys: &'c [DecryptionKey],
+    /// Refuse a plaintext assertion: the IdP must encrypt to one of `decryption_keys`.
+    pub require_encryption: bool,
 }
 
 /// The default tolerated clock difference: 180 s.
@@ -213,6 +215,9 @@ pub fn validate(
 
     let usable = usable_certificates(connection, now_ms)?;
     let response_verified = dsig::verify(&doc, response, &usable, connection.policy)?;
+    if encrypted.is_empty() && connection.require_encryption {
+        return Err(Error::NotEncrypted);
+    }
     if encrypted.is_empty() {
         let assertion_verified = dsig::verify(&doc, assertion, &usable, connection.policy)?;
         let trusted: Verified = match (assertion_verified, response_verified) {

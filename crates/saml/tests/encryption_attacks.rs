@@ -226,3 +226,21 @@ fn a_signed_response_vouches_for_its_encrypted_assertion_but_does_not_call_it_si
     // Without the Response signature the same ciphertext proves nothing.
     assert_eq!(run(&f, body).unwrap_err(), Error::Decryption);
 }
+
+#[test]
+fn a_connection_that_requires_encryption_refuses_a_plaintext_assertion() {
+    // A correctly signed plaintext Response…
+    let f = Fixture::load("okta");
+    let mut c = f.connection();
+    assert!(response::validate(f.xml.as_bytes(), &c, f.expected(), f.now_ms()).is_ok());
+    // …is refused once the connection requires encryption, and an encrypted one still passes.
+    c.require_encryption = true;
+    assert_eq!(
+        response::validate(f.xml.as_bytes(), &c, f.expected(), f.now_ms()).unwrap_err(),
+        Error::NotEncrypted
+    );
+    let e = Fixture::load("encrypted-gcm");
+    let mut c = e.connection();
+    c.require_encryption = true;
+    assert!(response::validate(e.xml.as_bytes(), &c, e.expected(), e.now_ms()).is_ok());
+}

@@ -59,13 +59,15 @@ fn our_signed_metadata_verifies() {
     )
     .unwrap();
     let cert = common::cert("idp1.cert.pem");
+    let next = common::cert("idp2.cert.pem");
+    let both = [cert.clone(), next.clone()];
     let sp = SpMetadata {
         id: Some("_md_1"),
         entity_id: "https://sp.lanyard.test/saml",
         acs_url: "https://sp.lanyard.test/saml",
         slo_url: Some("https://sp.lanyard.test/saml/slo"),
-        signing_cert: Some(&cert),
-        encryption_cert: Some(&cert),
+        signing_certs: &both,
+        encryption_certs: std::slice::from_ref(&cert),
         name_id_format: None,
         authn_requests_signed: true,
         want_assertions_signed: true,
@@ -80,5 +82,8 @@ fn our_signed_metadata_verifies() {
     )
     .unwrap()
     .is_some());
+    // During a rotation both signing certificates are published, each with its use.
+    assert_eq!(xml.matches("use=\"signing\"").count(), 2, "{xml}");
+    assert_eq!(xml.matches("use=\"encryption\"").count(), 1, "{xml}");
     assert!(write_sp_signed(&SpMetadata { id: None, ..sp }, &key).is_err());
 }

@@ -20,6 +20,7 @@ mod permissions;
 mod saml;
 mod scim;
 mod secrets;
+mod sp_keys;
 mod state;
 mod svg;
 mod urls;

@@ -32,6 +32,7 @@ mod scim_tokens;
 mod sessions;
 mod sign_ins;
 mod signing_keys;
+mod sp_keys;
 mod sso_connections;
 mod user_emails;
 mod users;
@@ -53,6 +54,7 @@ pub use scim::{rfc3339, ScimLink, ScimList, ScimQuery, ScimResource};
 pub use sessions::Session;
 pub use sign_ins::{LoginRequest, SignIn};
 pub use signing_keys::SigningKey;
+pub use sp_keys::SpKey;
 pub use sso_connections::{AttributeMapping, SsoConnection};
 
 /// Result of every store call.

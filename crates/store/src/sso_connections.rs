@@ -41,6 +41,10 @@ pub struct SsoConnection {
     pub attribute_mapping: AttributeMapping,
     /// How far the IdP's clock may be from ours when times in its assertions are checked.
     pub clock_skew_seconds: i64,
+    /// Sign AuthnRequests with the connection's signing key.
+    pub sign_requests: bool,
+    /// Refuse assertions not encrypted to the connection's encryption key.
+    pub require_encrypted_assertions: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -62,7 +66,8 @@ pub struct AttributeMapping {
 
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
      sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg, \
-     shared_audience, attribute_mapping, clock_skew_seconds";
+     shared_audience, attribute_mapping, clock_skew_seconds, sign_requests, \
+     require_encrypted_assertions";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -75,7 +80,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18)"
         );
         let binds = [
             (&c.id).into(),
@@ -94,6 +99,8 @@ impl Store {
             c.shared_audience.into(),
             serde_json::to_string(&c.attribute_mapping)?.into(),
             c.clock_skew_seconds.into(),
+            c.sign_requests.into(),
+            c.require_encrypted_assertions.into(),
         ];
         self.write(async |tx| {
             tx.execute(&sql, &binds).await?;
@@ -118,7 +125,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 16] = [
+        let binds: [Bind; 18] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -135,6 +142,8 @@ impl Store {
             c.shared_audience.into(),
             serde_json::to_string(&c.attribute_mapping)?.into(),
             c.clock_skew_seconds.into(),
+            c.sign_requests.into(),
+            c.require_encrypted_assertions.into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -159,7 +168,8 @@ impl Store {
                 "UPDATE sso_connections SET name = $1, kind = $2, idp_entity_id = $3, \
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
                  updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13, \
-                 shared_audience = $14, attribute_mapping = $15, clock_skew_seconds = $16 \
+                 shared_audience = $14, attribute_mapping = $15, clock_skew_seconds = $16, \
+                 sign_requests = $17, require_encrypted_assertions = $18 \
                  WHERE org_id = $10 AND id = $11",
                 &binds,
             )

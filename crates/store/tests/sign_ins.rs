@@ -68,6 +68,8 @@ async fn fixture(db: &TestDb) -> Fixture {
         shared_audience: false,
         attribute_mapping: Default::default(),
         clock_skew_seconds: 180,
+        sign_requests: false,
+        require_encrypted_assertions: false,
         created_at: now,
         updated_at: now,
     };

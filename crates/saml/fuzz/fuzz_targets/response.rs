@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         clock_skew_ms: 180_000,
         limits: Limits::default(),
         decryption_keys: &[],
+        require_encryption: false,
     };
     let _ = peek(data, Limits::default());
     let _ = validate(data, &connection, Expected::Request("_req_fixture_1"), 1_767_225_660_000);

@@ -77,6 +77,7 @@ impl Fixture {
             clock_skew_ms: DEFAULT_CLOCK_SKEW_MS,
             limits: Limits::default(),
             decryption_keys: &self.decryption_keys,
+            require_encryption: false,
         }
     }
 

@@ -66,14 +66,19 @@ pub struct SsoConnectionView {
     pub logo_svg: Option<String>,
     /// The SAML attributes a just-in-time provisioned user's details are read from (the
     /// organization's `jit_provisioning` setting): `email`, `given_name`, `family_name`,
-    /// `groups`, each an attribute name. Each left out falls back to the common names: the
-    /// NameID or `email`/`mail`/Entra's e-mail claim; `firstName`/`givenName`;
-    /// `lastName`/`surname`; `groups`/`memberOf`/Entra's groups claim. Groups join the
-    /// organization's groups of those display names; others are passed over.
+    /// `groups`, each an attribute name. `email` mapped is what finds and makes the user;
+    /// left out, the NameID or `email`/`mail`/Entra's e-mail claim. Names fall back to
+    /// `firstName`/`givenName` and `lastName`/`surname`. Groups are joined only when `groups`
+    /// is mapped: the organization's groups of those display names; others are passed over.
     #[schema(value_type = Object)]
     pub attribute_mapping: AttributeMapping,
     /// How far the IdP's clock may be from ours, in seconds (0–600).
     pub clock_skew_seconds: i64,
+    /// AuthnRequests are signed with the connection's SP signing key (its certificate is in the
+    /// SP metadata).
+    pub sign_requests: bool,
+    /// Plaintext assertions are refused: the IdP must encrypt to the SP encryption certificate.
+    pub require_encrypted_assertions: bool,
     pub created_at: String,
 }
 
@@ -114,6 +119,10 @@ pub struct CreateSsoConnection {
     pub attribute_mapping: Option<AttributeMapping>,
     /// How far the IdP's clock may be from ours, in seconds: 0 to 600 (default 180).
     pub clock_skew_seconds: Option<i64>,
+    /// Sign AuthnRequests (default false), for an IdP that requires signed requests.
+    pub sign_requests: Option<bool>,
+    /// Refuse plaintext assertions (default false).
+    pub require_encrypted_assertions: Option<bool>,
 }
 
 fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
@@ -146,6 +155,8 @@ fn view(state: &AppState, c: SsoConnection) -> SsoConnectionView {
         logo_svg: c.logo_svg,
         attribute_mapping: c.attribute_mapping,
         clock_skew_seconds: c.clock_skew_seconds,
+        sign_requests: c.sign_requests,
+        require_encrypted_assertions: c.require_encrypted_assertions,
         created_at: timestamp(c.created_at),
     }
 }
@@ -221,6 +232,8 @@ pub async fn create(
             shared_audience: false,
             attribute_mapping: mapping(input.attribute_mapping.unwrap_or_default())?,
             clock_skew_seconds: input.clock_skew_seconds.unwrap_or(DEFAULT_SKEW_SECONDS),
+            sign_requests: input.sign_requests.unwrap_or(false),
+            require_encrypted_assertions: input.require_encrypted_assertions.unwrap_or(false),
             created_at: now,
             updated_at: now,
         },
@@ -236,6 +249,8 @@ pub async fn create(
         "shared_audience": draft.shared_audience,
         "attribute_mapping": draft.attribute_mapping,
         "clock_skew_seconds": draft.clock_skew_seconds,
+        "sign_requests": draft.sign_requests,
+        "require_encrypted_assertions": draft.require_encrypted_assertions,
     });
     let created = state.store.create_sso_connection(&draft, &audit).await?;
     let location = format!("/api/v1/orgs/{}/sso-connections/{}", org.id, created.id);
@@ -271,6 +286,8 @@ pub struct UpdateSsoConnection {
     #[schema(value_type = Option<Object>)]
     pub attribute_mapping: Option<AttributeMapping>,
     pub clock_skew_seconds: Option<i64>,
+    pub sign_requests: Option<bool>,
+    pub require_encrypted_assertions: Option<bool>,
     /// The IdP's current metadata XML: replaces `idp_entity_id`, `sso_url`,
     /// `endpoint_compression` and `certificates`, each unless given too.
     pub idp_metadata: Option<String>,
@@ -318,6 +335,10 @@ pub async fn update(
             clock_skew_seconds: input
                 .clock_skew_seconds
                 .unwrap_or(current.clock_skew_seconds),
+            sign_requests: input.sign_requests.unwrap_or(current.sign_requests),
+            require_encrypted_assertions: input
+                .require_encrypted_assertions
+                .unwrap_or(current.require_encrypted_assertions),
             // Later than the stored one even within the same millisecond.
             updated_at: lanyard_store::now_ms().max(current.updated_at + 1),
             ..current.clone()
@@ -346,6 +367,8 @@ pub async fn update(
         "shared_audience": changed.shared_audience,
         "attribute_mapping": changed.attribute_mapping,
         "clock_skew_seconds": changed.clock_skew_seconds,
+        "sign_requests": changed.sign_requests,
+        "require_encrypted_assertions": changed.require_encrypted_assertions,
         "ended_sign_ins": end_sign_ins,
     });
     let updated = state

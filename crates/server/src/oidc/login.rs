@@ -174,13 +174,14 @@ pub async fn identifier(
         (Some("password"), _) | (_, None) => {
             password_page(&state, &step, email, None, StatusCode::OK)
         }
-        (_, Some(connection)) => to_identity_provider(&state, &headers, step, connection),
+        (_, Some(connection)) => to_identity_provider(&state, &headers, step, connection).await,
     }
 }
 
 /// Sends the browser to the IdP of `connection` with an AuthnRequest answering the pending
-/// sign-in, which from now on names the connection.
-fn to_identity_provider(
+/// sign-in, which from now on names the connection; signed with the connection's SP key when
+/// it `sign_requests` (over the query string by HTTP-Redirect, enveloped by HTTP-POST).
+async fn to_identity_provider(
     state: &AppState,
     headers: &HeaderMap,
     step: Step,
@@ -201,6 +202,21 @@ fn to_identity_provider(
         name_id_format: None,
         force_authn: pending.auth_not_before.is_some(),
     };
+    let keys = if connection.sign_requests {
+        match crate::sp_keys::keys_of(state, connection).await {
+            Ok(keys) => Some(keys),
+            Err(e) => {
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "signin-unavailable",
+                    &format!("SP keys of connection {}: {e:#}", connection.id),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let key = keys.as_ref().map(|k| &k.signing);
     let xml = authn_request.to_xml();
     let mut response = if connection.endpoint_compression {
         let url = lanyard_saml::bindings::redirect_url(
@@ -208,10 +224,21 @@ fn to_identity_provider(
             lanyard_saml::bindings::Kind::Request,
             &xml,
             None,
-            None,
+            key,
         );
         see_other(&url)
     } else {
+        let xml = match key.map(|k| lanyard_saml::dsig::sign_enveloped(&xml, k)) {
+            None => xml,
+            Some(Ok(signed)) => signed,
+            Some(Err(e)) => {
+                return error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "signin-unavailable",
+                    &format!("signing the AuthnRequest: {e}"),
+                )
+            }
+        };
         use base64::Engine;
         let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
         auto_post(&connection.sso_url, &[("SAMLRequest", &encoded)])

@@ -184,12 +184,15 @@ pub(super) fn skew_ms(connection: &SsoConnection) -> i64 {
 
 /// Verifies a Response with a connection's current certificates, as the answer to the
 /// request `answering` (none: IdP-initiated).
-pub(super) fn verify(
+pub(super) async fn verify(
     state: &AppState,
     bytes: &[u8],
     connection: &SsoConnection,
     answering: Option<&str>,
-) -> Result<Identity, lanyard_saml::Error> {
+) -> Result<Identity, String> {
+    let decryption_keys = crate::sp_keys::decryption_keys(state, connection)
+        .await
+        .map_err(|e| format!("the connection's SP keys: {e:#}"))?;
     let certificates: Vec<Certificate> = connection
         .certificates
         .iter()
@@ -207,13 +210,15 @@ pub(super) fn verify(
         allow_expired_certificate: false,
         clock_skew_ms: skew_ms(connection),
         limits: lanyard_saml::xml::Limits::default(),
-        decryption_keys: &[],
+        decryption_keys: &decryption_keys,
+        require_encryption: connection.require_encrypted_assertions,
     };
     let expected_request = match answering {
         Some(id) => Expected::Request(id),
         None => Expected::Unsolicited,
     };
     response::validate(bytes, &expected, expected_request, lanyard_store::now_ms())
+        .map_err(|e| e.to_string())
 }
 
 /// The organization's user a verified identity names, or the page saying why there is none.
@@ -314,7 +319,7 @@ async fn answer_request(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let identity = match verify(state, bytes, &connection, Some(&pending.id)) {
+    let identity = match verify(state, bytes, &connection, Some(&pending.id)).await {
         Ok(identity) => identity,
         Err(e) => {
             let detail = format!("connection {} ({}): {e}", connection.id, connection.name);

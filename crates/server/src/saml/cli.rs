@@ -304,6 +304,7 @@ fn every_failure(
             clock_skew_ms: checks.clock_skew_ms,
             limits: Limits::default(),
             decryption_keys: keys,
+            require_encryption: false,
         };
         let expected = match &checks.expected_id {
             Some(id) => Expected::Request(id),

@@ -167,6 +167,8 @@ mod tests {
             shared_audience: false,
             attribute_mapping: Default::default(),
             clock_skew_seconds: 180,
+            sign_requests: false,
+            require_encrypted_assertions: false,
             created_at: 0,
             updated_at: 0,
         }

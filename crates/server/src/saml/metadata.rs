@@ -1,6 +1,7 @@
 //! Our SP metadata toward one connection's IdP, `GET /saml/{connection}`: at the URL that is
 //! also the connection's default entity ID, so an IdP that reads metadata from its entity ID
-//! finds it.
+//! finds it. It publishes the connection's signing and encryption certificates (the next ones
+//! too, during a rotation).
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -28,6 +29,17 @@ pub async fn sp_metadata(
         }
         Err(e) => return store_failure(&e),
     };
+    // Made on the first read for a connection, once (the IdP reads this before anything else).
+    let keys = match crate::sp_keys::keys_of(&state, &connection).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "signin-unavailable",
+                &format!("SP keys of connection {}: {e:#}", connection.id),
+            )
+        }
+    };
     let acs_url = state.public_url.acs();
     let entity_id = state.public_url.audience_of(&connection);
     let xml = lanyard_saml::metadata::write_sp(&lanyard_saml::metadata::SpMetadata {
@@ -35,10 +47,10 @@ pub async fn sp_metadata(
         entity_id: &entity_id,
         acs_url: &acs_url,
         slo_url: None,
-        signing_cert: None,
-        encryption_cert: None,
+        signing_certs: &keys.signing_certs,
+        encryption_certs: &keys.encryption_certs,
         name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
-        authn_requests_signed: false,
+        authn_requests_signed: connection.sign_requests,
         want_assertions_signed: true,
     });
     (

@@ -102,7 +102,7 @@ pub(super) async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &
         Err(Ok(detail)) => return refused(NOT_ACCEPTED, &detail),
         Err(Err(e)) => return store_failure(&e),
     };
-    let identity = match verify(state, bytes, &connection, None) {
+    let identity = match verify(state, bytes, &connection, None).await {
         Ok(identity) => identity,
         Err(e) => {
             let detail = format!("connection {} ({}): {e}", connection.id, connection.name);

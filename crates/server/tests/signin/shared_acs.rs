@@ -83,12 +83,7 @@ async fn shared_acs(db: TestDb) {
         (Some(acs.as_str()), Some(true)),
         "{view}"
     );
-    let metadata = reqwest::get(view["sp_metadata_url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metadata = sp_metadata(&view).await;
     assert!(
         metadata.contains(&format!("entityID=\"{acs}\"")),
         "{metadata}"
