@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         limits: Limits::default(),
         decryption_keys: &[],
         require_encryption: false,
+        content_encryption: None,
     };
     let now = lanyard_saml::time::parse("2026-01-01T00:01:00Z", "now").unwrap();
     validate(

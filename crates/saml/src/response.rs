@@ -42,6 +42,8 @@ pub struct Connection<'c> {
     pub decryption_keys: &'c [DecryptionKey],
     /// Refuse a plaintext assertion: the IdP must encrypt to one of `decryption_keys`.
     pub require_encryption: bool,
+    /// The one content-encryption algorithm URI accepted, when pinned.
+    pub content_encryption: Option<&'c str>,
 }
 
 /// The default tolerated clock difference: 180 s.
@@ -110,6 +112,8 @@ pub struct Hints {
     pub in_response_to: Option<String>,
     /// The `OrganizationName` attribute, when present in a plain assertion.
     pub organization_name: Option<String>,
+    /// The plain assertion's NameID, as written (for a support engineer's trace).
+    pub name_id: Option<String>,
     /// The Response's Destination and IssueInstant, as written (for the support tool's notes).
     pub destination: Option<String>,
     pub issue_instant: Option<String>,
@@ -174,6 +178,12 @@ pub fn peek(bytes: &[u8], limits: Limits) -> Result<Hints, Error> {
         assertion_issuer: assertion.and_then(|a| issuer_text(a).ok().flatten()),
         in_response_to: xml::attr(response, "InResponseTo").map(str::to_string),
         destination: xml::attr(response, "Destination").map(str::to_string),
+        name_id: assertion.and_then(|a| {
+            a.descendants()
+                .find(|n| is(*n, NS_ASSERTION, "NameID"))
+                .and_then(|v| xml::text(v).ok())
+                .map(|t| xml::trim(&t).to_string())
+        }),
         issue_instant: xml::attr(response, "IssueInstant").map(str::to_string),
         organization_name,
     })
@@ -237,7 +247,11 @@ pub fn validate(
     }
 
     // Encrypted: decrypt, parse the plaintext on its own, and verify the assertion there.
-    let plaintext = xmlenc::decrypt_assertion(assertion, connection.decryption_keys)?;
+    let plaintext = xmlenc::decrypt_assertion(
+        assertion,
+        connection.decryption_keys,
+        connection.content_encryption,
+    )?;
     decrypted_identity(
         &plaintext,
         connection,

@@ -106,16 +106,25 @@ fn cipher_value(node: Node<'_, '_>) -> Result<Vec<u8>, Error> {
     STANDARD.decode(text).map_err(|_| Error::Decryption)
 }
 
-/// Decrypts an `EncryptedAssertion` into the assertion's XML bytes.
+/// Decrypts an `EncryptedAssertion` into the assertion's XML bytes. With `only`, the content
+/// must be encrypted with that algorithm URI (a connection's pinned one), checked before any
+/// key is used.
 pub fn decrypt_assertion(
     encrypted: Node<'_, '_>,
     keys: &[DecryptionKey],
+    only: Option<&str>,
 ) -> Result<Vec<u8>, Error> {
     let data = one_child(encrypted, NS_XENC, "EncryptedData")?
         .ok_or_else(|| Error::Malformed("the EncryptedAssertion has no EncryptedData".into()))?;
     let method = one_child(data, NS_XENC, "EncryptionMethod")?
         .ok_or_else(|| Error::Malformed("the EncryptedData has no EncryptionMethod".into()))?;
-    let content = content_algorithm(xml::attr(method, "Algorithm").unwrap_or_default())?;
+    let algorithm = xml::attr(method, "Algorithm").unwrap_or_default();
+    if let Some(pinned) = only.filter(|pinned| *pinned != algorithm) {
+        return Err(Error::AlgorithmNotAllowed(format!(
+            "content encryption {algorithm}; this connection takes only {pinned}"
+        )));
+    }
+    let content = content_algorithm(algorithm)?;
     // The wrapped key sits in the EncryptedData's KeyInfo, or beside it (some IdPs).
     let in_key_info = one_child(data, NS_DSIG, "KeyInfo")?
         .and_then(|ki| child_elements(ki).find(|n| is(*n, NS_XENC, "EncryptedKey")));
@@ -133,12 +142,16 @@ pub fn decrypt_assertion(
     if keys.is_empty() {
         return Err(Error::Decryption);
     }
+    // Every key is tried whatever happens, so how long this takes tells nothing of which key
+    // (or whether any) opened the content.
+    let mut opened = None;
     for key in keys {
-        if let Some(plain) = decrypt_with(key, oaep, content, &wrapped, &ciphertext) {
-            return Ok(plain);
+        let plain = decrypt_with(key, oaep, content, &wrapped, &ciphertext);
+        if opened.is_none() {
+            opened = plain;
         }
     }
-    Err(Error::Decryption)
+    opened.ok_or(Error::Decryption)
 }
 
 fn decrypt_with(

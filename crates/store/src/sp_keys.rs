@@ -64,15 +64,17 @@ impl Store {
         self.sp_keys(connection_id).await
     }
 
-    /// One rotation step for `usage`: without a `next` key, `draft` becomes it (published beside
-    /// the current one, so the IdP can learn it first); with one, it becomes current and the
-    /// current one previous (the one before is dropped). Audited.
+    /// One rotation step for `usage`, audited. With `draft`, it becomes the `next` key
+    /// (published beside the current one, so the IdP can learn it first); refused as a conflict
+    /// when there is a next key already. Without, the next key becomes current and the current
+    /// one previous (the one before is dropped); refused when there is no next key. Each step
+    /// is asked for by name, so a repeated call cannot take the following step by accident.
     pub async fn rotate_sp_key(
         &self,
         org_id: &str,
         connection_id: &str,
         usage: &str,
-        draft: &SpKey,
+        draft: Option<&SpKey>,
         audit: &AuditEvent,
     ) -> Result<Vec<SpKey>> {
         self.write(async |tx| {
@@ -87,20 +89,33 @@ impl Store {
                     &binds,
                 )
                 .await?;
-            if has_next {
-                // In this order, so no two keys of a usage share a state at any step.
-                for sql in [
-                    "DELETE FROM sp_keys WHERE connection_id = $1 AND usage = $2 \
-                     AND state = 'previous'",
-                    "UPDATE sp_keys SET state = 'previous' WHERE connection_id = $1 \
-                     AND usage = $2 AND state = 'current'",
-                    "UPDATE sp_keys SET state = 'current' WHERE connection_id = $1 \
-                     AND usage = $2 AND state = 'next'",
-                ] {
-                    tx.execute(sql, &binds).await?;
+            match (draft, has_next) {
+                (Some(_), true) => {
+                    return Err(StoreError::Conflict(format!(
+                        "the connection has a next {usage} key already: promote it first"
+                    )))
                 }
-            } else {
-                insert(tx, draft).await?;
+                (Some(draft), false) => {
+                    insert(tx, draft).await?;
+                }
+                (None, false) => {
+                    return Err(StoreError::Conflict(format!(
+                        "the connection has no next {usage} key to promote: add one first"
+                    )))
+                }
+                (None, true) => {
+                    // In this order, so no two keys of a usage share a state at any step.
+                    for sql in [
+                        "DELETE FROM sp_keys WHERE connection_id = $1 AND usage = $2 \
+                         AND state = 'previous'",
+                        "UPDATE sp_keys SET state = 'previous' WHERE connection_id = $1 \
+                         AND usage = $2 AND state = 'current'",
+                        "UPDATE sp_keys SET state = 'current' WHERE connection_id = $1 \
+                         AND usage = $2 AND state = 'next'",
+                    ] {
+                        tx.execute(sql, &binds).await?;
+                    }
+                }
             }
             record_on(tx, audit, connection_id, Some(org_id)).await
         })

@@ -45,6 +45,9 @@ pub struct SsoConnection {
     pub sign_requests: bool,
     /// Refuse assertions not encrypted to the connection's encryption key.
     pub require_encrypted_assertions: bool,
+    /// The one content-encryption algorithm accepted: `aes256-gcm` (default), `aes128-gcm`,
+    /// `aes256-cbc` or `aes128-cbc`.
+    pub content_encryption: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -67,7 +70,7 @@ pub struct AttributeMapping {
 const CONNECTION_COLUMNS: &str = "id, org_id, name, kind, idp_entity_id, sso_url, certificates, \
      sp_entity_id, endpoint_compression, allow_idp_initiated, enabled, created_at, updated_at, logo_svg, \
      shared_audience, attribute_mapping, clock_skew_seconds, sign_requests, \
-     require_encrypted_assertions";
+     require_encrypted_assertions, content_encryption";
 
 impl Store {
     /// Stores a new SAML connection of this organization (with the id the caller chose, as
@@ -80,7 +83,7 @@ impl Store {
         let c = connection;
         let sql = format!(
             "INSERT INTO sso_connections ({CONNECTION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19)"
         );
         let binds = [
             (&c.id).into(),
@@ -101,6 +104,7 @@ impl Store {
             c.clock_skew_seconds.into(),
             c.sign_requests.into(),
             c.require_encrypted_assertions.into(),
+            (&c.content_encryption).into(),
         ];
         self.write(async |tx| {
             tx.execute(&sql, &binds).await?;
@@ -125,7 +129,7 @@ impl Store {
         audit: &AuditEvent,
     ) -> Result<SsoConnection> {
         let c = connection;
-        let binds: [Bind; 18] = [
+        let binds: [Bind; 19] = [
             (&c.name).into(),
             (&c.kind).into(),
             (&c.idp_entity_id).into(),
@@ -144,6 +148,7 @@ impl Store {
             c.clock_skew_seconds.into(),
             c.sign_requests.into(),
             c.require_encrypted_assertions.into(),
+            (&c.content_encryption).into(),
         ];
         self.write(async |tx| {
             if !lock_connection(tx, &c.org_id, &c.id).await? {
@@ -169,7 +174,8 @@ impl Store {
                  sso_url = $4, certificates = $5, sp_entity_id = $6, endpoint_compression = $7, \
                  updated_at = $8, allow_idp_initiated = $9, enabled = $12, logo_svg = $13, \
                  shared_audience = $14, attribute_mapping = $15, clock_skew_seconds = $16, \
-                 sign_requests = $17, require_encrypted_assertions = $18 \
+                 sign_requests = $17, require_encrypted_assertions = $18, \
+                 content_encryption = $19 \
                  WHERE org_id = $10 AND id = $11",
                 &binds,
             )

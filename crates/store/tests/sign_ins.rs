@@ -70,6 +70,7 @@ async fn fixture(db: &TestDb) -> Fixture {
         clock_skew_seconds: 180,
         sign_requests: false,
         require_encrypted_assertions: false,
+        content_encryption: "aes256-gcm".into(),
         created_at: now,
         updated_at: now,
     };

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits::default(),
         decryption_keys: &[],
         require_encryption: false,
+        content_encryption: None,
     };
     let _ = peek(data, Limits::default());
     let _ = validate(data, &connection, Expected::Request("_req_fixture_1"), 1_767_225_660_000);

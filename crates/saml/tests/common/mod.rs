@@ -78,6 +78,7 @@ impl Fixture {
             limits: Limits::default(),
             decryption_keys: &self.decryption_keys,
             require_encryption: false,
+            content_encryption: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod orgs;
 mod roles;
 mod scim_extensions;
 mod scim_tokens;
+mod sign_in_failures;
 mod sp_keys;
 mod sso_connections;
 pub(crate) mod sso_fields;
@@ -112,6 +113,7 @@ pub fn router() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
             sso_connections::delete
         ))
         .routes(routes!(sp_keys::list))
+        .routes(routes!(sign_in_failures::list))
         .routes(routes!(sp_keys::rotate))
         .routes(routes!(oauth_clients::list, oauth_clients::create))
         .routes(routes!(oauth_clients::get, oauth_clients::revoke))

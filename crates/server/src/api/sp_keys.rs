@@ -78,18 +78,20 @@ fn unavailable(e: anyhow::Error) -> ApiError {
     )
 }
 
-/// Which key to rotate.
+/// Which key to rotate, and which step.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSpKey {
     /// `signing` or `encryption`.
     pub usage: String,
+    /// `add_next`: make a next key, which the SP metadata publishes beside the current one
+    /// (give the IdP the new metadata or certificate). `promote`: make the next key current;
+    /// the current one becomes `previous` and still decrypts what was sent to it.
+    pub step: String,
 }
 
-/// One rotation step (sso.provider.edit): without a `next` key, makes one (the SP metadata
-/// publishes it beside the current one: give the IdP the new metadata or certificate); with
-/// one, makes it current, and the current one `previous` (it still decrypts assertions sent
-/// to it meanwhile).
+/// One rotation step (sso.provider.edit); 409 when the step does not fit (a next key exists
+/// already, or there is none to promote).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/sso-connections/{id}/sp-keys/rotate", tag = "sso connections", request_body = RotateSpKey,
     params(("org" = String, Path, description = "Organization id or short name"), ("id" = String, Path, description = "Connection id")),
     responses((status = 200, body = super::Page<SpKeyView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -109,12 +111,29 @@ pub async fn rotate(
     }
     let connection = state.store.get_sso_connection(&org.id, &id).await?;
     keys_of(&state, &connection).await.map_err(unavailable)?;
-    let next = draft(&state.secrets, &connection.id, &input.usage, "next").map_err(unavailable)?;
+    let next = match input.step.as_str() {
+        "add_next" => Some(
+            draft(&state.secrets, &connection.id, &input.usage, "next")
+                .await
+                .map_err(unavailable)?,
+        ),
+        "promote" => None,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "step {other:?} is not one of add_next, promote"
+            )))
+        }
+    };
     let mut audit = who.audit("sp_key.rotate");
-    audit.detail = serde_json::json!({ "connection": connection.id, "usage": input.usage });
+    audit.detail = serde_json::json!({
+        "connection": connection.id,
+        "usage": input.usage,
+        "step": input.step,
+        "added": next.as_ref().map(|k| k.id.clone()),
+    });
     let keys = state
         .store
-        .rotate_sp_key(&org.id, &connection.id, &input.usage, &next, &audit)
+        .rotate_sp_key(&org.id, &connection.id, &input.usage, next.as_ref(), &audit)
         .await?;
     Ok(Json(super::Page::whole(
         keys.into_iter().map(view).collect(),

@@ -83,6 +83,15 @@ pub fn checked(
     c.idp_entity_id = c.idp_entity_id.trim().to_string();
     validate::label("idp_entity_id", &c.idp_entity_id, 1000)?;
     validate::browser_url("sso_url", &c.sso_url)?;
+    if !crate::sp_keys::CONTENT_ENCRYPTION
+        .iter()
+        .any(|(name, _)| *name == c.content_encryption)
+    {
+        return Err(ApiError::invalid(format!(
+            "content_encryption {:?} is not one of aes256-gcm, aes128-gcm, aes256-cbc, aes128-cbc",
+            c.content_encryption
+        )));
+    }
     if !(0..=MAX_SKEW_SECONDS).contains(&c.clock_skew_seconds) {
         return Err(ApiError::invalid(format!(
             "clock_skew_seconds must be 0 to {MAX_SKEW_SECONDS} (default {DEFAULT_SKEW_SECONDS}); fix the IdP's clock rather than allowing more"

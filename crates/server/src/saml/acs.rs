@@ -106,15 +106,67 @@ impl Through<'_> {
         detail: &str,
     ) -> Response {
         let arrival = (self.arrival, signed);
+        let refusal = (status, message);
         failed_through(
             self.state,
             self.log,
             arrival,
             connection,
-            (status, message),
-            detail,
+            refusal,
+            (detail, None),
         )
         .await
+    }
+
+    /// A Response through `connection` that did not verify, refused with `message`; the trace
+    /// names the signature that failed, if one did.
+    pub async fn unverified(
+        &self,
+        connection: &SsoConnection,
+        message: &str,
+        why: &Unverified,
+    ) -> Response {
+        let detail = format!("connection {} ({}): {why}", connection.id, connection.name);
+        let arrival = (self.arrival, Signed::Unverified);
+        let refusal = (StatusCode::BAD_REQUEST, message);
+        let signature = why.signature();
+        failed_through(
+            self.state,
+            self.log,
+            arrival,
+            connection,
+            refusal,
+            (&detail, signature),
+        )
+        .await
+    }
+}
+
+/// Why a Response did not verify: the SAML library's reason, or the connection's own keys
+/// could not be read.
+pub(super) enum Unverified {
+    Saml(lanyard_saml::Error),
+    Keys(String),
+}
+
+impl Unverified {
+    /// The signature that failed, for the trace: the element whose digest does not match, or
+    /// that no configured certificate verified.
+    fn signature(&self) -> Option<&'static str> {
+        match self {
+            Unverified::Saml(lanyard_saml::Error::DigestMismatch { signed }) => Some(signed),
+            Unverified::Saml(lanyard_saml::Error::UnknownSigner) => Some("unknown signer"),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Unverified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unverified::Saml(e) => e.fmt(f),
+            Unverified::Keys(why) => write!(f, "the connection's SP keys: {why}"),
+        }
     }
 }
 
@@ -145,7 +197,7 @@ pub async fn acs(
         Ok(h) => h,
         Err(e) => return refused("saml-unreadable", &e.to_string()),
     };
-    let arrival = Arrival::new(&extensions, hints.in_response_to.as_deref());
+    let arrival = Arrival::new(&extensions, &hints);
     let through = Through {
         state,
         log: &saml.failures,
@@ -189,10 +241,17 @@ pub(super) async fn verify(
     bytes: &[u8],
     connection: &SsoConnection,
     answering: Option<&str>,
-) -> Result<Identity, String> {
-    let decryption_keys = crate::sp_keys::decryption_keys(state, connection)
-        .await
-        .map_err(|e| format!("the connection's SP keys: {e:#}"))?;
+) -> Result<Identity, Unverified> {
+    // Keys are opened only for a Response that carries an encrypted assertion (the element's
+    // name cannot be written any other way in XML, so this gate cannot miss one).
+    let encrypted = bytes.windows(18).any(|w| w == b"EncryptedAssertion");
+    let decryption_keys = if encrypted {
+        crate::sp_keys::decryption_keys(state, connection)
+            .await
+            .map_err(|e| Unverified::Keys(format!("{e:#}")))?
+    } else {
+        vec![]
+    };
     let certificates: Vec<Certificate> = connection
         .certificates
         .iter()
@@ -212,13 +271,16 @@ pub(super) async fn verify(
         limits: lanyard_saml::xml::Limits::default(),
         decryption_keys: &decryption_keys,
         require_encryption: connection.require_encrypted_assertions,
+        content_encryption: Some(crate::sp_keys::content_encryption_uri(
+            &connection.content_encryption,
+        )),
     };
     let expected_request = match answering {
         Some(id) => Expected::Request(id),
         None => Expected::Unsolicited,
     };
     response::validate(bytes, &expected, expected_request, lanyard_store::now_ms())
-        .map_err(|e| e.to_string())
+        .map_err(Unverified::Saml)
 }
 
 /// The organization's user a verified identity names, or the page saying why there is none.
@@ -321,15 +383,7 @@ async fn answer_request(
     };
     let identity = match verify(state, bytes, &connection, Some(&pending.id)).await {
         Ok(identity) => identity,
-        Err(e) => {
-            let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let refusal = (
-                StatusCode::BAD_REQUEST,
-                "saml-unverified",
-                Signed::Unverified,
-            );
-            return through.failed(&connection, refusal, &detail).await;
-        }
+        Err(e) => return through.unverified(&connection, "saml-unverified", &e).await,
     };
     if let Err(page) = same_organization(through, &connection, &identity).await {
         return page;

@@ -305,6 +305,7 @@ fn every_failure(
             limits: Limits::default(),
             decryption_keys: keys,
             require_encryption: false,
+            content_encryption: None,
         };
         let expected = match &checks.expected_id {
             Some(id) => Expected::Request(id),

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, StatusCode};
 use axum::response::Response;
+use lanyard_saml::response::Hints;
 use lanyard_store::{AuditEvent, Outcome, SsoConnection};
 
 use crate::limits::{address_key, KeyedLimit};
@@ -57,20 +58,30 @@ impl Default for FailureLog {
     }
 }
 
-/// Where a Response came from: the client address, and the request it answers, if any.
+/// Where a Response came from: the client address, the request it answers, if any, and what
+/// it says of itself before anything is verified (the parts a support engineer asks for).
 pub struct Arrival {
     address: String,
     pub request_id: Option<String>,
+    unverified: serde_json::Value,
 }
 
 impl Arrival {
-    pub fn new(extensions: &Extensions, request_id: Option<&str>) -> Arrival {
+    pub fn new(extensions: &Extensions, hints: &Hints) -> Arrival {
         let address = extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or_else(|| "unknown".to_string(), |c| address_key(c.0.ip()));
+        let cut = |v: &Option<String>| v.as_deref().map(shortened);
         Arrival {
             address,
-            request_id: request_id.map(str::to_string),
+            request_id: hints.in_response_to.clone(),
+            unverified: serde_json::json!({
+                "issuer": cut(&hints.assertion_issuer).or(cut(&hints.response_issuer)),
+                "destination": cut(&hints.destination),
+                "audience": cut(&hints.audience),
+                "name_id": cut(&hints.name_id),
+                "in_response_to": cut(&hints.in_response_to),
+            }),
         }
     }
 }
@@ -115,20 +126,27 @@ fn failure_row(connection: &SsoConnection, detail: serde_json::Value) -> AuditEv
 }
 
 /// The error page for a sign-in through `connection` refused after the connection was known,
-/// recorded in the organization's audit log when the budgets allow.
+/// recorded in the organization's audit log when the budgets allow: the page's reference, the
+/// reason, the signature that failed (`Response` or `Assertion`, when one did), and the
+/// Response's own unverified account of itself.
 pub async fn failed_through(
     state: &AppState,
     log: &FailureLog,
     (arrival, signed): (&Arrival, Signed),
     connection: &SsoConnection,
     (status, message): (StatusCode, &str),
-    detail: &str,
+    (detail, signature): (&str, Option<&str>),
 ) -> Response {
     let (page, reference) = error_page_referenced(status, message, detail);
     let event = if log.admits(connection, arrival, signed) {
         failure_row(
             connection,
-            serde_json::json!({ "reference": reference, "reason": shortened(detail) }),
+            serde_json::json!({
+                "reference": reference,
+                "reason": shortened(detail),
+                "signature_failed": signature,
+                "unverified": arrival.unverified,
+            }),
         )
     } else if let Some(skipped) = log.skip(connection) {
         let reason = format!("{skipped} more failed sign-ins were not recorded (too many at once)");
@@ -169,6 +187,7 @@ mod tests {
             clock_skew_seconds: 180,
             sign_requests: false,
             require_encrypted_assertions: false,
+            content_encryption: "aes256-gcm".into(),
             created_at: 0,
             updated_at: 0,
         }
@@ -178,6 +197,7 @@ mod tests {
         Arrival {
             address: address.into(),
             request_id: None,
+            unverified: serde_json::Value::Null,
         }
     }
 

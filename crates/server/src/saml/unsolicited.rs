@@ -104,11 +104,7 @@ pub(super) async fn answer_nothing(through: &Through<'_>, bytes: &[u8], hints: &
     };
     let identity = match verify(state, bytes, &connection, None).await {
         Ok(identity) => identity,
-        Err(e) => {
-            let detail = format!("connection {} ({}): {e}", connection.id, connection.name);
-            let refusal = (StatusCode::BAD_REQUEST, NOT_ACCEPTED, Signed::Unverified);
-            return through.failed(&connection, refusal, &detail).await;
-        }
+        Err(e) => return through.unverified(&connection, NOT_ACCEPTED, &e).await,
     };
     if let Err(page) = same_organization(through, &connection, &identity).await {
         return page;

@@ -10,6 +10,7 @@ mod jit;
 mod provider_page;
 mod shared_acs;
 mod sp_keys;
+mod traces;
 
 use std::path::PathBuf;
 use std::process::Command;

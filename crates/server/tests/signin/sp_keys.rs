@@ -35,14 +35,18 @@ fn certificate(keys: &[Value], usage: &str, state: &str) -> String {
         .to_string()
 }
 
-async fn rotate(server: &Server, path: &str, usage: &str) -> Vec<Value> {
-    let (s, keys) = server
+async fn try_rotate(server: &Server, path: &str, usage: &str, step: &str) -> (StatusCode, Value) {
+    server
         .op(
             Method::POST,
             &format!("{path}/sp-keys/rotate"),
-            Some(json!({ "usage": usage })),
+            Some(json!({ "usage": usage, "step": step })),
         )
-        .await;
+        .await
+}
+
+async fn rotate(server: &Server, path: &str, usage: &str, step: &str) -> Vec<Value> {
+    let (s, keys) = try_rotate(server, path, usage, step).await;
     assert_eq!(s, StatusCode::OK, "{keys}");
     keys["items"].as_array().unwrap().clone()
 }
@@ -226,7 +230,17 @@ async fn keys(db: TestDb) {
 
     // Rotation: the next key is published beside the current one and decrypts at once; once
     // it is current, the previous one still decrypts; a rotation later it is gone.
-    let keys = rotate(&server, &path, "encryption").await;
+    assert_eq!(
+        try_rotate(&server, &path, "encryption", "promote").await.0,
+        StatusCode::CONFLICT,
+        "nothing to promote yet"
+    );
+    let keys = rotate(&server, &path, "encryption", "add_next").await;
+    assert_eq!(
+        try_rotate(&server, &path, "encryption", "add_next").await.0,
+        StatusCode::CONFLICT,
+        "a repeated step does not take the following one"
+    );
     let next = certificate(&keys, "encryption", "next");
     let metadata = sp_metadata(&connection).await;
     assert!(
@@ -238,7 +252,7 @@ async fn keys(db: TestDb) {
         &attempt(&server, &app, move |s| encrypted(&s, &n)).await,
         "encrypted to the next key",
     );
-    let keys = rotate(&server, &path, "encryption").await;
+    let keys = rotate(&server, &path, "encryption", "promote").await;
     assert_eq!(certificate(&keys, "encryption", "current"), next);
     assert_eq!(certificate(&keys, "encryption", "previous"), encryption);
     let old = encryption.clone();
@@ -246,8 +260,8 @@ async fn keys(db: TestDb) {
         &attempt(&server, &app, move |s| encrypted(&s, &old)).await,
         "encrypted to the previous key during the overlap",
     );
-    rotate(&server, &path, "encryption").await;
-    let keys = rotate(&server, &path, "encryption").await;
+    rotate(&server, &path, "encryption", "add_next").await;
+    let keys = rotate(&server, &path, "encryption", "promote").await;
     assert!(keys.iter().all(|k| k["certificate"] != json!(encryption)));
     let old = encryption.clone();
     let gone = attempt(&server, &app, move |s| encrypted(&s, &old)).await;
@@ -257,12 +271,39 @@ async fn keys(db: TestDb) {
         "a dropped key decrypts nothing"
     );
 
-    let (s, bad) = server
+    // The content-encryption algorithm is pinned: AES-256-GCM by default; pinned to another,
+    // a Response using it is refused.
+    let (s, view) = server
         .op(
-            Method::POST,
-            &format!("{path}/sp-keys/rotate"),
-            Some(json!({ "usage": "both" })),
+            Method::PATCH,
+            &path,
+            Some(json!({"content_encryption": "aes128-gcm"})),
         )
         .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(s, StatusCode::OK, "{view}");
+    let n = next.clone();
+    let unpinned = attempt(&server, &app, move |s| encrypted(&s, &n)).await;
+    assert_eq!(
+        unpinned.status(),
+        StatusCode::BAD_REQUEST,
+        "not the pinned algorithm"
+    );
+
+    for bad in [
+        json!({ "usage": "both", "step": "add_next" }),
+        json!({ "usage": "signing", "step": "twice" }),
+    ] {
+        let (s, body) = server
+            .op(Method::POST, &format!("{path}/sp-keys/rotate"), Some(bad))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    let (s, body) = server
+        .op(
+            Method::PATCH,
+            &path,
+            Some(json!({"content_encryption": "des"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }

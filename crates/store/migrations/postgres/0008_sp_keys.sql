@@ -18,3 +18,5 @@ CREATE TABLE sp_keys (
 -- assertions that were not encrypted to its encryption key.
 ALTER TABLE sso_connections ADD COLUMN sign_requests BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE sso_connections ADD COLUMN require_encrypted_assertions BOOLEAN NOT NULL DEFAULT FALSE;
+-- The one content-encryption algorithm a connection's encrypted assertions may use.
+ALTER TABLE sso_connections ADD COLUMN content_encryption TEXT NOT NULL DEFAULT 'aes256-gcm';
