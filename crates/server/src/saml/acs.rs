@@ -102,20 +102,10 @@ impl Through<'_> {
     pub async fn failed(
         &self,
         connection: &SsoConnection,
-        (status, message, signed): (StatusCode, &str, Signed),
+        refusal: (StatusCode, &str, Signed),
         detail: &str,
     ) -> Response {
-        let arrival = (self.arrival, signed);
-        let refusal = (status, message);
-        failed_through(
-            self.state,
-            self.log,
-            arrival,
-            connection,
-            refusal,
-            (detail, None),
-        )
-        .await
+        self.record(connection, refusal, (detail, None)).await
     }
 
     /// A Response through `connection` that did not verify, refused with `message`; the trace
@@ -127,18 +117,20 @@ impl Through<'_> {
         why: &Unverified,
     ) -> Response {
         let detail = format!("connection {} ({}): {why}", connection.id, connection.name);
-        let arrival = (self.arrival, Signed::Unverified);
-        let refusal = (StatusCode::BAD_REQUEST, message);
-        let signature = why.signature();
-        failed_through(
-            self.state,
-            self.log,
-            arrival,
-            connection,
-            refusal,
-            (&detail, signature),
-        )
-        .await
+        let refusal = (StatusCode::BAD_REQUEST, message, Signed::Unverified);
+        self.record(connection, refusal, (&detail, why.signature()))
+            .await
+    }
+
+    async fn record(
+        &self,
+        connection: &SsoConnection,
+        (status, message, signed): (StatusCode, &str, Signed),
+        trace: (&str, Option<&str>),
+    ) -> Response {
+        let arrival = (self.arrival, signed);
+        let refusal = (status, message);
+        failed_through(self.state, self.log, arrival, connection, refusal, trace).await
     }
 }
 
